@@ -1,0 +1,170 @@
+"""`swarm execute` and `swarm resume`: run a plan, or continue a run, and report its summary.
+
+With ``--json`` stdout carries exactly one JSON object when the run ends; progress and every
+other message go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.console import Console
+
+from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
+from swarm.cli.progress import Progress
+from swarm.errors import ConfigError, RunNotFound
+from swarm.plan import Plan
+from swarm.providers.base import Provider
+from swarm.providers.factory import PROVIDERS, default_provider_name, make_provider
+from swarm.runtime import run as runs
+from swarm.store.engine import default_db
+from swarm.store.store import Store
+from swarm.validation import validate_file
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="SQLite database file (default: $SWARM_DB or ./swarm.db)."),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON summary on stdout; all else on stderr.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+
+
+def _exit_code(status: str) -> int:
+    return {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
+
+
+def _apply_overrides(
+    plan: Plan,
+    concurrency: int | None,
+    max_steps: int | None,
+    max_tokens: int | None,
+    max_cost: float | None,
+) -> Plan:
+    update: dict[str, Any] = {}
+    if concurrency is not None:
+        update["max_concurrency"] = concurrency
+    if max_steps is not None:
+        update["max_steps"] = max_steps
+    if max_tokens is not None:
+        update["max_tokens"] = max_tokens
+    if max_cost is not None:
+        update["max_cost_usd"] = max_cost
+    if not update:
+        return plan
+    budget = plan.budget.model_validate({**plan.budget.model_dump(), **update})
+    return plan.model_copy(update={"budget": budget})
+
+
+def _report(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    console = Console(highlight=False)
+    c = summary["counts"]
+    label = " [simulated: no real model was called]" if summary["simulated"] else ""
+    console.print(
+        f"run {summary['run_id']} {summary['status']}{label}\n"
+        f"  tasks: {c.get('succeeded', 0)} succeeded, {c.get('failed', 0)} failed, "
+        f"{c.get('skipped', 0)} skipped, {c.get('cancelled', 0)} cancelled of {summary['tasks']}\n"
+        f"  makespan {summary['makespan_s']:.2f}s, steps {summary['steps_total']} "
+        f"(critical {summary['steps_critical']}), tokens {summary['tokens_in']} in / "
+        f"{summary['tokens_out']} out, est. cost ${summary['cost_usd']:.4f}\n"
+        f"  db {summary['db']}",
+        markup=False,
+    )
+    if summary["status"] == "cancelled":
+        console.print(f"  resume with: swarm resume {summary['run_id']} --db {summary['db']}")
+
+
+async def _run(
+    db: Path,
+    provider: Provider,
+    quiet: bool,
+    work: Any,
+) -> dict[str, Any]:
+    progress = Progress(err_console, simulated=provider.simulated, quiet=quiet)
+    hooks = runs.Hooks(on_start=progress.attach, on_tick=progress.tick, handle_signals=True)
+    store = await Store.open(db)
+    try:
+        summary: dict[str, Any] = await work(store, hooks)
+        return summary
+    finally:
+        progress.stop()
+        with anyio.CancelScope(shield=True):
+            await store.close()
+            await provider.aclose()
+
+
+@app.command()
+def execute(
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan JSON file.")],
+    db: DbOption = None,
+    provider: Annotated[
+        str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDERS)}.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=10_000, help="Tasks running at once (plan: 64).")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="Swarm-wide step pool (plan default: 4000).")
+    ] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Run-wide token budget.")] = None,
+    max_cost: Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")] = None,
+    fail_fast: Annotated[bool, typer.Option(help="Stop the run at the first failed task.")] = False,
+    run_id: Annotated[str | None, typer.Option(help="Choose the new run's id.")] = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a plan: validate it, record it in the database, and execute its DAG."""
+    plan = _apply_overrides(validate_file(plan_file), concurrency, max_steps, max_tokens, max_cost)
+    options = runs.RunOptions(provider=provider or default_provider_name(), fail_fast=fail_fast)
+    model = make_provider(options.provider)
+    path = db or default_db()
+    if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '-' and '_' only")
+    if model.simulated and not as_json:
+        err_console.print("provider: sim — simulated answers, no real model is called")
+
+    async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
+        return await runs.execute(store, plan, model, options, run_id=run_id, hooks=hooks)
+
+    summary = anyio.run(_run, path, model, quiet or as_json, work)
+    _report(summary, as_json)
+    raise typer.Exit(_exit_code(summary["status"]))
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to continue.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Continue a run from the database alone; finished tasks are not run again."""
+    path = db or default_db()
+    if not path.exists():
+        raise RunNotFound(run_id, str(path))
+
+    async def main() -> dict[str, Any]:
+        store = await Store.open(path)
+        try:
+            record = await store.load_run(run_id)
+        finally:
+            await store.close()
+        options = runs.RunOptions.from_config(record.config)
+        model = make_provider(options.provider)
+
+        async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
+            return await runs.resume(store, run_id, model, hooks=hooks)
+
+        return await _run(path, model, quiet or as_json, work)
+
+    summary = anyio.run(main)
+    _report(summary, as_json)
+    raise typer.Exit(_exit_code(summary["status"]))

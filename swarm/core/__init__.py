@@ -1,0 +1,1 @@
+"""The scheduler's core: pure decisions with no I/O, driven by the runtime, tested synchronously."""

@@ -1,0 +1,340 @@
+"""The scheduler state machine: which task runs next, and what a success or failure unlocks.
+
+It does no I/O and reads no clock of its own: the runtime feeds it events (``on_success``,
+``on_failure``) with the current time and asks it for work (``dispatch``). Every decision it
+returns is data the runtime persists before acting on it. Tests drive it synchronously.
+
+Invariants (checked by :meth:`Scheduler.check_invariants` and the Hypothesis state machine):
+a task is dispatched only when all its dependencies have succeeded; attempts never exceed a
+task's limit; running tasks never exceed the global or per-kind limits; the step pool is never
+overdrawn.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from swarm.core.retry import RetryPolicy
+from swarm.core.steps import StepPool
+from swarm.errors import StaleAttempt
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    """Waiting for dependencies (or for a retry's backoff to pass)."""
+    READY = "ready"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Not run because a dependency failed permanently."""
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """What the core needs to know about a task: structure, limits and priority."""
+
+    id: str
+    kind: str
+    deps: tuple[str, ...]
+    priority: float
+    order: int
+    max_attempts: int
+    steps_wanted: int
+
+
+@dataclass(slots=True)
+class _Task:
+    info: TaskInfo
+    dependents: list[str] = field(default_factory=list)
+    status: Status = Status.PENDING
+    unmet: int = 0
+    attempt: int = 0
+    """Number of the latest attempt (0: never started). Attempt numbers keep rising on resume."""
+    attempts_here: int = 0
+    """Attempts started by this scheduler; limited by ``max_attempts``."""
+    allowance: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """Start ``attempt`` of ``task_id`` with a step ``allowance`` drawn from the pool."""
+
+    task_id: str
+    attempt: int
+    allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """The attempt failed; the task becomes ready again at ``at``."""
+
+    task_id: str
+    attempt: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The task failed for good; ``skipped`` lists the descendants that will not run."""
+
+    task_id: str
+    attempt: int
+    skipped: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    concurrency: int
+    per_kind: Mapping[str, int] = field(default_factory=dict)
+    fail_fast: bool = False
+
+
+class Scheduler:
+    """Ready-queue scheduling with critical-path priority, retries and a shared step pool."""
+
+    def __init__(
+        self,
+        tasks: Iterable[TaskInfo],
+        limits: Limits,
+        pool: StepPool,
+        retry: RetryPolicy | None = None,
+        seed: int = 0,
+    ) -> None:
+        self._tasks: dict[str, _Task] = {t.id: _Task(t) for t in tasks}
+        for task in self._tasks.values():
+            for dep in task.info.deps:
+                self._tasks[dep].dependents.append(task.info.id)
+            task.unmet = len(task.info.deps)
+        self.limits = limits
+        self.pool = pool
+        self.retry = retry or RetryPolicy()
+        self._rng = random.Random(seed)
+        self._ready: list[tuple[float, int, str]] = []
+        self._delayed: list[tuple[float, int, str]] = []
+        self._running_by_kind: dict[str, int] = {}
+        self.running = 0
+        self.halted = False
+        """Set by fail-fast (or by the runtime when cancelling): nothing more is dispatched."""
+        self._started = False
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def restore(self, task_id: str, status: Status, attempt: int) -> None:
+        """Load a task's persisted state before :meth:`start` (resume).
+
+        Succeeded tasks count as met dependencies; everything not succeeded runs again, with
+        attempt numbers continuing from the last one recorded.
+        """
+        if self._started:
+            raise RuntimeError("restore() must come before start()")
+        task = self._tasks[task_id]
+        task.attempt = attempt
+        if status is Status.SUCCEEDED:
+            task.status = Status.SUCCEEDED
+            for dependent in task.dependents:
+                self._tasks[dependent].unmet -= 1
+        elif status in (Status.FAILED, Status.SKIPPED):
+            task.status = status
+
+    def start(self) -> list[Failed]:
+        """Seed the ready queue; returns the failures that restored state implies (resume)."""
+        self._started = True
+        out: list[Failed] = []
+        for task in self._tasks.values():
+            if task.status is Status.FAILED:
+                skipped = self._skip_descendants(task)
+                out.append(Failed(task.info.id, task.attempt, skipped))
+        for task in self._tasks.values():
+            if task.status is Status.PENDING and task.unmet == 0:
+                self._make_ready(task)
+        return out
+
+    # -- queries --------------------------------------------------------------------------
+
+    def status(self, task_id: str) -> Status:
+        return self._tasks[task_id].status
+
+    def attempt(self, task_id: str) -> int:
+        return self._tasks[task_id].attempt
+
+    def info(self, task_id: str) -> TaskInfo:
+        return self._tasks[task_id].info
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for task in self._tasks.values():
+            counts[task.status.value] += 1
+        return counts
+
+    def is_done(self) -> bool:
+        """Nothing running, ready or waiting to retry: the run is over."""
+        if self.running:
+            return False
+        if self.halted:
+            return True
+        return not self._ready and not self._delayed
+
+    def next_wakeup(self) -> float | None:
+        """When the earliest retry becomes due, if any task is waiting on backoff."""
+        return self._delayed[0][0] if self._delayed else None
+
+    def unfinished(self) -> list[str]:
+        return [t.info.id for t in self._tasks.values() if t.status not in TERMINAL]
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def dispatch(self, now: float) -> list[Dispatch]:
+        """Start as many ready tasks as the limits and the step pool allow, best first."""
+        if self.halted:
+            return []
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, task_id = heapq.heappop(self._delayed)
+            self._make_ready(self._tasks[task_id])
+        out: list[Dispatch] = []
+        held: list[tuple[float, int, str]] = []
+        per_kind = self.limits.per_kind
+        while self._ready and self.running < self.limits.concurrency:
+            if self.pool.available < 1:
+                break
+            entry = heapq.heappop(self._ready)
+            task = self._tasks[entry[2]]
+            kind = task.info.kind
+            limit = per_kind.get(kind)
+            if limit is not None and self._running_by_kind.get(kind, 0) >= limit:
+                held.append(entry)
+                continue
+            out.append(self._start(task))
+        for entry in held:
+            heapq.heappush(self._ready, entry)
+        return out
+
+    def starved(self) -> list[Dispatch]:
+        """When the step pool is empty and nothing running can refill it, start the ready tasks
+        with an allowance of zero so that each fails at once with a budget error (and the run
+        ends) instead of waiting forever."""
+        if self.running or self.pool.available >= 1 or self.halted:
+            return []
+        out = []
+        while self._ready:
+            _, _, task_id = heapq.heappop(self._ready)
+            out.append(self._start(self._tasks[task_id], allowance=0))
+        return out
+
+    def on_success(self, task_id: str, attempt: int, steps_used: int) -> list[str]:
+        """Record a committed success; returns the dependents that became ready."""
+        task = self._current(task_id, attempt)
+        self._finish(task, steps_used)
+        task.status = Status.SUCCEEDED
+        unlocked = []
+        for dependent_id in task.dependents:
+            dependent = self._tasks[dependent_id]
+            dependent.unmet -= 1
+            if dependent.unmet == 0 and dependent.status is Status.PENDING:
+                self._make_ready(dependent)
+                unlocked.append(dependent_id)
+        return unlocked
+
+    def on_failure(
+        self,
+        task_id: str,
+        attempt: int,
+        steps_used: int,
+        *,
+        retryable: bool,
+        now: float,
+        retry_after_s: float | None = None,
+    ) -> Retry | Failed:
+        """Record a committed failure: schedule a retry or fail the task and skip its branch."""
+        task = self._current(task_id, attempt)
+        self._finish(task, steps_used)
+        if retryable and task.attempts_here < task.info.max_attempts and not self.halted:
+            delay = self.retry.delay(task.attempts_here, self._rng, retry_after_s)
+            task.status = Status.PENDING
+            heapq.heappush(self._delayed, (now + delay, task.info.order, task_id))
+            return Retry(task_id, attempt, now + delay)
+        task.status = Status.FAILED
+        if self.limits.fail_fast:
+            self.halted = True
+        return Failed(task_id, attempt, self._skip_descendants(task))
+
+    def on_cancelled(self, task_id: str, attempt: int, steps_used: int) -> None:
+        """A running attempt was cancelled with the run; the task can run again on resume."""
+        task = self._current(task_id, attempt)
+        self._finish(task, steps_used)
+        task.status = Status.CANCELLED
+
+    def halt(self) -> None:
+        """Dispatch nothing more (cancellation, fail-fast)."""
+        self.halted = True
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _current(self, task_id: str, attempt: int) -> _Task:
+        task = self._tasks[task_id]
+        if task.status is not Status.RUNNING or task.attempt != attempt:
+            raise StaleAttempt(task_id, attempt, task.attempt)
+        return task
+
+    def _make_ready(self, task: _Task) -> None:
+        task.status = Status.READY
+        heapq.heappush(self._ready, (-task.info.priority, task.info.order, task.info.id))
+
+    def _start(self, task: _Task, allowance: int | None = None) -> Dispatch:
+        if allowance is None:
+            allowance = self.pool.draw(task.info.steps_wanted)
+        task.status = Status.RUNNING
+        task.attempt += 1
+        task.attempts_here += 1
+        task.allowance = allowance
+        self.running += 1
+        kind = task.info.kind
+        self._running_by_kind[kind] = self._running_by_kind.get(kind, 0) + 1
+        return Dispatch(task.info.id, task.attempt, allowance)
+
+    def _finish(self, task: _Task, steps_used: int) -> None:
+        self.pool.settle(task.allowance, steps_used)
+        task.allowance = 0
+        self.running -= 1
+        self._running_by_kind[task.info.kind] -= 1
+
+    def _skip_descendants(self, task: _Task) -> tuple[str, ...]:
+        skipped = []
+        stack = list(task.dependents)
+        while stack:
+            dependent = self._tasks[stack.pop()]
+            if dependent.status in (Status.PENDING, Status.READY):
+                dependent.status = Status.SKIPPED
+                skipped.append(dependent.info.id)
+                stack.extend(dependent.dependents)
+        if skipped:
+            gone = set(skipped)
+            self._ready = [e for e in self._ready if e[2] not in gone]
+            heapq.heapify(self._ready)
+        return tuple(skipped)
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if any invariant is broken (used by tests after every step)."""
+        running = 0
+        by_kind: dict[str, int] = {}
+        for task in self._tasks.values():
+            if task.status is Status.RUNNING:
+                running += 1
+                by_kind[task.info.kind] = by_kind.get(task.info.kind, 0) + 1
+            if task.status in (Status.RUNNING, Status.SUCCEEDED) and task.attempts_here:
+                for dep in task.info.deps:
+                    assert self._tasks[dep].status is Status.SUCCEEDED, (task.info.id, dep)
+            assert task.attempts_here <= task.info.max_attempts, task.info.id
+        assert running == self.running <= self.limits.concurrency
+        for kind, n in by_kind.items():
+            limit = self.limits.per_kind.get(kind)
+            assert limit is None or n <= limit, kind
+        self.pool.check()

@@ -1,0 +1,173 @@
+"""The plan's DAG as a networkx DiGraph: structural checks, critical-path priorities, rendering.
+
+Edges point from a dependency to its dependent (``a -> b`` means b needs a), so a topological
+order is an order in which tasks can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+
+from swarm.errors import Problem
+from swarm.plan import Plan
+
+
+def graph_problems(raw: Any, *, known_kinds: set[str] | None = None) -> list[Problem]:
+    """Duplicate ids, unknown dependencies, cycles and unknown kinds, read from raw plan data.
+
+    Works on the decoded JSON rather than on a validated :class:`Plan` so that structural
+    problems are reported together with type errors elsewhere in the same file.
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list):
+        return []
+    problems: list[Problem] = []
+    ids: dict[str, int] = {}
+    edges: list[tuple[str, str]] = []
+    for index, task in enumerate(raw["tasks"]):
+        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+            continue
+        tid = task["id"]
+        if tid in ids:
+            problems.append(
+                Problem(f"task {tid!r}", "id", f"duplicate id (also tasks[{ids[tid]}])")
+            )
+            continue
+        ids[tid] = index
+        kind = task.get("kind")
+        if known_kinds is not None and isinstance(kind, str) and kind not in known_kinds:
+            choices = ", ".join(sorted(known_kinds))
+            problems.append(
+                Problem(f"task {tid!r}", "kind", f"unknown kind {kind!r} (known: {choices})")
+            )
+        deps = task.get("deps", [])
+        if isinstance(deps, list):
+            for dep in deps:
+                if isinstance(dep, str):
+                    edges.append((dep, tid))
+    seen_edges: set[tuple[str, str]] = set()
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(ids)
+    for dep, tid in edges:
+        if dep == tid:
+            problems.append(Problem(f"task {tid!r}", "deps", "a task cannot depend on itself"))
+        elif dep not in ids:
+            problems.append(Problem(f"task {tid!r}", "deps", f"unknown dependency {dep!r}"))
+        elif (dep, tid) in seen_edges:
+            problems.append(Problem(f"task {tid!r}", "deps", f"dependency {dep!r} listed twice"))
+        else:
+            seen_edges.add((dep, tid))
+            graph.add_edge(dep, tid)
+    problems.extend(_cycle_problems(graph))
+    return problems
+
+
+def _cycle_problems(graph: nx.DiGraph[str]) -> list[Problem]:
+    problems = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) < 2:
+            continue
+        cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
+        path = [edge[0] for edge in cycle] + [cycle[0][0]]
+        first = min(component)
+        problems.append(Problem(f"task {first!r}", "deps", "cycle: " + " -> ".join(path)))
+    return problems
+
+
+def build_graph(plan: Plan) -> nx.DiGraph[str]:
+    """The DiGraph of a validated plan; nodes carry ``kind``."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    for spec in plan.tasks:
+        graph.add_node(spec.id, kind=spec.kind)
+    for spec in plan.tasks:
+        for dep in spec.deps:
+            graph.add_edge(dep, spec.id)
+    return graph
+
+
+def longest_remaining(graph: nx.DiGraph[str], weight: Mapping[str, float]) -> dict[str, float]:
+    """For each task, the weight of the heaviest path from it to any sink, itself included.
+
+    This is the critical-path priority: the ready task with the most work still behind it goes
+    first, the order that list scheduling theory and the measurements in benchmarking.md favour.
+    """
+    remaining: dict[str, float] = {}
+    for node in reversed(list(nx.topological_sort(graph))):
+        tail = max((remaining[s] for s in graph.successors(node)), default=0.0)
+        remaining[node] = weight.get(node, 1.0) + tail
+    return remaining
+
+
+def critical_path(graph: nx.DiGraph[str], weight: Mapping[str, float]) -> list[str]:
+    """The heaviest source-to-sink path by ``weight`` (ties broken by task id)."""
+    if graph.number_of_nodes() == 0:
+        return []
+    remaining = longest_remaining(graph, weight)
+    sources = [n for n in graph if graph.in_degree(n) == 0]
+    node = min(sources, key=lambda n: (-remaining[n], n))
+    path = [node]
+    while True:
+        successors = list(graph.successors(node))
+        if not successors:
+            return path
+        node = min(successors, key=lambda n: (-remaining[n], n))
+        path.append(node)
+
+
+def render_tree(graph: nx.DiGraph[str], labels: Mapping[str, str] | None = None) -> str:
+    """A text tree from the sources down; a task with several parents is shown once, then
+    referred to as ``(see above)``."""
+    labels = labels or {}
+    lines: list[str] = []
+    shown: set[str] = set()
+
+    def walk(node: str, prefix: str, last: bool, top: bool) -> None:
+        connector = "" if top else ("└── " if last else "├── ")
+        label = labels.get(node, f"{node} [{graph.nodes[node].get('kind', '?')}]")
+        if node in shown:
+            lines.append(f"{prefix}{connector}{node} (see above)")
+            return
+        shown.add(node)
+        lines.append(f"{prefix}{connector}{label}")
+        children = sorted(graph.successors(node))
+        child_prefix = prefix if top else prefix + ("    " if last else "│   ")
+        for i, child in enumerate(children):
+            walk(child, child_prefix, i == len(children) - 1, False)
+
+    for source in sorted(n for n in graph if graph.in_degree(n) == 0):
+        walk(source, "", True, True)
+    return "\n".join(lines)
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def render_mermaid(graph: nx.DiGraph[str]) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(sorted(graph))}
+    lines = ["flowchart TD"]
+    for node in sorted(graph):
+        kind = graph.nodes[node].get("kind", "")
+        lines.append(f'    {ids[node]}["{_quoted(node)} ({_quoted(kind)})"]'.replace("#", "#35;"))
+    for a, b in sorted(graph.edges()):
+        lines.append(f"    {ids[a]} --> {ids[b]}")
+    return "\n".join(lines)
+
+
+def render_dot(graph: nx.DiGraph[str]) -> str:
+    lines = ["digraph plan {", "    rankdir=TB;", "    node [shape=box];"]
+    for node in sorted(graph):
+        kind = graph.nodes[node].get("kind", "")
+        lines.append(f'    "{_quoted(node)}" [label="{_quoted(node)}\\n{_quoted(kind)}"];')
+    for a, b in sorted(graph.edges()):
+        lines.append(f'    "{_quoted(a)}" -> "{_quoted(b)}";')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def topo_index(graph: nx.DiGraph[str]) -> dict[str, int]:
+    """A deterministic topological position per task, used to break priority ties."""
+    order: Iterable[str] = nx.lexicographical_topological_sort(graph)
+    return {node: i for i, node in enumerate(order)}

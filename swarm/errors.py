@@ -1,0 +1,189 @@
+"""The one error tree of swarm: every error the project raises on purpose lives here.
+
+::
+
+    SwarmError                       root; ``exit_code`` says how the CLI ends
+    ├── InputError                   bad input from the user: exit 2, nothing written
+    │   ├── PlanError                a plan file that does not load or validate (all problems)
+    │   ├── ConfigError              a bad flag, environment variable or setting
+    │   └── RunNotFound              an unknown run id
+    ├── StoreError                   the database cannot be opened, migrated or written
+    │   └── StaleAttempt             a result from an attempt that is no longer current (fencing)
+    └── TaskError                    one attempt of one task failed; knows task, attempt, retryable
+        ├── ProviderError            a model call failed (retryable or not)
+        │   └── RateLimited          the provider said 429; carries the server's retry hint
+        ├── OutputError              model output that is malformed or does not fit its schema
+        ├── BudgetExceeded           a step, token or cost budget cannot cover the work
+        └── TaskTimeout              the task's timeout fired
+
+Runtime errors carry the task id and attempt number so a message read in a log, the event
+table or a terminal always says where it happened and whether it will be tried again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SwarmError(Exception):
+    """Root of every deliberate swarm error."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class InputError(SwarmError):
+    """The user gave something unusable; the CLI exits 2 and writes nothing."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation problem: where it is (task id, field) and what is wrong."""
+
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        loc = self.where if not self.field else f"{self.where}.{self.field}"
+        return f"{loc}: {self.message}"
+
+
+class PlanError(InputError):
+    """A plan that cannot run; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{source}: invalid plan, {count} {noun}:\n{lines}",
+            hint="fix the plan file and check it with `swarm validate PLAN`",
+        )
+
+
+class ConfigError(InputError):
+    """A bad flag, environment variable or setting."""
+
+
+class RunNotFound(InputError):
+    """The run id names no run in the database."""
+
+    def __init__(self, run_id: str, db: str) -> None:
+        super().__init__(
+            f"no run {run_id!r} in {db}",
+            hint="list runs with `swarm runs --db PATH`, or point --db/SWARM_DB at the right file",
+        )
+        self.run_id = run_id
+
+
+class StoreError(SwarmError):
+    """The database cannot be opened, migrated or written."""
+
+
+class StaleAttempt(StoreError):
+    """A result arrived from an attempt that is no longer the task's current attempt.
+
+    Raised by the scheduler core and by the store's fenced writes; the result is refused.
+    """
+
+    def __init__(self, task_id: str, attempt: int, current: int) -> None:
+        super().__init__(f"task {task_id!r}: attempt {attempt} is stale (current is {current})")
+        self.task_id = task_id
+        self.attempt = attempt
+        self.current = current
+
+
+class TaskError(SwarmError):
+    """One attempt of one task failed.
+
+    ``retryable`` decides whether the scheduler tries again (within the task's retry limit).
+    ``task_id``/``attempt`` are filled by the worker layer when the error crosses it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        task_id: str | None = None,
+        attempt: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
+        self.task_id = task_id
+        self.attempt = attempt
+
+    @property
+    def kind(self) -> str:
+        """A short machine-readable name for the event log and the database."""
+        return type(self).__name__
+
+    def __str__(self) -> str:
+        where = ""
+        if self.task_id is not None:
+            where = f"task {self.task_id!r}"
+            if self.attempt is not None:
+                where += f" attempt {self.attempt}"
+            where += ": "
+        text = f"{where}{self.message}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class ProviderError(TaskError):
+    """A model call failed; ``status`` is the HTTP status where there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable, hint=hint)
+        self.status = status
+
+
+class RateLimited(ProviderError):
+    """The provider answered 429; ``retry_after_s`` is its hint, if it gave one."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message, retryable=True, status=429)
+        self.retry_after_s = retry_after_s
+
+
+class OutputError(TaskError):
+    """Model output that is malformed or breaks its schema, after the allowed re-asks."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message, retryable=retryable)
+
+
+class BudgetExceeded(TaskError):
+    """A step, token or cost budget cannot cover the work; never retried."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, retryable=False, hint=hint)
+
+
+class TaskTimeout(TaskError):
+    """The task's timeout fired; retried like any transient failure."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"timed out after {timeout_s:g}s", retryable=True)
+        self.timeout_s = timeout_s

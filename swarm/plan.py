@@ -1,0 +1,241 @@
+"""Plan files: the pydantic model of a plan, its JSON Schema, and loading that reports all problems.
+
+A plan is the hand-writable contract between a planner (or a person) and the scheduler. The
+smallest valid plan is a goal and a list of tasks with ``id``, ``kind`` and ``prompt``; every
+other field has a default at plan level that a task may override.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from swarm.errors import PlanError, Problem
+
+PLAN_VERSION = 1
+DEFAULT_MODEL = "moonshotai/kimi-k2.6"
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+MAX_TASKS = 100_000
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+ReasoningEffort = Literal["none", "low", "medium", "high"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelParams(_Strict):
+    """Inputs passed to the model on every call (Kimi K2.6's Replicate inputs)."""
+
+    max_tokens: int | None = Field(None, ge=1, le=32_768)
+    """Upper bound on output tokens per call; also sizes the budget reservation."""
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    reasoning_effort: ReasoningEffort | None = None
+    system_prompt: str | None = None
+
+    def merged(self, override: ModelParams | None) -> ModelParams:
+        """These parameters with every field that ``override`` sets taken from it."""
+        if override is None:
+            return self
+        return self.model_copy(update=override.model_dump(exclude_none=True))
+
+
+class TaskDefaults(_Strict):
+    """Plan-level defaults that every task inherits unless it overrides them."""
+
+    model: str = DEFAULT_MODEL
+    params: ModelParams = ModelParams(max_tokens=2048)
+    max_steps: int | None = Field(None, ge=1, le=4000)
+    """Step allowance per task; ``None`` lets the task kind choose (one call needs few)."""
+    timeout_s: float = Field(600.0, gt=0, le=86_400)
+    retries: int = Field(2, ge=0, le=20)
+
+
+class RunBudget(_Strict):
+    """Run-wide limits: the swarm's step pool, concurrency, tokens and dollars."""
+
+    max_steps: int = Field(4000, ge=1, le=1_000_000)
+    """The swarm-wide step pool from which task allowances are drawn."""
+    max_concurrency: int = Field(64, ge=1, le=10_000)
+    per_kind_concurrency: dict[str, int] = Field(default_factory=dict)
+    max_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+
+
+class TaskSpec(_Strict):
+    """One subtask of the plan: a node of the DAG."""
+
+    id: str = Field(pattern=TASK_ID_PATTERN)
+    kind: str = Field(min_length=1, max_length=64)
+    prompt: str = ""
+    deps: list[str] = Field(default_factory=list)
+    title: str | None = None
+    model: str | None = None
+    params: ModelParams | None = None
+    max_steps: int | None = Field(None, ge=1, le=4000)
+    timeout_s: float | None = Field(None, gt=0, le=86_400)
+    retries: int | None = Field(None, ge=0, le=20)
+    output_schema: dict[str, Any] | None = None
+    """A JSON Schema the task's output must satisfy; the model is asked for JSON then."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Settings specific to the task's kind, checked by that kind's worker."""
+
+
+class Plan(_Strict):
+    """A goal and the DAG of tasks that achieves it."""
+
+    version: Literal[1] = PLAN_VERSION
+    goal: str = Field(min_length=1)
+    defaults: TaskDefaults = TaskDefaults()
+    budget: RunBudget = RunBudget()
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)
+
+    def task(self, task_id: str) -> TaskSpec:
+        for spec in self.tasks:
+            if spec.id == task_id:
+                return spec
+        raise KeyError(task_id)
+
+    def to_json(self) -> str:
+        """Canonical JSON (defaults left out) used to store the plan with its run."""
+        return self.model_dump_json(exclude_defaults=True)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of plan files, as `swarm schema` prints it."""
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"swarm plan, version {PLAN_VERSION}"
+    return schema
+
+
+def _where(raw: Any, loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """Turn a pydantic error location into (task id or section, dotted field)."""
+    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
+        index = loc[1]
+        task_id = None
+        if isinstance(raw, dict) and isinstance(raw.get("tasks"), list):
+            tasks = raw["tasks"]
+            if index < len(tasks) and isinstance(tasks[index], dict):
+                candidate = tasks[index].get("id")
+                task_id = candidate if isinstance(candidate, str) else None
+        where = f"task {task_id!r}" if task_id else f"tasks[{index}]"
+        return where, ".".join(str(p) for p in loc[2:])
+    if not loc:
+        return "plan", ""
+    return "plan", ".".join(str(p) for p in loc)
+
+
+def _pydantic_problems(raw: Any, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        where, field = _where(raw, tuple(err["loc"]))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling against `swarm schema`)"
+        problems.append(Problem(where, field, message))
+    return problems
+
+
+def parse_plan(raw: Any, *, source: str = "plan", known_kinds: set[str] | None = None) -> Plan:
+    """Validate already-decoded plan data: the model, then the DAG; raise with every problem."""
+    # Imported here: dag imports this module for the Plan type.
+    from swarm.dag import graph_problems
+
+    problems: list[Problem] = []
+    plan: Plan | None = None
+    try:
+        plan = Plan.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(raw, exc))
+    problems.extend(graph_problems(raw, known_kinds=known_kinds))
+    if plan is not None:
+        problems.extend(_limit_problems(plan))
+    if problems:
+        raise PlanError(source, _dedupe(problems))
+    assert plan is not None
+    return plan
+
+
+def _limit_problems(plan: Plan) -> list[Problem]:
+    problems = []
+    pool = plan.budget.max_steps
+    for spec in plan.tasks:
+        steps = spec.max_steps or plan.defaults.max_steps
+        if steps is not None and steps > pool:
+            problems.append(
+                Problem(
+                    f"task {spec.id!r}",
+                    "max_steps",
+                    f"allowance {steps} exceeds the run's step pool budget.max_steps={pool}",
+                )
+            )
+    for kind, limit in plan.budget.per_kind_concurrency.items():
+        if limit < 1:
+            problems.append(
+                Problem("plan", f"budget.per_kind_concurrency.{kind}", "must be at least 1")
+            )
+    return problems
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def loads_plan(text: str, *, source: str = "plan", known_kinds: set[str] | None = None) -> Plan:
+    """Decode and validate plan JSON text."""
+    if not text.strip():
+        raise PlanError(source, [Problem("plan", "", "the file is empty; a plan is a JSON object")])
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            source,
+            [
+                Problem(
+                    "plan", "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+                )
+            ],
+        ) from None
+    if not isinstance(raw, dict):
+        raise PlanError(
+            source, [Problem("plan", "", f"a plan is a JSON object, not {type(raw).__name__}")]
+        )
+    return parse_plan(raw, source=source, known_kinds=known_kinds)
+
+
+def load_plan(path: str | Path, *, known_kinds: set[str] | None = None) -> Plan:
+    """Read and validate a plan file; every failure is a :class:`PlanError`."""
+    p = Path(path)
+    source = str(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise PlanError(source, [Problem("file", "", f"cannot read: {exc.strerror}")]) from None
+    if size > MAX_PLAN_BYTES:
+        raise PlanError(
+            source,
+            [
+                Problem(
+                    "file", "", f"{size} bytes is over the {MAX_PLAN_BYTES} byte limit for plans"
+                )
+            ],
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(source, [Problem("file", "", f"cannot read as UTF-8: {exc}")]) from None
+    return loads_plan(text, source=source, known_kinds=known_kinds)

@@ -1,0 +1,1 @@
+"""Model providers behind one protocol: sim (offline, deterministic), replicate, openai."""

@@ -1,0 +1,58 @@
+"""The provider protocol: one model call in, text and usage out.
+
+Everything that talks to a model goes through a :class:`Provider`, so the scheduler, the
+workers and the tests never touch a network client. Providers raise
+:class:`swarm.errors.ProviderError` (with ``retryable`` set) and nothing else on failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """One call. ``call_key`` identifies it stably across resumes (task, attempt, step)."""
+
+    model: str
+    prompt: str
+    system_prompt: str | None = None
+    max_tokens: int = 2048
+    temperature: float | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    reasoning_effort: str | None = None
+    images: tuple[str, ...] = ()
+    json_schema: dict[str, Any] | None = None
+    """If set, the caller wants JSON conforming to this schema (it validates the answer)."""
+    call_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    text: str
+    tokens_in: int
+    tokens_out: int
+    latency_s: float
+    ref: str | None = None
+    """The provider's id for the call (a Replicate prediction id)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """A source of model completions."""
+
+    name: str
+    simulated: bool
+    """True for providers whose answers are not a real model's: the CLI labels their output."""
+
+    async def complete(self, request: ModelRequest) -> ModelResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap, conservative token estimate (about four characters per token)."""
+    return max(1, (len(text) + 3) // 4)

@@ -1,0 +1,372 @@
+"""The async driver: turns the scheduler core's decisions into worker tasks and store writes.
+
+One run, one driver. It owns two task groups: the outer one holds the store's single writer,
+the inner one the workers, retry timers and the signal watcher. Every state change goes through
+the writer, and the driver acts on a change only once the writer reports it committed:
+
+- ``AttemptStarted`` committed → the worker starts (the attempt is counted before it runs);
+- a success's ``AttemptFinished`` committed → the core releases the task's dependents.
+
+Cancelling (SIGINT/SIGTERM, or :meth:`RunDriver.cancel`) cancels only the inner group; the
+writer stays up to record ``cancelled`` for the run and the attempts in flight, then drains.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.abc import TaskGroup
+
+from swarm.core.budget import Budget
+from swarm.core.clock import Clock, SystemClock
+from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
+from swarm.errors import BudgetExceeded, TaskError, TaskTimeout
+from swarm.plan import Plan
+from swarm.providers.base import Provider
+from swarm.providers.pricing import Price, price_for
+from swarm.store.ops import (
+    AttemptFinished,
+    AttemptStarted,
+    Op,
+    RunFinished,
+    RunStarted,
+    TasksSkipped,
+)
+from swarm.store.writer import Writer
+from workers.base import TaskContext, Worker
+
+
+@dataclass
+class RunState:
+    """What the driver knows beyond the core: results for inputs, and per-task accounting."""
+
+    results: dict[str, str] = field(default_factory=dict)
+    steps_used: dict[str, int] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    status: str
+    makespan_s: float
+    started_at: float
+    finished_at: float
+
+
+class RunDriver:
+    """Runs one plan's DAG to completion, cancellation or failure."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        plan: Plan,
+        scheduler: Scheduler,
+        writer: Writer,
+        provider: Provider,
+        workers: dict[str, Worker],
+        budget: Budget,
+        prices: dict[str, Price],
+        state: RunState,
+        resumed: bool = False,
+        clock: Clock | None = None,
+        handle_signals: bool = False,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.plan = plan
+        self.specs = {spec.id: spec for spec in plan.tasks}
+        self.core = scheduler
+        self.writer = writer
+        self.provider = provider
+        self.workers = workers
+        self.budget = budget
+        self.prices = prices
+        self.state = state
+        self.resumed = resumed
+        self.clock = clock or SystemClock()
+        self.handle_signals = handle_signals
+        self.on_tick = on_tick
+        self.cancelled = False
+        self._tg: TaskGroup | None = None
+        self._done = anyio.Event()
+        self._stopping = False
+        self._timer_at = math.inf
+        self._cancelled_attempts: list[tuple[str, int]] = []
+
+    # -- the run --------------------------------------------------------------------------
+
+    async def execute(self, *, early_failures: list[Failed] | None = None) -> RunEnd:
+        started = time.time()
+        async with anyio.create_task_group() as outer:
+            await outer.start(self._writer_main)
+            self.writer.submit(RunStarted(self.run_id, started, os.getpid(), self.resumed))
+            for failed in early_failures or []:
+                self._submit_skips(failed)
+            try:
+                async with anyio.create_task_group() as inner:
+                    self._tg = inner
+                    if self.handle_signals:
+                        inner.start_soon(self._watch_signals)
+                    if self.on_tick is not None:
+                        inner.start_soon(self._ticker)
+                    self._pump()
+                    await self._done.wait()
+                    inner.cancel_scope.cancel()
+            except anyio.get_cancelled_exc_class():
+                self.cancelled = True  # cancelled from outside: record it like a signal
+                self.core.halt()
+                raise
+            finally:
+                # No await here, so nothing can be cancelled: the final ops are queued and the
+                # (shielded) writer commits them before the outer group exits.
+                end = self._finish(started)
+                self.writer.close()
+        return end
+
+    async def _writer_main(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        # Shielded: the writer outlives a cancellation of the run, to record it, and stops
+        # only when close() is called and everything submitted has been committed.
+        with anyio.CancelScope(shield=True):
+            await self.writer.run(task_status=task_status)
+
+    def cancel(self) -> None:
+        """Stop dispatching, cancel the attempts in flight, and end the run as ``cancelled``."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.core.halt()
+        self._done.set()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    def _finish(self, started: float) -> RunEnd:
+        self._stopping = True
+        finished = time.time()
+        counts = self.core.counts()
+        if self.cancelled:
+            status = "cancelled"
+        elif counts["succeeded"] == sum(counts.values()):
+            status = "succeeded"
+        else:
+            status = "failed"
+        cancelled = tuple(sorted({task for task, _ in self._cancelled_attempts}))
+        self.writer.submit(
+            RunFinished(self.run_id, status, finished, self.summary_data(), cancelled)
+        )
+        return RunEnd(status, finished - started, started, finished)
+
+    def summary_data(self) -> dict[str, Any]:
+        return {
+            "counts": self.core.counts(),
+            "steps_total": self.core.pool.spent,
+            "tokens": self.budget.spent_tokens,
+            "cost_usd": round(self.budget.spent_cost_usd, 6),
+        }
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Ask the core for work and hand it to the writer; notice the end of the run."""
+        if self._stopping:
+            return
+        now = self.clock.now()
+        dispatches = self.core.dispatch(now) + self.core.starved()
+        for d in dispatches:
+            self.state.started[d.task_id] = time.time()
+            self.writer.submit(
+                AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
+            )
+        if self.core.is_done():
+            self._done.set()
+            return
+        wake = self.core.next_wakeup()
+        if wake is not None and wake < self._timer_at and self._tg is not None:
+            self._timer_at = wake
+            self._tg.start_soon(self._wake_at, wake)
+
+    async def _wake_at(self, at: float) -> None:
+        await self.clock.sleep(max(0.0, at - self.clock.now()))
+        if self._timer_at == at:
+            self._timer_at = math.inf
+        self._pump()
+
+    def on_commit(self, batch: list[Op]) -> None:
+        """The writer's callback: act on state changes now that they are durable."""
+        for op in batch:
+            if isinstance(op, AttemptStarted):
+                self._start_worker(op)
+            elif (
+                isinstance(op, AttemptFinished)
+                and op.task_status == "succeeded"
+                and self.core.status(op.task_id) is Status.RUNNING
+            ):
+                self.core.on_success(op.task_id, op.attempt, len(op.steps))
+        self._pump()
+
+    def _start_worker(self, op: AttemptStarted) -> None:
+        if self._stopping or self._tg is None or self.cancelled:
+            self._record_cancelled(op.task_id, op.attempt, time.time(), ())
+            return
+        self._tg.start_soon(self._run_attempt, Dispatch(op.task_id, op.attempt, op.allowance))
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def _run_attempt(self, d: Dispatch) -> None:
+        spec = self.specs[d.task_id]
+        defaults = self.plan.defaults
+        model = spec.model or defaults.model
+        ctx = TaskContext(
+            run_id=self.run_id,
+            spec=spec,
+            attempt=d.attempt,
+            allowance=d.allowance,
+            model=model,
+            params=defaults.params.merged(spec.params),
+            inputs={dep: self.state.results.get(dep, "") for dep in spec.deps},
+            provider=self.provider,
+            budget=self.budget,
+            price=price_for(self.prices, model),
+        )
+        timeout = spec.timeout_s or defaults.timeout_s
+        started = time.time()
+        result: str | None = None
+        error: TaskError | None = None
+        try:
+            if d.allowance < 1:
+                raise BudgetExceeded(
+                    f"the run's step pool (budget.max_steps={self.core.pool.total}) is used up",
+                    hint="raise budget.max_steps in the plan, then `swarm resume` the run",
+                )
+            with anyio.fail_after(timeout):
+                result = await self.workers[spec.kind].run(ctx)
+        except TimeoutError:
+            error = TaskTimeout(timeout)
+        except TaskError as exc:
+            error = exc
+        except anyio.get_cancelled_exc_class():
+            self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
+            raise
+        except Exception as exc:  # a worker bug must fail its task, not the swarm
+            error = TaskError(f"worker crashed: {type(exc).__name__}: {exc}", retryable=False)
+        if error is not None:
+            error.task_id, error.attempt = d.task_id, d.attempt
+        self._finished(d, ctx, started, result, error)
+
+    def _finished(
+        self,
+        d: Dispatch,
+        ctx: TaskContext,
+        started: float,
+        result: str | None,
+        error: TaskError | None,
+    ) -> None:
+        now = time.time()
+        steps = tuple(ctx.steps)
+        common: dict[str, Any] = {
+            "run_id": self.run_id,
+            "task_id": d.task_id,
+            "attempt": d.attempt,
+            "started_at": started,
+            "finished_at": now,
+            "steps": steps,
+            "tokens_in": ctx.tokens_in,
+            "tokens_out": ctx.tokens_out,
+            "cost_usd": ctx.cost_usd,
+        }
+        self.state.steps_used[d.task_id] = self.state.steps_used.get(d.task_id, 0) + len(steps)
+        self.state.durations[d.task_id] = now - started
+        if error is None:
+            assert result is not None
+            self.state.results[d.task_id] = result
+            self.writer.submit(
+                AttemptFinished(
+                    **common, outcome="succeeded", task_status="succeeded", result=result
+                )
+            )
+            return
+        hint = getattr(error, "retry_after_s", None)
+        decision = self.core.on_failure(
+            d.task_id,
+            d.attempt,
+            len(steps),
+            retryable=error.retryable,
+            now=self.clock.now(),
+            retry_after_s=hint,
+        )
+        retry_at = None
+        if isinstance(decision, Retry):
+            retry_at = time.time() + (decision.at - self.clock.now())
+        self.writer.submit(
+            AttemptFinished(
+                **common,
+                outcome="timeout" if isinstance(error, TaskTimeout) else "failed",
+                task_status="pending" if isinstance(decision, Retry) else "failed",
+                error=str(error),
+                error_kind=error.kind,
+                retryable=error.retryable,
+                retry_at=retry_at,
+            )
+        )
+        if isinstance(decision, Failed):
+            self._submit_skips(decision)
+        self._pump()
+
+    def _submit_skips(self, failed: Failed) -> None:
+        if failed.skipped:
+            self.writer.submit(
+                TasksSkipped(self.run_id, failed.skipped, failed.task_id, time.time())
+            )
+
+    def _record_cancelled(
+        self,
+        task_id: str,
+        attempt: int,
+        started: float,
+        steps: tuple[Any, ...],
+        ctx: TaskContext | None = None,
+    ) -> None:
+        if self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt:
+            self.core.on_cancelled(task_id, attempt, len(steps))
+        self._cancelled_attempts.append((task_id, attempt))
+        self.writer.submit(
+            AttemptFinished(
+                run_id=self.run_id,
+                task_id=task_id,
+                attempt=attempt,
+                started_at=started,
+                finished_at=time.time(),
+                outcome="cancelled",
+                task_status="cancelled",
+                error="the run was cancelled",
+                error_kind="Cancelled",
+                retryable=True,
+                steps=steps,
+                tokens_in=ctx.tokens_in if ctx else 0,
+                tokens_out=ctx.tokens_out if ctx else 0,
+                cost_usd=ctx.cost_usd if ctx else 0.0,
+            )
+        )
+
+    # -- background -----------------------------------------------------------------------
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.cancel()
+                return
+
+    async def _ticker(self) -> None:
+        assert self.on_tick is not None
+        while True:
+            self.on_tick()
+            await anyio.sleep(0.1)

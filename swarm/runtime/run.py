@@ -1,0 +1,240 @@
+"""Starting and resuming runs: build the core from a plan (and the store), drive it, summarise.
+
+This is the seam the CLI and the Python API share. ``execute`` writes the run and its tasks in
+one transaction and then drives it; ``resume`` rebuilds the same state from the database alone.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from swarm.core.budget import Budget
+from swarm.core.scheduler import Failed, Limits, Scheduler, Status, TaskInfo
+from swarm.core.steps import StepPool
+from swarm.dag import build_graph, longest_remaining, topo_index
+from swarm.errors import SwarmError
+from swarm.plan import Plan, loads_plan
+from swarm.providers.base import Provider
+from swarm.providers.pricing import price_table
+from swarm.runtime.driver import RunDriver, RunState
+from swarm.runtime.metrics import steps_critical
+from swarm.store.records import NewRun, NewTask
+from swarm.store.store import Store
+from workers.base import Worker
+from workers.registry import registry
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Run settings that are not part of the plan; stored with the run so resume reuses them."""
+
+    provider: str = "sim"
+    fail_fast: bool = False
+    seed: int = 0
+
+    def to_config(self) -> dict[str, Any]:
+        return {"provider": self.provider, "fail_fast": self.fail_fast, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RunOptions:
+        return cls(
+            provider=str(config.get("provider", "sim")),
+            fail_fast=bool(config.get("fail_fast", False)),
+            seed=int(config.get("seed", 0)),
+        )
+
+
+@dataclass
+class Hooks:
+    """Optional callbacks for a live view of the run (the CLI's progress display)."""
+
+    on_start: Callable[[RunDriver], None] | None = None
+    on_tick: Callable[[], None] | None = None
+    handle_signals: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def task_weights(plan: Plan, workers: dict[str, Worker]) -> dict[str, float]:
+    """Estimated relative duration of each task, for critical-path priorities.
+
+    A model call's time grows with the tokens it may write, and an agent's with its steps, so
+    the estimate is (max_tokens / 2048) x (steps the kind expects to use).
+    """
+    weights = {}
+    base = plan.defaults.params
+    for spec in plan.tasks:
+        params = base.merged(spec.params)
+        steps = spec.max_steps or plan.defaults.max_steps or workers[spec.kind].default_steps
+        expected = 1 if spec.kind == "llm" else steps
+        weights[spec.id] = (params.max_tokens or 2048) / 2048 * expected
+    return weights
+
+
+def build_scheduler(plan: Plan, workers: dict[str, Worker], options: RunOptions) -> Scheduler:
+    graph = build_graph(plan)
+    remaining = longest_remaining(graph, task_weights(plan, workers))
+    order = topo_index(graph)
+    defaults = plan.defaults
+    infos = []
+    for spec in plan.tasks:
+        retries = spec.retries if spec.retries is not None else defaults.retries
+        wanted = spec.max_steps or defaults.max_steps or workers[spec.kind].default_steps
+        infos.append(
+            TaskInfo(
+                id=spec.id,
+                kind=spec.kind,
+                deps=tuple(spec.deps),
+                priority=remaining[spec.id],
+                order=order[spec.id],
+                max_attempts=retries + 1,
+                steps_wanted=wanted,
+            )
+        )
+    limits = Limits(
+        concurrency=plan.budget.max_concurrency,
+        per_kind=dict(plan.budget.per_kind_concurrency),
+        fail_fast=options.fail_fast,
+    )
+    return Scheduler(infos, limits, StepPool(plan.budget.max_steps), seed=options.seed)
+
+
+async def execute(
+    store: Store,
+    plan: Plan,
+    provider: Provider,
+    options: RunOptions,
+    *,
+    run_id: str | None = None,
+    hooks: Hooks | None = None,
+) -> dict[str, Any]:
+    """Record a new run of ``plan`` and drive it to its end; returns the run summary."""
+    workers = registry()
+    run_id = run_id or new_run_id()
+    scheduler = build_scheduler(plan, workers, options)
+    tasks = tuple(
+        NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
+        for s in plan.tasks
+    )
+    await store.create_run(
+        NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), tasks)
+    )
+    budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
+    scheduler.start()
+    return await _drive(
+        store, run_id, plan, scheduler, provider, budget, RunState(), [], False, hooks
+    )
+
+
+async def resume(
+    store: Store, run_id: str, provider: Provider, *, hooks: Hooks | None = None
+) -> dict[str, Any]:
+    """Continue a run from the database alone; succeeded tasks are never run again."""
+    record = await store.load_run(run_id)
+    plan = loads_plan(record.plan_json, source=f"run {run_id}")
+    options = RunOptions.from_config(record.config)
+    workers = registry()
+    await store.mark_interrupted(run_id)
+    rows = await store.load_tasks(run_id)
+    scheduler = build_scheduler(plan, workers, options)
+    state = RunState()
+    spent_steps = 0
+    budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
+    for row in rows:
+        spent_steps += row.steps_used
+        budget.spent_tokens += row.tokens_in + row.tokens_out
+        budget.spent_cost_usd += row.cost_usd
+        if row.status == Status.SUCCEEDED.value:
+            scheduler.restore(row.task_id, Status.SUCCEEDED, row.attempt)
+            state.results[row.task_id] = row.result or ""
+        else:
+            scheduler.restore(row.task_id, Status.PENDING, row.attempt)
+    scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
+    early = scheduler.start()
+    return await _drive(store, run_id, plan, scheduler, provider, budget, state, early, True, hooks)
+
+
+async def _drive(
+    store: Store,
+    run_id: str,
+    plan: Plan,
+    scheduler: Scheduler,
+    provider: Provider,
+    budget: Budget,
+    state: RunState,
+    early: list[Failed],
+    resumed: bool,
+    hooks: Hooks | None,
+) -> dict[str, Any]:
+    hooks = hooks or Hooks()
+    driver_box: list[RunDriver] = []
+    writer = store.writer(lambda batch: driver_box[0].on_commit(batch))
+    driver = RunDriver(
+        run_id=run_id,
+        plan=plan,
+        scheduler=scheduler,
+        writer=writer,
+        provider=provider,
+        workers=registry(),
+        budget=budget,
+        prices=price_table(),
+        state=state,
+        resumed=resumed,
+        handle_signals=hooks.handle_signals,
+        on_tick=hooks.on_tick,
+    )
+    driver_box.append(driver)
+    if hooks.on_start is not None:
+        hooks.on_start(driver)
+    try:
+        end = await driver.execute(early_failures=early)
+    except BaseExceptionGroup as group:
+        raise _first_swarm_error(group) from None
+    return await summarise(store, run_id, plan, provider, end.status, end.makespan_s)
+
+
+def _first_swarm_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_swarm_error(exc)
+        if isinstance(exc, SwarmError):
+            return exc
+    return group
+
+
+async def summarise(
+    store: Store,
+    run_id: str,
+    plan: Plan,
+    provider: Provider,
+    status: str,
+    makespan_s: float,
+) -> dict[str, Any]:
+    """The run summary printed by the CLI (``--json``) and returned by the API."""
+    rows = await store.load_tasks(run_id)
+    counts = {s.value: 0 for s in Status if s is not Status.READY}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return {
+        "run_id": run_id,
+        "status": status,
+        "goal": plan.goal,
+        "tasks": len(rows),
+        "counts": counts,
+        "makespan_s": round(makespan_s, 4),
+        "steps_total": sum(r.steps_used for r in rows),
+        "steps_critical": steps_critical(plan, {r.task_id: r.steps_used for r in rows}),
+        "tokens_in": sum(r.tokens_in for r in rows),
+        "tokens_out": sum(r.tokens_out for r in rows),
+        "cost_usd": round(sum(r.cost_usd for r in rows), 6),
+        "provider": provider.name,
+        "simulated": provider.simulated,
+        "db": store.path,
+    }

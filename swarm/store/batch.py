@@ -1,0 +1,296 @@
+"""Turning a group of write ops into a few many-row statements, keeping each row's order intact.
+
+This is the pure half of the writer (no I/O): it sorts ops into *segments*, and inside a segment
+into one parameter list per SQL statement, so that the writer runs each statement once with
+``executemany`` instead of once per op. Statements run in a fixed order within a segment
+(run starts, attempt starts, attempt results, skips, run ends); an op that would have to run
+*before* an earlier op on the same row under that order starts a new segment instead, so the
+database sees every row's changes in submission order. Events are kept in submission order for
+the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from swarm.store.ops import (
+    AttemptFinished,
+    AttemptStarted,
+    Event,
+    Op,
+    RunFinished,
+    RunStarted,
+    TasksSkipped,
+)
+from swarm.store.schema import ATTEMPT_STATUSES
+
+Row = tuple[Any, ...]
+
+RUN_STARTED_SQL = (
+    "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
+    " owner_pid = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
+)
+ATTEMPT_STARTED_SQL = (
+    "UPDATE tasks SET status = 'running', attempt = ?, allowance = ?, started_at = ?,"
+    " finished_at = NULL, error = NULL, error_kind = NULL, retry_at = NULL"
+    " WHERE run_id = ? AND task_id = ?"
+)
+ATTEMPT_FINISHED_SQL = (
+    "UPDATE tasks SET status = ?, result = ?, error = ?, error_kind = ?, finished_at = ?,"
+    " retry_at = ?, steps_used = steps_used + ?, tokens_in = tokens_in + ?,"
+    " tokens_out = tokens_out + ?, cost_usd = cost_usd + ?"
+    " WHERE run_id = ? AND task_id = ? AND attempt = ? AND status = 'running'"
+)
+"""Fenced: matches only while ``attempt`` is the task's current, still running, attempt."""
+INSERT_ATTEMPT_SQL = (
+    "INSERT INTO attempts (run_id, task_id, attempt, status, started_at, finished_at, error,"
+    " error_kind, retryable, steps_used, tokens_in, tokens_out, cost_usd)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_STEP_SQL = (
+    "INSERT INTO steps (run_id, task_id, attempt, n, kind, name, started_at, latency_s,"
+    " tokens_in, tokens_out, cost_usd, ref, detail_json)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+TASK_SKIPPED_SQL = (
+    "UPDATE tasks SET status = 'skipped', error = ?, finished_at = ?"
+    " WHERE run_id = ? AND task_id = ?"
+)
+RUN_FINISHED_SQL = "UPDATE runs SET status = ?, finished_at = ?, summary_json = ? WHERE run_id = ?"
+TASK_CANCELLED_SQL = (
+    "UPDATE tasks SET status = 'cancelled', finished_at = ?"
+    " WHERE run_id = ? AND task_id = ? AND status IN ('pending', 'running')"
+)
+"""Only unfinished tasks: a result committed just before the run ended is kept."""
+INSERT_EVENT_SQL = (
+    "INSERT INTO events (run_id, at, type, task_id, attempt, data_json) VALUES (?, ?, ?, ?, ?, ?)"
+)
+HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
+
+FINISH_EVENTS = {
+    "succeeded": "task.succeeded",
+    "failed": "task.failed",
+    "pending": "task.retry",
+    "cancelled": "task.cancelled",
+}
+"""The event written for each status an attempt's result can give its task."""
+RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+_RUN_STARTED, _ATTEMPT_STARTED, _ATTEMPT_FINISHED, _SKIPPED, _RUN_FINISHED = range(5)
+_NO_FENCE = -1
+_OP_TYPES = (RunStarted, AttemptStarted, AttemptFinished, TasksSkipped, RunFinished, Event)
+
+
+@dataclass(slots=True)
+class Segment:
+    """Parameter rows per statement; safe to run statement by statement, in field order."""
+
+    run_started: list[Row] = field(default_factory=list)
+    attempt_started: list[Row] = field(default_factory=list)
+    finished: list[tuple[int, AttemptFinished]] = field(default_factory=list)
+    """Fenced results with their index in the batch, in submission order."""
+    skipped: list[Row] = field(default_factory=list)
+    run_finished: list[Row] = field(default_factory=list)
+    cancelled: list[Row] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Plan:
+    segments: list[Segment]
+    events: list[tuple[int, Row]]
+    """Event rows in submission order, each with the batch index of its fenced op (or -1)."""
+
+
+def check_op(op: Op) -> None:
+    """Refuse an op the store would not understand (a bug in the caller), before it is queued."""
+    if not isinstance(op, _OP_TYPES):
+        raise TypeError(f"not a store op: {op!r}")
+    if isinstance(op, AttemptFinished):
+        if op.task_status not in FINISH_EVENTS:
+            raise ValueError(
+                f"AttemptFinished.task_status {op.task_status!r} is not one of "
+                f"{sorted(FINISH_EVENTS)}"
+            )
+        if op.outcome not in ATTEMPT_STATUSES:
+            raise ValueError(
+                f"AttemptFinished.outcome {op.outcome!r} is not one of {sorted(ATTEMPT_STATUSES)}"
+            )
+    elif isinstance(op, RunFinished) and op.status not in RUN_END_STATUSES:
+        raise ValueError(
+            f"RunFinished.status {op.status!r} is not one of {sorted(RUN_END_STATUSES)}"
+        )
+
+
+def plan_batch(ops: list[Op]) -> Plan:
+    """Group ``ops`` (in submission order) into segments and event rows."""
+    segments = [Segment()]
+    events: list[tuple[int, Row]] = []
+    reached: dict[tuple[str, ...], int] = {}  # row key -> latest stage used in this segment
+    for index, op in enumerate(ops):
+        if isinstance(op, Event):
+            events.append(
+                (_NO_FENCE, (op.run_id, op.at, op.type, op.task_id, op.attempt, _dumps(op.data)))
+            )
+            continue
+        stage, keys = _stage_and_keys(op)
+        if any(reached.get(key, stage) > stage for key in keys):
+            segments.append(Segment())
+            reached.clear()
+        for key in keys:
+            reached[key] = stage
+        _add(segments[-1], events, index, op)
+    return Plan(segments=[s for s in segments if _has_rows(s)], events=events)
+
+
+def attempt_row(op: AttemptFinished) -> Row:
+    retryable = None if op.retryable is None else int(op.retryable)
+    return (
+        op.run_id,
+        op.task_id,
+        op.attempt,
+        op.outcome,
+        op.started_at,
+        op.finished_at,
+        op.error,
+        op.error_kind,
+        retryable,
+        len(op.steps),
+        op.tokens_in,
+        op.tokens_out,
+        op.cost_usd,
+    )
+
+
+def step_rows(op: AttemptFinished) -> list[Row]:
+    return [
+        (
+            op.run_id,
+            op.task_id,
+            op.attempt,
+            s.n,
+            s.kind,
+            s.name,
+            s.started_at,
+            s.latency_s,
+            s.tokens_in,
+            s.tokens_out,
+            s.cost_usd,
+            s.ref,
+            _dumps(s.detail),
+        )
+        for s in op.steps
+    ]
+
+
+def finish_row(op: AttemptFinished) -> Row:
+    return (
+        op.task_status,
+        op.result,
+        op.error,
+        op.error_kind,
+        op.finished_at,
+        op.retry_at,
+        len(op.steps),
+        op.tokens_in,
+        op.tokens_out,
+        op.cost_usd,
+        op.run_id,
+        op.task_id,
+        op.attempt,
+    )
+
+
+def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
+    if isinstance(op, AttemptStarted):
+        return _ATTEMPT_STARTED, [(op.run_id, op.task_id)]
+    if isinstance(op, AttemptFinished):
+        return _ATTEMPT_FINISHED, [(op.run_id, op.task_id)]
+    if isinstance(op, RunStarted):
+        return _RUN_STARTED, [(op.run_id,)]
+    if isinstance(op, TasksSkipped):
+        return _SKIPPED, [(op.run_id, t) for t in op.task_ids]
+    if isinstance(op, RunFinished):
+        return _RUN_FINISHED, [(op.run_id,), *((op.run_id, t) for t in op.cancelled_tasks)]
+    raise TypeError(f"not a store op: {op!r}")
+
+
+def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> None:
+    if isinstance(op, AttemptStarted):
+        seg.attempt_started.append((op.attempt, op.allowance, op.at, op.run_id, op.task_id))
+        events.append(
+            (
+                _NO_FENCE,
+                (
+                    op.run_id,
+                    op.at,
+                    "task.started",
+                    op.task_id,
+                    op.attempt,
+                    f'{{"allowance": {int(op.allowance)}}}',
+                ),
+            )
+        )
+    elif isinstance(op, AttemptFinished):
+        seg.finished.append((index, op))
+        events.append(
+            (
+                index,
+                (
+                    op.run_id,
+                    op.finished_at,
+                    FINISH_EVENTS[op.task_status],
+                    op.task_id,
+                    op.attempt,
+                    _finish_data(op),
+                ),
+            )
+        )
+    elif isinstance(op, RunStarted):
+        seg.run_started.append((op.at, op.at, op.pid, op.run_id))
+        kind = "run.resumed" if op.resumed else "run.started"
+        events.append(
+            (_NO_FENCE, (op.run_id, op.at, kind, None, None, f'{{"pid": {int(op.pid)}}}'))
+        )
+    elif isinstance(op, TasksSkipped):
+        error = f"dependency {op.because_of} failed"
+        data = _dumps({"because_of": op.because_of})
+        for task_id in op.task_ids:
+            seg.skipped.append((error, op.at, op.run_id, task_id))
+            events.append((_NO_FENCE, (op.run_id, op.at, "task.skipped", task_id, None, data)))
+    elif isinstance(op, RunFinished):
+        seg.run_finished.append((op.status, op.at, _dumps(op.summary), op.run_id))
+        seg.cancelled.extend((op.at, op.run_id, t) for t in op.cancelled_tasks)
+        data = _dumps({"status": op.status, "cancelled_tasks": len(op.cancelled_tasks)})
+        events.append((_NO_FENCE, (op.run_id, op.at, "run.finished", None, None, data)))
+
+
+def _finish_data(op: AttemptFinished) -> str:
+    if op.error is None and op.retry_at is None and op.retryable is None:
+        return f'{{"outcome": "{op.outcome}"}}'  # outcome is one of ATTEMPT_STATUSES
+    data: dict[str, Any] = {
+        "outcome": op.outcome,
+        "error": op.error,
+        "error_kind": op.error_kind,
+        "retryable": op.retryable,
+    }
+    if op.retry_at is not None:
+        data["retry_at"] = op.retry_at
+    return json.dumps(data, default=str)
+
+
+def _dumps(value: object) -> str | None:
+    """JSON for a detail/data column; odd values are stored as text rather than failing a batch."""
+    return None if value is None else json.dumps(value, default=str)
+
+
+def _has_rows(seg: Segment) -> bool:
+    return bool(
+        seg.run_started
+        or seg.attempt_started
+        or seg.finished
+        or seg.skipped
+        or seg.run_finished
+        or seg.cancelled
+    )

@@ -1,0 +1,87 @@
+"""Bringing a database file to the newest schema with the Alembic revisions in ``migrations/``.
+
+Alembic is configured in code (no ``alembic.ini``), with ``script_location`` found from the
+installed ``migrations`` package, so this works from a wheel as well as from a checkout. Opening a
+store that is already current costs one small query: Alembic is only loaded when there is work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import migrations
+from swarm.errors import StoreError
+from swarm.store.engine import reader
+
+HEAD = "0001"
+"""The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
+
+
+def script_location() -> Path:
+    """The folder of the ``migrations`` package, wherever it is installed."""
+    return Path(migrations.__file__).resolve().parent
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for swarm's revisions, optionally bound to an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or ``None`` for a database without swarm's tables."""
+    try:
+        async with reader(engine).begin() as conn:
+            found = await conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            )
+            if found.first() is None:
+                return None
+            row = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).first()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read database {_db(engine)}: {_reason(exc)}") from exc
+    return None if row is None else str(row[0])
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Apply every missing revision, in one ``BEGIN IMMEDIATE`` transaction; no-op when current.
+
+    Concurrent callers (two processes opening a fresh file) serialise on the write lock, and the
+    second one finds the work done.
+    """
+    if await current_revision(engine) == HEAD:
+        return
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_sync)
+    except CommandError as exc:
+        raise StoreError(
+            f"cannot migrate database {_db(engine)}: {exc}",
+            hint="the file may have been written by a newer swarm; upgrade swarm to open it",
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate database {_db(engine)}: {_reason(exc)}") from exc
+
+
+def _upgrade_sync(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _db(engine: AsyncEngine) -> str:
+    return str(engine.url.database)
+
+
+def _reason(exc: SQLAlchemyError) -> object:
+    """The driver's own message where there is one, without SQLAlchemy's SQL dump."""
+    return getattr(exc, "orig", None) or exc

@@ -1,0 +1,114 @@
+"""Write operations sent to the store's single writer: plain data, grouped into transactions.
+
+The runtime never writes to the database itself. It describes each state change as one of these
+ops and hands it to :class:`swarm.store.writer.Writer`, which commits ops in groups (one
+``BEGIN IMMEDIATE`` transaction per group) and reports each group back once it is durable. A
+task's dependents are released only after its result's op has been committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step of an attempt: a model call or a tool call."""
+
+    n: int
+    """1-based position within the attempt."""
+    kind: str
+    """``model`` or ``tool``."""
+    name: str
+    """The model name, or the tool's name."""
+    started_at: float
+    """Wall-clock epoch seconds."""
+    latency_s: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    ref: str | None = None
+    """The provider's id for the call (a Replicate prediction id), if any."""
+    detail: dict[str, Any] | None = None
+    """Small JSON-able detail: the action, a capped observation, the error of a failed call."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    run_id: str
+    at: float
+    pid: int
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    """Write-ahead: the attempt is counted in the database before its worker starts."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    at: float
+    allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFinished:
+    """The outcome of one attempt. Fenced: applied only if ``attempt`` is still current.
+
+    ``task_status`` is what the task becomes: ``succeeded``, ``failed`` (for good), ``pending``
+    (a retry is scheduled at ``retry_at``) or ``cancelled``.
+    """
+
+    run_id: str
+    task_id: str
+    attempt: int
+    started_at: float
+    finished_at: float
+    outcome: str
+    """The attempt's own status: ``succeeded``, ``failed``, ``timeout`` or ``cancelled``."""
+    task_status: str
+    result: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    retryable: bool | None = None
+    retry_at: float | None = None
+    steps: tuple[StepRecord, ...] = ()
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TasksSkipped:
+    run_id: str
+    task_ids: tuple[str, ...]
+    because_of: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    run_id: str
+    status: str
+    """``succeeded``, ``failed`` or ``cancelled``."""
+    at: float
+    summary: dict[str, Any] = field(default_factory=dict)
+    cancelled_tasks: tuple[str, ...] = ()
+    """Tasks that were running when the run was cancelled: marked ``cancelled``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A free-form event for the log (rate-limit waits, budget refusals, notes)."""
+
+    run_id: str
+    type: str
+    at: float
+    task_id: str | None = None
+    attempt: int | None = None
+    data: dict[str, Any] | None = None
+
+
+Op = RunStarted | AttemptStarted | AttemptFinished | TasksSkipped | RunFinished | Event

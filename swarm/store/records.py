@@ -1,0 +1,57 @@
+"""Rows read back from the store, as plain dataclasses (the runtime never sees ORM objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    task_id: str
+    kind: str
+    deps: tuple[str, ...]
+    priority: float
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """Everything written when a run is created: the run row and one pending row per task."""
+
+    run_id: str
+    goal: str
+    plan_json: str
+    config: dict[str, Any]
+    """Run options that resume must reuse (provider, concurrency, fail_fast, ...)."""
+    created_at: float
+    tasks: tuple[NewTask, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    goal: str
+    plan_json: str
+    config: dict[str, Any]
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    task_id: str
+    kind: str
+    status: str
+    attempt: int
+    result: str | None
+    error: str | None
+    started_at: float | None
+    finished_at: float | None
+    steps_used: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float

@@ -1,0 +1,162 @@
+"""The database schema as SQLAlchemy Core tables: the one source the migrations are checked against.
+
+Times are REAL epoch seconds; ``*_json`` columns are TEXT holding JSON. Statuses are plain TEXT
+(the sets below document them); the single writer is the only code that changes them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    REAL,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+RUN_STATUSES = frozenset({"created", "running", "succeeded", "failed", "cancelled"})
+TASK_STATUSES = frozenset({"pending", "running", "succeeded", "failed", "skipped", "cancelled"})
+ATTEMPT_STATUSES = frozenset({"succeeded", "failed", "timeout", "cancelled", "interrupted"})
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_ZERO = text("0")
+
+
+def _counters() -> list[Column[object]]:
+    """Step, token and cost columns shared by tasks and attempts."""
+    return [
+        Column("steps_used", Integer, nullable=False, server_default=_ZERO),
+        Column("tokens_in", Integer, nullable=False, server_default=_ZERO),
+        Column("tokens_out", Integer, nullable=False, server_default=_ZERO),
+        Column("cost_usd", REAL, nullable=False, server_default=_ZERO),
+    ]
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("goal", Text, nullable=False),
+    Column("plan_json", Text, nullable=False),
+    Column("config_json", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", REAL, nullable=False),
+    Column("started_at", REAL),
+    Column("finished_at", REAL),
+    Column("heartbeat_at", REAL),
+    Column("owner_pid", Integer),
+    Column("summary_json", Text),
+    PrimaryKeyConstraint("run_id"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("title", Text),
+    Column("deps_json", Text, nullable=False),
+    Column("priority", REAL, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempt", Integer, nullable=False, server_default=_ZERO),
+    Column("allowance", Integer, nullable=False, server_default=_ZERO),
+    Column("result", Text),
+    Column("error", Text),
+    Column("error_kind", Text),
+    Column("started_at", REAL),
+    Column("finished_at", REAL),
+    Column("retry_at", REAL),
+    *_counters(),
+    PrimaryKeyConstraint("run_id", "task_id"),
+    ForeignKeyConstraint(["run_id"], ["runs.run_id"]),
+    Index("ix_tasks_run_id_status", "run_id", "status"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("started_at", REAL, nullable=False),
+    Column("finished_at", REAL, nullable=False),
+    Column("error", Text),
+    Column("error_kind", Text),
+    Column("retryable", Integer),
+    *_counters(),
+    PrimaryKeyConstraint("run_id", "task_id", "attempt"),
+    ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("started_at", REAL, nullable=False),
+    Column("latency_s", REAL, nullable=False),
+    Column("tokens_in", Integer, nullable=False, server_default=_ZERO),
+    Column("tokens_out", Integer, nullable=False, server_default=_ZERO),
+    Column("cost_usd", REAL, nullable=False, server_default=_ZERO),
+    Column("ref", Text),
+    Column("detail_json", Text),
+    PrimaryKeyConstraint("id"),
+    ForeignKeyConstraint(
+        ["run_id", "task_id", "attempt"],
+        ["attempts.run_id", "attempts.task_id", "attempts.attempt"],
+    ),
+    Index("ix_steps_run_id_task_id", "run_id", "task_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("at", REAL, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("task_id", Text),
+    Column("attempt", Integer),
+    Column("data_json", Text),
+    PrimaryKeyConstraint("id"),
+    ForeignKeyConstraint(["run_id"], ["runs.run_id"]),
+    Index("ix_events_run_id_id", "run_id", "id"),
+)
+"""Append-only: rows are never updated or deleted, so ``id`` orders the log."""
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("created_at", REAL, nullable=False),
+    PrimaryKeyConstraint("id"),
+    ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
+    UniqueConstraint("run_id", "path"),
+)

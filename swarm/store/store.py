@@ -1,0 +1,287 @@
+"""The store facade: opening the database, creating runs, and the reads the runtime and CLI need.
+
+All changes made while a run executes go through the :class:`~swarm.store.writer.Writer`; the
+few writes here (creating a run, preparing a resume) happen before a writer exists, each in one
+``BEGIN IMMEDIATE`` transaction. Reads use deferred transactions and never block the writer (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import Row, func, insert, literal_column, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from swarm.errors import ConfigError, RunNotFound, StoreError
+from swarm.store import migrate
+from swarm.store.engine import create_engine, reader
+from swarm.store.records import NewRun, RunRecord, TaskRecord
+from swarm.store.schema import TASK_STATUSES, attempts, events, runs, tasks
+from swarm.store.writer import OnCommit, Writer
+
+_INSERT_TASK_SQL = (
+    "INSERT INTO tasks (run_id, task_id, kind, title, deps_json, priority, status)"
+    " VALUES (?, ?, ?, ?, ?, ?, 'pending')"
+)
+_INTERRUPTED = "the process stopped before this attempt finished"
+
+
+class Store:
+    """One SQLite database file holding any number of runs."""
+
+    path: str
+    """The absolute path of the database file."""
+    engine: AsyncEngine
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.path = str(engine.url.database)
+        self._reader = reader(engine)
+        self._clock = clock
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) the database at ``path``; migrate it to the newest schema."""
+        engine = create_engine(path)
+        try:
+            await migrate.upgrade(engine)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    def writer(self, on_commit: OnCommit) -> Writer:
+        """The single writer for this database; run it in a task group with ``Writer.run``."""
+        return Writer(self.engine, on_commit, clock=self._clock)
+
+    async def create_run(self, run: NewRun) -> None:
+        """Write the run (status ``created``), its pending tasks and a ``run.created`` event.
+
+        Raises :class:`ConfigError` if the run id is taken, and writes nothing then.
+        """
+        task_rows = [
+            (run.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
+            for t in run.tasks
+        ]
+        with anyio.CancelScope(shield=True):
+            await self._create_run(run, task_rows)
+
+    async def _create_run(self, run: NewRun, task_rows: list[tuple[Any, ...]]) -> None:
+        async with self._writing("create a run") as conn:
+            taken = await conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id))
+            if taken.first() is not None:
+                raise ConfigError(
+                    f"run {run.run_id!r} already exists in {self.path}",
+                    hint="pick another run id, or resume the existing run",
+                )
+            await conn.execute(
+                insert(runs).values(
+                    run_id=run.run_id,
+                    goal=run.goal,
+                    plan_json=run.plan_json,
+                    config_json=json.dumps(run.config),
+                    status="created",
+                    created_at=run.created_at,
+                )
+            )
+            if task_rows:
+                await conn.exec_driver_sql(_INSERT_TASK_SQL, task_rows)
+            await conn.execute(
+                insert(events).values(
+                    run_id=run.run_id,
+                    at=run.created_at,
+                    type="run.created",
+                    data_json=json.dumps({"tasks": len(task_rows)}),
+                )
+            )
+
+    async def run_exists(self, run_id: str) -> bool:
+        async with self._reading() as conn:
+            return await _run_exists(conn, run_id)
+
+    async def load_run(self, run_id: str) -> RunRecord:
+        """The run's row; :class:`RunNotFound` if there is none."""
+        async with self._reading() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).first()
+        if row is None:
+            raise RunNotFound(run_id, self.path)
+        return _run_record(row)
+
+    async def load_tasks(self, run_id: str) -> list[TaskRecord]:
+        """The run's tasks in the order they were created; :class:`RunNotFound` for no run."""
+        query = (
+            select(
+                tasks.c.task_id,
+                tasks.c.kind,
+                tasks.c.status,
+                tasks.c.attempt,
+                tasks.c.result,
+                tasks.c.error,
+                tasks.c.started_at,
+                tasks.c.finished_at,
+                tasks.c.steps_used,
+                tasks.c.tokens_in,
+                tasks.c.tokens_out,
+                tasks.c.cost_usd,
+            )
+            .where(tasks.c.run_id == run_id)
+            .order_by(literal_column("rowid"))
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+            if not rows and not await _run_exists(conn, run_id):
+                raise RunNotFound(run_id, self.path)
+        return [TaskRecord(**row._mapping) for row in rows]
+
+    async def mark_interrupted(self, run_id: str) -> list[str]:
+        """Prepare a resume: put tasks a stopped process left ``running`` or ``cancelled`` back
+        to ``pending``.
+
+        A ``running`` task's attempt gets an ``interrupted`` attempts row (unless it has one),
+        so the attempt still counts. Returns the ids touched, and logs ``task.interrupted`` for
+        each; one transaction.
+        """
+        with anyio.CancelScope(shield=True):
+            touched = await self._mark_interrupted(run_id, self._clock())
+        return touched
+
+    async def _mark_interrupted(self, run_id: str, now: float) -> list[str]:
+        async with self._writing("prepare the resume of a run") as conn:
+            if not await _run_exists(conn, run_id):
+                raise RunNotFound(run_id, self.path)
+            found = await conn.execute(
+                select(tasks.c.task_id, tasks.c.status, tasks.c.attempt, tasks.c.started_at)
+                .where(tasks.c.run_id == run_id, tasks.c.status.in_(("running", "cancelled")))
+                .order_by(literal_column("rowid"))
+            )
+            touched = found.all()
+            if not touched:
+                return []
+            lost = [
+                {
+                    "run_id": run_id,
+                    "task_id": row.task_id,
+                    "attempt": row.attempt,
+                    "status": "interrupted",
+                    "started_at": now if row.started_at is None else row.started_at,
+                    "finished_at": now,
+                    "error": _INTERRUPTED,
+                    "error_kind": "Interrupted",
+                    "retryable": 1,
+                }
+                for row in touched
+                if row.status == "running"
+            ]
+            if lost:
+                await conn.execute(insert(attempts).prefix_with("OR IGNORE"), lost)
+            await conn.execute(
+                tasks.update()
+                .where(tasks.c.run_id == run_id, tasks.c.status.in_(("running", "cancelled")))
+                .values(status="pending", finished_at=None)
+            )
+            await conn.execute(
+                insert(events),
+                [
+                    {
+                        "run_id": run_id,
+                        "at": now,
+                        "type": "task.interrupted",
+                        "task_id": row.task_id,
+                        "attempt": row.attempt,
+                        "data_json": json.dumps({"was": row.status}),
+                    }
+                    for row in touched
+                ],
+            )
+        return [row.task_id for row in touched]
+
+    async def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first."""
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id).limit(limit)
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_run_record(row) for row in rows]
+
+    async def counts(self, run_id: str) -> dict[str, int]:
+        """How many tasks are in each status (every task status is a key, zeros included)."""
+        query = (
+            select(tasks.c.status, func.count())
+            .where(tasks.c.run_id == run_id)
+            .group_by(tasks.c.status)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+            if not rows and not await _run_exists(conn, run_id):
+                raise RunNotFound(run_id, self.path)
+        counts = dict.fromkeys(sorted(TASK_STATUSES), 0)
+        counts.update({status: int(n) for status, n in rows})
+        return counts
+
+    async def totals(self, run_id: str) -> dict[str, float]:
+        """Steps, tokens and cost summed over the run's tasks (all attempts)."""
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(tasks.c.steps_used), 0),
+            func.coalesce(func.sum(tasks.c.tokens_in), 0),
+            func.coalesce(func.sum(tasks.c.tokens_out), 0),
+            func.coalesce(func.sum(tasks.c.cost_usd), 0.0),
+        ).where(tasks.c.run_id == run_id)
+        async with self._reading() as conn:
+            n, steps_total, tokens_in, tokens_out, cost = (await conn.execute(query)).one()
+            if not n and not await _run_exists(conn, run_id):
+                raise RunNotFound(run_id, self.path)
+        return {
+            "steps_total": float(steps_total),
+            "tokens_in": float(tokens_in),
+            "tokens_out": float(tokens_out),
+            "cost_usd": float(cost),
+        }
+
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _transaction(self._reader, f"read {self.path}")
+
+    def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _transaction(self.engine, f"{what} in {self.path}")
+
+
+@asynccontextmanager
+async def _transaction(engine: AsyncEngine, what: str) -> AsyncIterator[AsyncConnection]:
+    """One connection in one transaction; database errors become :class:`StoreError`."""
+    try:
+        async with engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise StoreError(f"cannot {what}: {reason}") from exc
+
+
+async def _run_exists(conn: AsyncConnection, run_id: str) -> bool:
+    found = await conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id))
+    return found.first() is not None
+
+
+def _run_record(row: Row[Any]) -> RunRecord:
+    summary = None if row.summary_json is None else json.loads(row.summary_json)
+    return RunRecord(
+        run_id=row.run_id,
+        goal=row.goal,
+        plan_json=row.plan_json,
+        config=json.loads(row.config_json),
+        status=row.status,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        summary=summary,
+    )

@@ -1,0 +1,296 @@
+"""The single writer: the only code that changes the database, committing ops in groups.
+
+Tasks hand ops to :meth:`Writer.submit` (never blocks). :meth:`Writer.run` takes *everything*
+pending, applies it in one ``BEGIN IMMEDIATE`` transaction with one ``executemany`` per statement
+(see :mod:`swarm.store.batch`), commits, and only then reports the group to ``on_commit``, so the
+runtime never acts on a result that is not yet durable. While one group commits, the next one
+accumulates: the busier the swarm, the larger the groups and the cheaper each op.
+
+A whole transaction is one call on a worker thread, over the writer's own ``sqlite3`` connection
+(same file and pragmas as the engine's), instead of a thread hop per statement through the async
+driver: that keeps the writer's cost on the event loop small, which is what bounds throughput.
+Transactions run one at a time (a lock and a one-token limiter) inside shielded cancel scopes,
+so a group is either fully committed and reported or not applied at all, and
+:meth:`Writer.write_now` (terminal writes after the loop was cancelled) never overlaps the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+import anyio
+import anyio.to_thread
+from anyio.abc import TaskStatus
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from swarm.errors import StoreError
+from swarm.store import batch as sql
+from swarm.store.batch import Plan, Row, check_op, plan_batch
+from swarm.store.engine import connect_for_writing
+from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted
+
+OnCommit = Callable[[list[Op]], None]
+
+
+class _FenceMismatch(Exception):
+    """A many-row fenced update matched fewer rows than it had: redo the group row by row."""
+
+
+class Writer:
+    """Commits submitted ops in groups; see the module docstring.
+
+    ``on_commit`` receives each committed group in submission order, *without* the fenced
+    :class:`AttemptFinished` ops the database refused: those are appended to :attr:`stale`
+    and wrote nothing (no task change, no attempt row, no steps, no event).
+
+    ``engine`` names the database; the writer writes through a connection of its own (see the
+    module docstring). ``clock`` gives the wall time written as the runs' heartbeat.
+    """
+
+    stale: list[AttemptFinished]
+    """Results refused by the fence: their attempt was no longer the task's running attempt."""
+    transactions: int
+    """How many groups have been committed (a measure of batching)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_commit: OnCommit,
+        *,
+        clock: Callable[[], float] = time.time,
+        heartbeat_s: float = 1.0,
+    ) -> None:
+        self._path = str(engine.url.database)
+        self._on_commit = on_commit
+        self._clock = clock
+        self._heartbeat_s = heartbeat_s
+        self._pending: list[Op] = []
+        self._submitted = 0
+        self._done = 0
+        self._wake = anyio.Event()
+        self._progress = anyio.Event()
+        self._lock = anyio.Lock()
+        self._limiter = anyio.CapacityLimiter(1)
+        self._conn: sqlite3.Connection | None = None
+        self._running = False
+        self._started = False
+        self._closing = False
+        self._stopped = False
+        self._error: StoreError | None = None
+        self._live_runs: set[str] = set()
+        self._last_beat = -math.inf
+        self.stale = []
+        self.transactions = 0
+
+    def submit(self, op: Op) -> None:
+        """Queue ``op`` for the next group; :class:`StoreError` once the writer failed or stopped.
+
+        Ops submitted after :meth:`close` (by an ``on_commit`` callback, say) are still taken,
+        as long as :meth:`run` has not returned.
+        """
+        if self._error is not None:
+            raise StoreError(f"the store writer has failed: {self._error.message}")
+        if self._stopped:
+            raise StoreError("the store writer has stopped; nothing more can be submitted")
+        check_op(op)
+        self._pending.append(op)
+        self._submitted += 1
+        self._wake.set()
+
+    def close(self) -> None:
+        """Ask :meth:`run` to return once everything submitted so far is committed."""
+        self._closing = True
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is committed (needs :meth:`run` running)."""
+        target = self._submitted
+        while self._done < target:
+            if self._error is not None:
+                raise StoreError(f"the store writer has failed: {self._error.message}")
+            if self._stopped:
+                raise StoreError("the store writer stopped before everything was written")
+            await self._progress.wait()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The commit loop; returns after :meth:`close`, raises :class:`StoreError` on failure."""
+        if self._started:
+            raise RuntimeError("Writer.run() can only be called once")
+        self._started = self._running = True
+        task_status.started()
+        try:
+            while True:
+                if self._error is not None:
+                    raise StoreError(f"the store writer has failed: {self._error.message}")
+                if self._pending or (self._beat_due() and not self._closing):
+                    async with self._lock:
+                        await self._commit(self._take())
+                elif self._closing:
+                    return
+                else:
+                    with anyio.move_on_after(self._until_beat()):
+                        await self._wake.wait()
+                    self._wake = anyio.Event()
+        finally:
+            self._running = False
+            self._stopped = True
+            self._notify()
+            with anyio.CancelScope(shield=True):
+                await self._disconnect()
+
+    async def write_now(self, ops: Sequence[Op]) -> None:
+        """Commit whatever is still pending, then ``ops``, in one transaction, right now.
+
+        For terminal writes once the loop is gone (call it inside a shielded cancel scope). The
+        group is reported to ``on_commit`` like any other.
+        """
+        for op in ops:
+            check_op(op)
+        async with self._lock:
+            self._submitted += len(ops)
+            await self._commit([*self._take(), *ops])
+        if not self._running:
+            with anyio.CancelScope(shield=True):
+                await self._disconnect()
+
+    def _take(self) -> list[Op]:
+        ops, self._pending = self._pending, []
+        return ops
+
+    async def _commit(self, ops: list[Op]) -> None:
+        """Apply ``ops`` (plus a heartbeat if due) in one transaction, then report them."""
+        now = self._clock()
+        beats = [(now, run_id) for run_id in sorted(self._live_runs)] if self._beat_due() else []
+        plan = plan_batch(ops)
+        with anyio.CancelScope(shield=True):
+            try:
+                try:
+                    refused = await self._transact(plan, beats, careful=False)
+                except _FenceMismatch:
+                    refused = await self._transact(plan, beats, careful=True)
+            except (sqlite3.Error, OSError, StoreError) as exc:
+                self._fail(exc, len(ops))
+        self.transactions += 1
+        self._done += len(ops)
+        if beats:
+            self._last_beat = now
+        committed = ops
+        if refused:
+            committed = [op for i, op in enumerate(ops) if i not in refused]
+            self.stale.extend(
+                op for i, op in enumerate(ops) if i in refused and isinstance(op, AttemptFinished)
+            )
+        self._track_runs(committed, now)
+        self._notify()
+        if committed:
+            self._on_commit(committed)
+
+    async def _transact(self, plan: Plan, beats: list[Row], *, careful: bool) -> set[int]:
+        return await anyio.to_thread.run_sync(
+            self._transact_sync, plan, beats, careful, limiter=self._limiter
+        )
+
+    def _transact_sync(self, plan: Plan, beats: list[Row], careful: bool) -> set[int]:
+        """One transaction on the writer's thread: all of ``plan`` is committed, or none of it."""
+        if self._conn is None:
+            self._conn = connect_for_writing(self._path)
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            refused = _apply(conn, plan, beats, careful)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                # If this fails too, SQLite has rolled back already or the connection is broken;
+                # either way it is closed below.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if not isinstance(exc, _FenceMismatch):
+                self._conn = None
+                conn.close()
+            raise
+        return refused
+
+    async def _disconnect(self) -> None:
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    def _fail(self, exc: BaseException, count: int) -> NoReturn:
+        error = StoreError(
+            f"cannot write to {self._path}: {exc}; the last {count} operation(s) were not saved",
+            hint="check free disk space and permissions; the run can be resumed",
+        )
+        self._error = error
+        self._notify()
+        raise error from exc
+
+    def _notify(self) -> None:
+        self._progress.set()
+        self._progress = anyio.Event()
+
+    def _track_runs(self, ops: list[Op], now: float) -> None:
+        for op in ops:
+            if isinstance(op, RunStarted):
+                self._live_runs.add(op.run_id)
+                self._last_beat = now  # RunStarted wrote the heartbeat itself
+            elif isinstance(op, RunFinished):
+                self._live_runs.discard(op.run_id)
+
+    def _beat_due(self) -> bool:
+        return bool(self._live_runs) and self._clock() - self._last_beat >= self._heartbeat_s
+
+    def _until_beat(self) -> float:
+        if not self._live_runs:
+            return math.inf
+        return max(0.0, self._last_beat + self._heartbeat_s - self._clock())
+
+
+def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool) -> set[int]:
+    """Run ``plan`` inside the open transaction; returns the batch indices the fence refused."""
+    refused: set[int] = set()
+    for seg in plan.segments:
+        _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
+        _many(conn, sql.ATTEMPT_STARTED_SQL, seg.attempt_started)
+        if seg.finished:
+            accepted = _fenced(conn, seg.finished, careful, refused)
+            _many(conn, sql.INSERT_ATTEMPT_SQL, [sql.attempt_row(op) for op in accepted])
+            _many(conn, sql.INSERT_STEP_SQL, [r for op in accepted for r in sql.step_rows(op)])
+        _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
+        _many(conn, sql.RUN_FINISHED_SQL, seg.run_finished)
+        _many(conn, sql.TASK_CANCELLED_SQL, seg.cancelled)
+    _many(conn, sql.INSERT_EVENT_SQL, [row for i, row in plan.events if i not in refused])
+    _many(conn, sql.HEARTBEAT_SQL, beats)
+    return refused
+
+
+def _fenced(
+    conn: sqlite3.Connection,
+    finished: list[tuple[int, AttemptFinished]],
+    careful: bool,
+    refused: set[int],
+) -> list[AttemptFinished]:
+    """Apply fenced results; all at once, or (``careful``) one by one to find the refused ones."""
+    if not careful:
+        rows = [sql.finish_row(op) for _, op in finished]
+        if conn.executemany(sql.ATTEMPT_FINISHED_SQL, rows).rowcount != len(rows):
+            raise _FenceMismatch
+        return [op for _, op in finished]
+    accepted = []
+    for index, op in finished:
+        if conn.execute(sql.ATTEMPT_FINISHED_SQL, sql.finish_row(op)).rowcount == 1:
+            accepted.append(op)
+        else:
+            refused.add(index)
+    return accepted
+
+
+def _many(conn: sqlite3.Connection, statement: str, rows: list[Row]) -> None:
+    if rows:
+        conn.executemany(statement, rows)

@@ -1,0 +1,242 @@
+"""The driver end to end on a file database: ordering, retries, failures, budgets, cancel."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from swarm.errors import ProviderError
+from swarm.plan import Plan
+from swarm.providers.base import ModelRequest
+from swarm.runtime import run as runs
+from swarm.runtime.driver import RunDriver
+from swarm.store.store import Store
+from tests.fakes import ScriptedProvider, chain, plan_data
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def execute(
+    db: Path, data: dict[str, Any], provider: ScriptedProvider, **options: Any
+) -> dict[str, Any]:
+    store = await Store.open(db)
+    try:
+        return await runs.execute(
+            store, Plan.model_validate(data), provider, runs.RunOptions(**options), run_id="r"
+        )
+    finally:
+        await store.close()
+
+
+def rows(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def task_key(request: ModelRequest) -> str:
+    return request.call_key.split("/")[1]
+
+
+async def test_chain_runs_in_order_and_dependents_wait_for_commit(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    provider = ScriptedProvider()
+    summary = await execute(db, plan_data(chain("a", "b", "c")), provider)
+    assert summary["status"] == "succeeded"
+    assert summary["counts"]["succeeded"] == 3
+    assert provider.tasks_called() == ["a", "b", "c"]
+    events = rows(db, "SELECT type, task_id FROM events WHERE run_id='r' ORDER BY id")
+    order = [(t, task) for t, task in events if task]
+    assert order.index(("task.succeeded", "a")) < order.index(("task.started", "b"))
+    assert order.index(("task.succeeded", "b")) < order.index(("task.started", "c"))
+    # b's prompt carries a's result
+    assert "answer to do a" in provider.calls[1].prompt
+    assert summary["steps_total"] == 3 and summary["steps_critical"] == 3
+
+
+async def test_critical_path_first(tmp_path: Path) -> None:
+    tasks = [{"id": "short", "kind": "llm", "prompt": "x"}, *chain("l1", "l2", "l3")]
+    provider = ScriptedProvider()
+    await execute(tmp_path / "s.db", plan_data(tasks, budget={"max_concurrency": 1}), provider)
+    assert provider.tasks_called()[0] == "l1"
+
+
+async def test_concurrency_limit_holds_at_300(tmp_path: Path) -> None:
+    async def slow(request: ModelRequest) -> str:
+        await anyio.sleep(0.05)
+        return "ok"
+
+    provider = ScriptedProvider(slow)
+    tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(900)]
+    summary = await execute(
+        tmp_path / "s.db", plan_data(tasks, budget={"max_concurrency": 300}), provider
+    )
+    assert summary["counts"]["succeeded"] == 900
+    assert 250 <= provider.peak <= 300
+
+
+async def test_per_kind_limit(tmp_path: Path) -> None:
+    async def slow(request: ModelRequest) -> str:
+        await anyio.sleep(0.01)
+        return "ok"
+
+    provider = ScriptedProvider(slow)
+    tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(20)]
+    data = plan_data(tasks, budget={"max_concurrency": 10, "per_kind_concurrency": {"llm": 3}})
+    await execute(tmp_path / "s.db", data, provider)
+    assert provider.peak <= 3
+
+
+async def test_retry_then_success(tmp_path: Path) -> None:
+    failures = {"a": 2}
+
+    async def flaky(request: ModelRequest) -> str:
+        task = task_key(request)
+        if failures.get(task, 0) > 0:
+            failures[task] -= 1
+            raise ProviderError("HTTP 503", retryable=True, status=503)
+        return "fine"
+
+    db = tmp_path / "s.db"
+    data = plan_data(chain("a", "b"), defaults={"retries": 3})
+    summary = await execute(db, data, ScriptedProvider(flaky))
+    assert summary["status"] == "succeeded"
+    attempts = rows(db, "SELECT attempt, status FROM attempts WHERE task_id='a' ORDER BY attempt")
+    assert attempts == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+
+
+async def test_permanent_failure_skips_descendants_only(tmp_path: Path) -> None:
+    async def broken(request: ModelRequest) -> str:
+        if task_key(request) == "a":
+            raise ProviderError("HTTP 422: bad input", retryable=False, status=422)
+        return "ok"
+
+    db = tmp_path / "s.db"
+    tasks = chain("a", "b", "c") + chain("x", "y")
+    summary = await execute(db, plan_data(tasks), ScriptedProvider(broken))
+    assert summary["status"] == "failed"
+    status = dict(rows(db, "SELECT task_id, status FROM tasks"))
+    assert status == {
+        "a": "failed",
+        "b": "skipped",
+        "c": "skipped",
+        "x": "succeeded",
+        "y": "succeeded",
+    }
+    (error,) = rows(db, "SELECT error FROM tasks WHERE task_id='a'")[0]
+    assert "task 'a' attempt 1" in error and "422" in error
+
+
+async def test_fail_fast_stops_dispatch(tmp_path: Path) -> None:
+    async def broken(request: ModelRequest) -> str:
+        if task_key(request) == "a":
+            raise ProviderError("nope", retryable=False)
+        return "ok"
+
+    tasks = chain("a") + chain("x", "y", "z")
+    provider = ScriptedProvider(broken)
+    data = plan_data(tasks, budget={"max_concurrency": 1})
+    summary = await execute(tmp_path / "s.db", data, provider, fail_fast=True)
+    assert summary["status"] == "failed"
+    assert summary["counts"]["succeeded"] < 3
+
+
+async def test_timeout_is_a_cancel_scope_and_retried(tmp_path: Path) -> None:
+    async def hang(request: ModelRequest) -> str:
+        await anyio.sleep_forever()
+        return ""
+
+    db = tmp_path / "s.db"
+    data = plan_data(chain("a"), defaults={"timeout_s": 0.1, "retries": 1})
+    with anyio.fail_after(10):
+        summary = await execute(db, data, ScriptedProvider(hang))
+    assert summary["status"] == "failed"
+    assert rows(db, "SELECT status FROM attempts ORDER BY attempt") == [("timeout",), ("timeout",)]
+
+
+async def test_step_pool_is_never_exceeded(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(10)]
+    data = plan_data(
+        tasks, budget={"max_steps": 4, "max_concurrency": 2}, defaults={"max_steps": 1}
+    )
+    summary = await execute(db, data, ScriptedProvider())
+    assert summary["counts"]["succeeded"] == 4
+    assert summary["counts"]["failed"] == 6
+    assert summary["steps_total"] == 4
+    errors = {e for (e,) in rows(db, "SELECT error FROM tasks WHERE status='failed'")}
+    assert all("step pool" in e for e in errors)
+
+
+async def test_token_budget_refuses_calls(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(10)]
+    data = plan_data(
+        tasks,
+        budget={"max_tokens": 115, "max_concurrency": 1},
+        defaults={"params": {"max_tokens": 100}},
+    )
+    summary = await execute(db, data, ScriptedProvider())
+    # each call reserves its worst case (about 100 tokens) but uses only a few
+    assert summary["counts"]["succeeded"] >= 1
+    assert summary["counts"]["failed"] >= 1
+    assert summary["tokens_in"] + summary["tokens_out"] <= 115
+    errors = [e for (e,) in rows(db, "SELECT error FROM tasks WHERE status='failed'")]
+    assert errors and all("token budget" in e for e in errors)
+
+
+async def test_cancel_then_resume_reruns_no_succeeded_task(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    started = anyio.Event()
+
+    async def slow(request: ModelRequest) -> str:
+        if task_key(request).startswith("w"):
+            started.set()
+            await anyio.sleep(0.2)
+        return "ok"
+
+    provider = ScriptedProvider(slow)
+    tasks = [{"id": "root", "kind": "llm", "prompt": "r"}] + [
+        {"id": f"w{i}", "kind": "llm", "prompt": f"w{i}", "deps": ["root"]} for i in range(20)
+    ]
+    data = plan_data(tasks, budget={"max_concurrency": 4})
+    holder: list[RunDriver] = []
+
+    async def cancel_soon() -> None:
+        await started.wait()
+        await anyio.sleep(0.25)
+        holder[0].cancel()
+
+    store = await Store.open(db)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_soon)
+            hooks = runs.Hooks(on_start=holder.append)
+            summary = await runs.execute(
+                store,
+                Plan.model_validate(data),
+                provider,
+                runs.RunOptions(),
+                run_id="r",
+                hooks=hooks,
+            )
+        assert summary["status"] == "cancelled"
+        assert summary["counts"]["cancelled"] >= 1
+        done_before = {t for (t,) in rows(db, "SELECT task_id FROM tasks WHERE status='succeeded'")}
+        assert "root" in done_before
+        assert rows(db, "SELECT status FROM runs") == [("cancelled",)]
+        calls_before = list(provider.tasks_called())
+        summary = await runs.resume(store, "r", provider)
+    finally:
+        await store.close()
+    assert summary["status"] == "succeeded"
+    rerun = provider.tasks_called()[len(calls_before) :]
+    assert not set(rerun) & done_before

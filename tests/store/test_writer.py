@@ -1,0 +1,383 @@
+"""The single writer: group commit, reporting order, fencing, terminal writes and failures."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import pytest
+
+from swarm.errors import StoreError
+from swarm.store import Store, Writer
+from swarm.store import writer as writer_module
+from swarm.store.ops import Event, Op, RunFinished, RunStarted, TasksSkipped
+from tests.store.builders import finished, new_run, started
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """An ``on_commit`` that remembers every committed group."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Op]] = []
+
+    def __call__(self, batch: list[Op]) -> None:
+        self.batches.append(list(batch))
+
+    @property
+    def ops(self) -> list[Op]:
+        return [op for batch in self.batches for op in batch]
+
+
+async def _rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    async with store.engine.connect() as conn:
+        return [tuple(row) for row in (await conn.exec_driver_sql(sql)).all()]
+
+
+async def _event_types(store: Store) -> list[str]:
+    return [row[0] for row in await _rows(store, "SELECT type FROM events ORDER BY id")]
+
+
+async def test_many_ops_commit_in_few_transactions_in_order(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=200))
+    seen = Recorder()
+    writer = store.writer(seen)
+    ops: list[Op] = [started(f"t{i}") for i in range(200)]
+    ops += [finished(f"t{i}") for i in range(200)]
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        for op in ops:
+            writer.submit(op)
+        await writer.flush()
+        writer.close()
+    assert seen.ops == ops
+    assert writer.transactions <= 3
+    assert len(seen.batches) == writer.transactions
+    assert (await store.counts("r1"))["succeeded"] == 200
+    assert len(await _rows(store, "SELECT * FROM attempts")) == 200
+    assert len(await _rows(store, "SELECT * FROM steps")) == 200
+
+
+async def test_ops_from_many_tasks_are_grouped(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=300))
+    seen = Recorder()
+    writer = store.writer(seen)
+
+    async def task(i: int) -> None:
+        writer.submit(started(f"t{i}"))
+        await writer.flush()
+        writer.submit(finished(f"t{i}"))
+        await writer.flush()
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        async with anyio.create_task_group() as tasks:
+            for i in range(300):
+                tasks.start_soon(task, i)
+        writer.close()
+    assert (await store.counts("r1"))["succeeded"] == 300
+    assert writer.transactions < 60  # 600 ops; one transaction each would be 600
+
+
+async def test_each_op_is_written_with_its_event(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=3))
+    writer = store.writer(Recorder())
+    await writer.write_now(
+        [
+            RunStarted("r1", 1500.0, 4242, resumed=False),
+            started("t0", at=2000.0),
+            finished("t0", at=2001.0, n_steps=2),
+            started("t1", at=2002.0),
+            finished(
+                "t1",
+                task_status="pending",
+                at=2003.0,
+                error="slow",
+                error_kind="X",
+                retryable=True,
+                retry_at=2010.0,
+            ),
+            Event("r1", "rate.wait", 2004.0, data={"seconds": 3}),
+        ]
+    )
+    run = await store.load_run("r1")
+    assert (run.status, run.started_at) == ("running", 1500.0)
+    assert await _rows(store, "SELECT heartbeat_at, owner_pid FROM runs") == [(1500.0, 4242)]
+    tasks = {t.task_id: t for t in await store.load_tasks("r1")}
+    t0 = tasks["t0"]
+    assert (t0.status, t0.attempt, t0.result, t0.steps_used, t0.tokens_in) == (
+        "succeeded",
+        1,
+        "ok",
+        2,
+        20,
+    )
+    assert (t0.started_at, t0.finished_at) == (2000.0, 2001.0)
+    t1 = tasks["t1"]
+    assert (t1.status, t1.error) == ("pending", "slow")
+    assert await _rows(store, "SELECT retry_at, allowance FROM tasks WHERE task_id = 't1'") == [
+        (2010.0, 5)
+    ]
+    assert await _rows(
+        store, "SELECT task_id, attempt, status, retryable, steps_used FROM attempts"
+    ) == [("t0", 1, "succeeded", None, 2), ("t1", 1, "failed", 1, 1)]
+    assert await _rows(store, "SELECT task_id, n, detail_json FROM steps ORDER BY id") == [
+        ("t0", 1, '{"n": 0}'),
+        ("t0", 2, '{"n": 1}'),
+        ("t1", 1, '{"n": 0}'),
+    ]
+    assert await _event_types(store) == [
+        "run.created",
+        "run.started",
+        "task.started",
+        "task.succeeded",
+        "task.started",
+        "task.retry",
+        "rate.wait",
+    ]
+    retry = await _rows(store, "SELECT data_json FROM events WHERE type = 'task.retry'")
+    assert json.loads(retry[0][0])["retry_at"] == 2010.0
+
+
+async def test_a_retry_in_the_same_group_keeps_row_order(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=1))
+    seen = Recorder()
+    writer = store.writer(seen)
+    ops: list[Op] = [
+        started("t0"),
+        finished("t0", task_status="pending", error="flaky"),
+        started("t0", attempt=2),
+        finished("t0", attempt=2),
+    ]
+    await writer.write_now(ops)
+    assert seen.ops == ops and writer.stale == []
+    (t0,) = await store.load_tasks("r1")
+    assert (t0.status, t0.attempt, t0.steps_used) == ("succeeded", 2, 2)
+    assert await _rows(store, "SELECT attempt, status FROM attempts ORDER BY attempt") == [
+        (1, "failed"),
+        (2, "succeeded"),
+    ]
+
+
+async def test_a_stale_result_is_refused_and_writes_nothing(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=3))
+    seen = Recorder()
+    writer = store.writer(seen)
+    await writer.write_now([started("t0"), started("t0", attempt=2), started("t1")])
+    stale = finished("t0", attempt=1, n_steps=3)
+    good = [finished("t1"), finished("t0", attempt=2)]
+    await writer.write_now([good[0], stale, good[1]])
+    assert writer.stale == [stale]
+    assert seen.batches[-1] == good  # the refused op is not reported as committed
+    tasks = {t.task_id: t for t in await store.load_tasks("r1")}
+    assert (tasks["t0"].status, tasks["t0"].attempt, tasks["t0"].steps_used) == ("succeeded", 2, 1)
+    assert await _rows(store, "SELECT task_id, attempt FROM attempts ORDER BY task_id") == [
+        ("t0", 2),
+        ("t1", 1),
+    ]
+    assert await _rows(store, "SELECT count(*) FROM steps") == [(2,)]
+    done = await _rows(store, "SELECT task_id, attempt FROM events WHERE type = 'task.succeeded'")
+    assert sorted(done) == [("t0", 2), ("t1", 1)]
+
+
+async def test_a_duplicate_result_is_refused(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=1))
+    writer = store.writer(Recorder())
+    first, again = finished("t0"), finished("t0", at=3000.0)
+    await writer.write_now([started("t0"), first, again])
+    assert writer.stale == [again]
+    (t0,) = await store.load_tasks("r1")
+    assert (t0.steps_used, t0.finished_at) == (1, first.finished_at)
+
+
+async def test_tasks_skipped(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=3))
+    writer = store.writer(Recorder())
+    await writer.write_now(
+        [
+            started("t0"),
+            finished("t0", task_status="failed", error="boom"),
+            TasksSkipped("r1", ("t1", "t2"), "t0", 2500.0),
+        ]
+    )
+    tasks = {t.task_id: t for t in await store.load_tasks("r1")}
+    for task_id in ("t1", "t2"):
+        assert tasks[task_id].status == "skipped"
+        assert tasks[task_id].error == "dependency t0 failed"
+        assert tasks[task_id].finished_at == 2500.0
+    skipped = await _rows(store, "SELECT task_id FROM events WHERE type = 'task.skipped'")
+    assert skipped == [("t1",), ("t2",)]
+
+
+async def test_run_finished_cancels_only_unfinished_tasks(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=4))
+    writer = store.writer(Recorder())
+    await writer.write_now([RunStarted("r1", 1.0, 1, False), started("t0"), started("t1")])
+    await writer.write_now([finished("t0")])
+    await writer.write_now(
+        [RunFinished("r1", "cancelled", 3000.0, {"note": "ctrl-c"}, ("t0", "t1", "t2"))]
+    )
+    run = await store.load_run("r1")
+    assert (run.status, run.finished_at, run.summary) == ("cancelled", 3000.0, {"note": "ctrl-c"})
+    status = {t.task_id: t.status for t in await store.load_tasks("r1")}
+    assert status == {"t0": "succeeded", "t1": "cancelled", "t2": "cancelled", "t3": "pending"}
+    assert (await _event_types(store))[-1] == "run.finished"
+    # A late result for a task the run's end cancelled is stale.
+    late = finished("t1")
+    await writer.write_now([late])
+    assert writer.stale == [late]
+    # Resuming puts the cancelled tasks back, and the run restarts as 'running'.
+    assert await store.mark_interrupted("r1") == ["t1", "t2"]
+    await writer.write_now([RunStarted("r1", 4000.0, 2, resumed=True)])
+    run = await store.load_run("r1")
+    assert (run.status, run.started_at, run.finished_at, run.summary) == (
+        "running",
+        1.0,
+        None,
+        None,
+    )
+    assert (await _event_types(store))[-1] == "run.resumed"
+
+
+async def test_submissions_during_close_are_drained(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=2))
+    writer: Writer
+
+    def on_commit(batch: list[Op]) -> None:
+        for op in batch:
+            if op == started("t0"):
+                writer.submit(finished("t0"))  # the runtime reacting to a commit
+
+    writer = store.writer(on_commit)
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        writer.submit(started("t0"))
+        writer.close()
+    assert (await store.counts("r1"))["succeeded"] == 1
+    with pytest.raises(StoreError, match="stopped"):
+        writer.submit(started("t1"))
+    with pytest.raises(RuntimeError):
+        await writer.run()
+
+
+async def test_write_now_after_the_loop_was_cancelled(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=2))
+    seen = Recorder()
+    writer = store.writer(seen)
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        writer.submit(started("t0"))
+        await writer.flush()
+        writer.submit(started("t1"))  # never taken: the loop is cancelled first
+        tg.cancel_scope.cancel()
+    with pytest.raises(StoreError, match="stopped"):
+        writer.submit(started("t1"))
+    with anyio.CancelScope(shield=True):
+        await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0",))])
+    assert [type(op).__name__ for op in seen.batches[-1]] == ["AttemptStarted", "RunFinished"]
+    status = {t.task_id: t.status for t in await store.load_tasks("r1")}
+    assert status == {"t0": "cancelled", "t1": "running"}
+
+
+async def test_heartbeat_at_most_once_a_second(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=30))
+    now = [100.0]
+    writer = Writer(store.engine, Recorder(), clock=lambda: now[0])
+    beats: list[float] = []
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        writer.submit(RunStarted("r1", 100.0, 1, False))
+        await writer.flush()
+        for i in range(25):
+            now[0] = 100.0 + 0.1 * (i + 1)  # a group every 0.1 s
+            writer.submit(started(f"t{i}"))
+            await writer.flush()
+            beats.append((await _rows(store, "SELECT heartbeat_at FROM runs"))[0][0])
+        writer.close()
+    assert sorted(set(beats)) == [100.0, pytest.approx(101.0), pytest.approx(102.0)]
+
+
+async def test_an_idle_writer_keeps_beating(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=1))
+    writer = Writer(store.engine, Recorder(), heartbeat_s=0.05)
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        writer.submit(RunStarted("r1", time.time(), 1, False))
+        await writer.flush()
+        first = (await _rows(store, "SELECT heartbeat_at FROM runs"))[0][0]
+        await anyio.sleep(0.3)
+        later = (await _rows(store, "SELECT heartbeat_at FROM runs"))[0][0]
+        writer.close()
+    assert later > first
+
+
+async def test_a_failing_transaction_stops_the_writer_and_commits_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_run(new_run(n_tasks=3))
+    seen = Recorder()
+    writer = store.writer(seen)
+    original = writer_module._many
+
+    def failing_many(conn: sqlite3.Connection, statement: str, rows: list[Any]) -> None:
+        original(conn, statement, rows)  # the task updates are applied, then...
+        if statement.startswith("INSERT INTO events") and any(r[2] == "task.failed" for r in rows):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(writer_module, "_many", failing_many)
+    failures: list[StoreError] = []
+
+    async def run_writer(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        try:
+            await writer.run(task_status=task_status)
+        except StoreError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(run_writer)
+        writer.submit(started("t0"))
+        await writer.flush()
+        writer.submit(started("t1"))
+        writer.submit(finished("t0", task_status="failed", error="x"))
+        with pytest.raises(StoreError, match="disk I/O error"):
+            await writer.flush()
+    (error,) = failures
+    assert "disk I/O error" in str(error)
+    assert "2 operation(s) were not saved" in str(error)
+    assert seen.ops == [started("t0")]  # the failed group is never reported
+    status = {t.task_id: t.status for t in await store.load_tasks("r1")}
+    assert status == {"t0": "running", "t1": "pending", "t2": "pending"}
+    assert await _rows(store, "SELECT count(*) FROM attempts") == [(0,)]
+    with pytest.raises(StoreError, match="failed"):
+        writer.submit(started("t2"))
+    # The database itself is fine: once the fault is gone, the terminal write goes through.
+    monkeypatch.setattr(writer_module, "_many", original)
+    await writer.write_now([RunFinished("r1", "failed", 5.0)])
+    assert (await store.load_run("r1")).status == "failed"
+
+
+async def test_throughput_of_ten_thousand_tasks(store: Store) -> None:
+    n = 10_000
+    await store.create_run(new_run(n_tasks=n))
+    writer = store.writer(Recorder())
+    begun = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        for i in range(n + 100):  # ~100 attempts in flight, like a busy scheduler
+            if i < n:
+                writer.submit(started(f"t{i}"))
+            if i >= 100:
+                writer.submit(finished(f"t{i - 100}"))
+            if i % 64 == 0:
+                await anyio.lowlevel.checkpoint()
+        await writer.flush()
+        writer.close()
+    elapsed = time.perf_counter() - begun
+    assert (await store.counts("r1"))["succeeded"] == n
+    assert elapsed < 3.0, f"20,000 ops took {elapsed:.2f}s"

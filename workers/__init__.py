@@ -1,0 +1,1 @@
+"""Task kinds: one module per kind, found through the registry (and third-party entry points)."""

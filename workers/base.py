@@ -1,0 +1,122 @@
+"""The worker protocol and the context a worker runs in: its task, its inputs, and metered calls.
+
+A worker kind turns one task into one result. It never writes to the database and never holds
+a network client: it calls the model through :meth:`TaskContext.call_model`, which enforces the
+task's step allowance and the run's token and dollar budgets, and records every call as a step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from swarm.core.budget import Budget
+from swarm.errors import BudgetExceeded, Problem, ProviderError
+from swarm.plan import ModelParams, TaskSpec
+from swarm.providers.base import ModelRequest, ModelResponse, Provider, estimate_tokens
+from swarm.providers.pricing import Price
+from swarm.store.ops import StepRecord
+
+
+@dataclass
+class TaskContext:
+    """Everything one attempt of one task may use."""
+
+    run_id: str
+    spec: TaskSpec
+    attempt: int
+    allowance: int
+    """Steps this attempt may take, drawn from the swarm-wide pool."""
+    model: str
+    params: ModelParams
+    inputs: dict[str, str]
+    """Results of the task's dependencies, by task id."""
+    provider: Provider
+    budget: Budget
+    price: Price
+    steps: list[StepRecord] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def steps_left(self) -> int:
+        return self.allowance - len(self.steps)
+
+    def request(self, prompt: str, **overrides: object) -> ModelRequest:
+        """A request carrying the task's model parameters and a stable per-step call key."""
+        p = self.params
+        fields: dict[str, object] = {
+            "model": self.model,
+            "prompt": prompt,
+            "system_prompt": p.system_prompt,
+            "max_tokens": p.max_tokens or 2048,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "presence_penalty": p.presence_penalty,
+            "frequency_penalty": p.frequency_penalty,
+            "reasoning_effort": p.reasoning_effort,
+            "call_key": f"{self.run_id}/{self.spec.id}/{self.attempt}/{len(self.steps) + 1}",
+        }
+        fields.update(overrides)
+        return ModelRequest(**fields)  # type: ignore[arg-type]
+
+    async def call_model(self, request: ModelRequest) -> ModelResponse:
+        """One metered model call: a step from the allowance, a budget reservation, a record."""
+        if self.steps_left < 1:
+            raise BudgetExceeded(
+                f"step allowance of {self.allowance} used up",
+                hint="raise the task's max_steps or the run's budget.max_steps",
+            )
+        worst_in = estimate_tokens(request.prompt) + estimate_tokens(request.system_prompt or "")
+        reservation = self.budget.reserve(
+            worst_in + request.max_tokens, self.price.cost(worst_in, request.max_tokens)
+        )
+        started = time.time()
+        response: ModelResponse | None = None
+        error: ProviderError | None = None
+        try:
+            response = await self.provider.complete(request)
+        except ProviderError as exc:
+            error = exc
+            raise
+        finally:
+            tokens_in = response.tokens_in if response else 0
+            tokens_out = response.tokens_out if response else 0
+            cost = self.price.cost(tokens_in, tokens_out)
+            self.budget.settle(reservation, tokens_in + tokens_out, cost)
+            self.tokens_in += tokens_in
+            self.tokens_out += tokens_out
+            self.cost_usd += cost
+            self.steps.append(
+                StepRecord(
+                    n=len(self.steps) + 1,
+                    kind="model",
+                    name=request.model,
+                    started_at=started,
+                    latency_s=time.time() - started,
+                    tokens_in=tokens_in,
+                    tokens_out=tokens_out,
+                    cost_usd=cost,
+                    ref=response.ref if response else None,
+                    detail={"error": str(error)} if error else None,
+                )
+            )
+        return response
+
+
+class Worker(Protocol):
+    """A task kind. ``default_steps`` is the allowance asked for when the plan sets none."""
+
+    kind: ClassVar[str]
+    description: ClassVar[str]
+    default_steps: ClassVar[int]
+
+    def check(self, spec: TaskSpec) -> list[Problem]:
+        """Kind-specific problems with a task's fields (validation before anything runs)."""
+        ...
+
+    async def run(self, ctx: TaskContext) -> str:
+        """Do the task; return its result as text (JSON text for structured results)."""
+        ...
