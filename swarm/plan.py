@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from swarm.errors import PlanError, Problem
 
-PLAN_VERSION = 1
+PLAN_VERSION: Literal[1] = 1
 DEFAULT_MODEL = "moonshotai/kimi-k2.6"
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 MAX_TASKS = 100_000
@@ -195,47 +195,60 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def loads_plan(text: str, *, source: str = "plan", known_kinds: set[str] | None = None) -> Plan:
-    """Decode and validate plan JSON text."""
+_JSON_TYPES = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
+def _fail(source: str, where: str, message: str) -> PlanError:
+    return PlanError(source, [Problem(where, "", message)])
+
+
+def decode_plan(text: str, *, source: str = "plan") -> dict[str, Any]:
+    """Plan JSON text → a JSON object, or a :class:`PlanError` saying what is wrong."""
     if not text.strip():
-        raise PlanError(source, [Problem("plan", "", "the file is empty; a plan is a JSON object")])
+        raise _fail(source, "plan", "the file is empty; a plan is a JSON object")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlanError(
-            source,
-            [
-                Problem(
-                    "plan", "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-                )
-            ],
-        ) from None
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise _fail(source, "plan", f"invalid JSON at {where}: {exc.msg}") from None
     if not isinstance(raw, dict):
-        raise PlanError(
-            source, [Problem("plan", "", f"a plan is a JSON object, not {type(raw).__name__}")]
-        )
-    return parse_plan(raw, source=source, known_kinds=known_kinds)
+        kind = _JSON_TYPES.get(type(raw), type(raw).__name__)
+        raise _fail(source, "plan", f"a plan is a JSON object, not {kind}")
+    return raw
 
 
-def load_plan(path: str | Path, *, known_kinds: set[str] | None = None) -> Plan:
-    """Read and validate a plan file; every failure is a :class:`PlanError`."""
+def read_plan_file(path: str | Path) -> dict[str, Any]:
+    """Read a plan file into a JSON object; every failure is a :class:`PlanError`."""
     p = Path(path)
     source = str(path)
     try:
         size = p.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise _fail(
+                source, "file", f"{size} bytes is over the {MAX_PLAN_BYTES} byte limit for plans"
+            )
+        data = p.read_bytes()
     except OSError as exc:
-        raise PlanError(source, [Problem("file", "", f"cannot read: {exc.strerror}")]) from None
-    if size > MAX_PLAN_BYTES:
-        raise PlanError(
-            source,
-            [
-                Problem(
-                    "file", "", f"{size} bytes is over the {MAX_PLAN_BYTES} byte limit for plans"
-                )
-            ],
-        )
+        raise _fail(source, "file", f"cannot read: {exc.strerror or exc}") from None
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(source, [Problem("file", "", f"cannot read as UTF-8: {exc}")]) from None
-    return loads_plan(text, source=source, known_kinds=known_kinds)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(source, "file", f"not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    return decode_plan(text, source=source)
+
+
+def loads_plan(text: str, *, source: str = "plan", known_kinds: set[str] | None = None) -> Plan:
+    """Decode and validate plan JSON text."""
+    return parse_plan(decode_plan(text, source=source), source=source, known_kinds=known_kinds)
+
+
+def load_plan(path: str | Path, *, known_kinds: set[str] | None = None) -> Plan:
+    """Read and validate a plan file; every failure is a :class:`PlanError`."""
+    return parse_plan(read_plan_file(path), source=str(path), known_kinds=known_kinds)

@@ -1,50 +1,58 @@
-"""Whole-plan validation: the plan model, the DAG checks, and each task kind's own checks."""
+"""Whole-plan validation: the plan model, the DAG checks, and each task kind's own checks,
+all reported together."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from swarm.errors import PlanError, Problem
-from swarm.plan import Plan, load_plan, parse_plan
+from swarm.plan import Plan, TaskSpec, parse_plan, read_plan_file
 
 
-def kind_problems(plan: Plan) -> list[Problem]:
+def kind_problems(raw: dict[str, Any]) -> list[Problem]:
+    """Each task kind's checks, run on every task that is well-formed on its own."""
     from workers.registry import registry
 
     kinds = registry()
     problems: list[Problem] = []
-    for spec in plan.tasks:
+    tasks = raw.get("tasks")
+    for item in tasks if isinstance(tasks, list) else []:
+        try:
+            spec = TaskSpec.model_validate(item)
+        except ValidationError:
+            continue  # its problems are reported by the plan model
         worker = kinds.get(spec.kind)
         if worker is not None:
             problems.extend(worker.check(spec))
-    for kind in plan.budget.per_kind_concurrency:
+    budget = raw.get("budget")
+    per_kind = budget.get("per_kind_concurrency") if isinstance(budget, dict) else None
+    for kind in per_kind if isinstance(per_kind, dict) else {}:
         if kind not in kinds:
-            problems.append(
-                Problem("plan", f"budget.per_kind_concurrency.{kind}", f"unknown kind {kind!r}")
-            )
+            field = f"budget.per_kind_concurrency.{kind}"
+            problems.append(Problem("plan", field, f"unknown kind {kind!r}"))
     return problems
 
 
-def _known() -> set[str]:
+def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
+    """Validate decoded plan data with every check; one PlanError lists all problems."""
     from workers.registry import known_kinds
 
-    return known_kinds()
+    problems: list[Problem] = []
+    plan: Plan | None = None
+    try:
+        plan = parse_plan(raw, source=source, known_kinds=known_kinds())
+    except PlanError as exc:
+        problems.extend(exc.problems)
+    problems.extend(p for p in kind_problems(raw) if p not in problems)
+    if problems:
+        raise PlanError(source, problems)
+    assert plan is not None
+    return plan
 
 
 def validate_file(path: str | Path) -> Plan:
-    """Load a plan file and run every check; raise one PlanError listing all problems."""
-    plan = load_plan(path, known_kinds=_known())
-    problems = kind_problems(plan)
-    if problems:
-        raise PlanError(str(path), problems)
-    return plan
-
-
-def validate_data(raw: Any, *, source: str = "plan") -> Plan:
-    """Like :func:`validate_file` for plan data already decoded (planners, the Python API)."""
-    plan = parse_plan(raw, source=source, known_kinds=_known())
-    problems = kind_problems(plan)
-    if problems:
-        raise PlanError(source, problems)
-    return plan
+    """Read a plan file and validate it with every check."""
+    return validate_data(read_plan_file(path), source=str(path))

@@ -184,7 +184,9 @@ def test_invalid_json_names_line_and_column() -> None:
     assert problem.message.startswith("invalid JSON at line 2 column 13:")
 
 
-@pytest.mark.parametrize(("text", "name"), [("[]", "list"), ('"plan"', "str"), ("3", "int")])
+@pytest.mark.parametrize(
+    ("text", "name"), [("[]", "an array"), ('"plan"', "a string"), ("3", "a number")]
+)
 def test_top_level_must_be_an_object(text: str, name: str) -> None:
     with pytest.raises(PlanError) as exc:
         loads_plan(text)
@@ -223,7 +225,7 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
         load_plan(path)
     [problem] = exc.value.problems
     assert problem.where == "file"
-    assert problem.message.startswith("cannot read as UTF-8")
+    assert problem.message.startswith("not UTF-8 text")
 
 
 # -- where a model error is reported ---------------------------------------------------------

@@ -247,11 +247,6 @@ def test_kind_problems_are_reported_together() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validation.py runs the kind checks (prompt, output_schema, config) only when "
-    "parse_plan found nothing, so their problems are missing from a plan that has others",
-)
 @pytest.mark.parametrize(
     "other",
     [task("b", retries="x"), task("b", max_steps=50)],

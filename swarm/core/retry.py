@@ -21,5 +21,5 @@ class RetryPolicy:
         ceiling = min(self.cap_s, self.base_s * (2 ** max(0, retry_number - 1)))
         jittered = rng.uniform(0.0, ceiling)
         if hint_s is not None and hint_s > jittered:
-            return min(hint_s, max(self.cap_s, hint_s))
+            return hint_s  # the server knows when it will take us again: never retry sooner
         return jittered

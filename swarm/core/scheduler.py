@@ -199,11 +199,22 @@ class Scheduler:
         while self._delayed and self._delayed[0][0] <= now:
             _, _, task_id = heapq.heappop(self._delayed)
             self._make_ready(self._tasks[task_id])
+        return self._take_ready(starved=False)
+
+    def starved(self) -> list[Dispatch]:
+        """When the step pool is empty and nothing running can refill it, start ready tasks
+        with an allowance of zero (within the concurrency limits) so that each fails at once
+        with a budget error and the run ends, instead of waiting forever."""
+        if self.running or self.pool.available >= 1 or self.halted:
+            return []
+        return self._take_ready(starved=True)
+
+    def _take_ready(self, *, starved: bool) -> list[Dispatch]:
         out: list[Dispatch] = []
         held: list[tuple[float, int, str]] = []
         per_kind = self.limits.per_kind
         while self._ready and self.running < self.limits.concurrency:
-            if self.pool.available < 1:
+            if not starved and self.pool.available < 1:
                 break
             entry = heapq.heappop(self._ready)
             task = self._tasks[entry[2]]
@@ -212,21 +223,9 @@ class Scheduler:
             if limit is not None and self._running_by_kind.get(kind, 0) >= limit:
                 held.append(entry)
                 continue
-            out.append(self._start(task))
+            out.append(self._start(task, allowance=0 if starved else None))
         for entry in held:
             heapq.heappush(self._ready, entry)
-        return out
-
-    def starved(self) -> list[Dispatch]:
-        """When the step pool is empty and nothing running can refill it, start the ready tasks
-        with an allowance of zero so that each fails at once with a budget error (and the run
-        ends) instead of waiting forever."""
-        if self.running or self.pool.available >= 1 or self.halted:
-            return []
-        out = []
-        while self._ready:
-            _, _, task_id = heapq.heappop(self._ready)
-            out.append(self._start(self._tasks[task_id], allowance=0))
         return out
 
     def on_success(self, task_id: str, attempt: int, steps_used: int) -> list[str]:

@@ -34,7 +34,7 @@ GOOD: dict[str, Any] = {
 
 # For each broken plan: every problem validation must report, as (where, field, words in it).
 EXPECTED: dict[str, list[tuple[str, str, str]]] = {
-    "array.json": [("plan", "", "a plan is a JSON object, not list")],
+    "array.json": [("plan", "", "a plan is a JSON object, not an array")],
     "bad_output_schema.json": [("task 'a'", "output_schema", "not a JSON Schema")],
     "bad_task_id.json": [("task 'has space'", "id", "should match pattern")],
     "cycle.json": [("task 'a'", "deps", "cycle: a -> b -> c -> a")],
@@ -57,7 +57,7 @@ EXPECTED: dict[str, list[tuple[str, str, str]]] = {
         ("plan", "budget.max_concurrency", "greater than or equal to 1"),
     ],
     "negative_retries.json": [("task 'a'", "retries", "greater than or equal to 0")],
-    "non_utf8.json": [("file", "", "cannot read as UTF-8")],
+    "non_utf8.json": [("file", "", "not UTF-8 text")],
     "per_kind_limit_zero.json": [("plan", "budget.per_kind_concurrency.llm", "at least 1")],
     "self_dependency.json": [("task 'b'", "deps", "a task cannot depend on itself")],
     "tasks_not_a_list.json": [("plan", "tasks", "valid list")],

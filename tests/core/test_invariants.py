@@ -170,7 +170,7 @@ class SchedulerMachine(RuleBasedStateMachine):
     @rule()
     def starve(self) -> None:
         """The runtime asks about starvation after every dispatch."""
-        if not self._starved_is_within_limits():
+        if self.sched is None:
             return
         for d in self.core.starved():
             assert d.allowance == 0
@@ -254,19 +254,6 @@ class SchedulerMachine(RuleBasedStateMachine):
         graph.add_edges_from((d, t) for t, info in self.infos.items() for d in info.deps)
         return graph
 
-    def _starved_is_within_limits(self) -> bool:
-        # Scheduler.starved() ignores the concurrency limits (see the xfail test in
-        # test_scheduler.py), so the random walk only asks when that cannot matter.
-        if self.sched is None:
-            return False
-        ready = [t for t in self.infos.values() if self.core.status(t.id) is Status.READY]
-        limits = self.core.limits
-        if len(ready) > limits.concurrency:
-            return False
-        return all(
-            sum(t.kind == kind for t in ready) <= limit for kind, limit in limits.per_kind.items()
-        )
-
     def _drive_to_completion(self) -> None:
         """Run like the runtime does, every attempt succeeding, until the core says done."""
         for _ in range(20 * len(self.infos) + 50):
@@ -279,7 +266,6 @@ class SchedulerMachine(RuleBasedStateMachine):
             starved = self.core.starved()
             for d in starved:
                 # The runtime fails these at once with a budget error: the pool is used up.
-                # Settled before the next invariant check, as starved() ignores the limits.
                 self._started(d)
                 del self.model.running[d.task_id]
                 result = self.core.on_failure(

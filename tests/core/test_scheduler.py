@@ -266,12 +266,6 @@ def test_starved_does_nothing_once_halted() -> None:
     assert sched.starved() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Scheduler.starved() starts every ready task at once, ignoring the global and "
-    "per-kind limits that check_invariants() asserts",
-)
 @pytest.mark.parametrize(
     ("concurrency", "per_kind"), [(2, {}), (10, {"llm": 1})], ids=["global", "per-kind"]
 )
