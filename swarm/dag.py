@@ -6,7 +6,7 @@ order is an order in which tasks can run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
@@ -79,11 +79,8 @@ def _cycle_problems(graph: nx.DiGraph[str]) -> list[Problem]:
 def build_graph(plan: Plan) -> nx.DiGraph[str]:
     """The DiGraph of a validated plan; nodes carry ``kind``."""
     graph: nx.DiGraph[str] = nx.DiGraph()
-    for spec in plan.tasks:
-        graph.add_node(spec.id, kind=spec.kind)
-    for spec in plan.tasks:
-        for dep in spec.deps:
-            graph.add_edge(dep, spec.id)
+    graph.add_nodes_from((spec.id, {"kind": spec.kind}) for spec in plan.tasks)
+    graph.add_edges_from((dep, spec.id) for spec in plan.tasks for dep in spec.deps)
     return graph
 
 
@@ -165,9 +162,3 @@ def render_dot(graph: nx.DiGraph[str]) -> str:
         lines.append(f'    "{_quoted(a)}" -> "{_quoted(b)}";')
     lines.append("}")
     return "\n".join(lines)
-
-
-def topo_index(graph: nx.DiGraph[str]) -> dict[str, int]:
-    """A deterministic topological position per task, used to break priority ties."""
-    order: Iterable[str] = nx.lexicographical_topological_sort(graph)
-    return {node: i for i, node in enumerate(order)}

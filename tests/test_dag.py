@@ -16,7 +16,6 @@ from swarm.dag import (
     render_dot,
     render_mermaid,
     render_tree,
-    topo_index,
 )
 from swarm.errors import Problem
 from swarm.plan import parse_plan
@@ -198,12 +197,6 @@ def test_critical_path_picks_the_heaviest_source() -> None:
 
 def test_critical_path_of_an_empty_graph() -> None:
     assert critical_path(digraph([]), {}) == []
-
-
-def test_topo_index_is_a_deterministic_topological_order() -> None:
-    graph = build_graph(parse_plan(raw_plan(task("z"), task("b", "z"), task("a"))))
-    index = topo_index(graph)
-    assert index == {"a": 0, "z": 1, "b": 2}
 
 
 # -- renderers -------------------------------------------------------------------------------
