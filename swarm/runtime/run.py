@@ -7,6 +7,7 @@ one transaction and then drives it; ``resume`` rebuilds the same state from the 
 from __future__ import annotations
 
 import gc
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +21,13 @@ from swarm.core.budget import Budget
 from swarm.core.scheduler import Failed, Limits, Scheduler, Status, TaskInfo
 from swarm.core.steps import StepPool
 from swarm.dag import build_graph, longest_remaining
-from swarm.errors import SwarmError
+from swarm.errors import ConfigError, SwarmError
 from swarm.plan import Plan, loads_plan
 from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.metrics import steps_critical
-from swarm.store.records import NewRun, NewTask
+from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
 from workers.base import Worker
 from workers.registry import registry
@@ -77,6 +78,35 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+LIVE_HEARTBEAT_S = 5.0
+
+
+def refuse_if_live(record: RunRecord, now: float | None = None) -> None:
+    """Refuse to resume a run that another live process on this machine is still driving."""
+    if record.status != "running" or record.owner_pid in (None, os.getpid()):
+        return
+    fresh = record.heartbeat_at is not None and (now or time.time()) - record.heartbeat_at < (
+        LIVE_HEARTBEAT_S
+    )
+    if fresh and _alive(record.owner_pid):
+        raise ConfigError(
+            f"run {record.run_id} is being executed by process {record.owner_pid}",
+            hint="wait for it, or stop it (Ctrl-C or kill PID) and resume it afterwards",
+        )
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def new_run_id() -> str:
@@ -180,6 +210,7 @@ async def _resume(
     store: Store, run_id: str, provider: Provider, hooks: Hooks | None
 ) -> dict[str, Any]:
     record = await store.load_run(run_id)
+    refuse_if_live(record)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
     workers = registry()

@@ -39,6 +39,10 @@ class RunRecord:
     started_at: float | None
     finished_at: float | None
     summary: dict[str, Any] | None
+    owner_pid: int | None = None
+    """The process that last drove the run."""
+    heartbeat_at: float | None = None
+    """Written by that process's writer about once a second while the run is live."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,4 +284,6 @@ def _run_record(row: Row[Any]) -> RunRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
         summary=summary,
+        owner_pid=row.owner_pid,
+        heartbeat_at=row.heartbeat_at,
     )

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import jsonschema
 import pytest
 
 import swarm.plan
-from swarm.cli.app import main
 from swarm.plan import plan_json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,23 +71,6 @@ EXPECTED: dict[str, list[tuple[str, str, str]]] = {
     "wrong_version.json": [("plan", "version", "Input should be 1")],
     "zero_tasks.json": [("plan", "tasks", "at least 1 item")],
 }
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str | Path) -> Result:
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 @pytest.fixture
