@@ -144,8 +144,8 @@ def fake_json(schema: dict[str, Any], rng: random.Random, depth: int = 0) -> Any
         low = int(schema.get("minimum", 0))
         return rng.randint(low, max(low, int(schema.get("maximum", low + 1000))))
     if kind == "number":
-        low = float(schema.get("minimum", 0.0))
-        return round(rng.uniform(low, float(schema.get("maximum", low + 1000.0))), 2)
+        floor = float(schema.get("minimum", 0.0))
+        return round(rng.uniform(floor, float(schema.get("maximum", floor + 1000.0))), 2)
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "null":
