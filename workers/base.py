@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from swarm.core.budget import Budget
@@ -16,7 +17,7 @@ from swarm.errors import BudgetExceeded, Problem, ProviderError
 from swarm.plan import ModelParams, TaskSpec
 from swarm.providers.base import ModelRequest, ModelResponse, Provider, estimate_tokens
 from swarm.providers.pricing import Price
-from swarm.store.ops import StepRecord
+from swarm.store.ops import ArtifactRecord, StepRecord
 
 
 @dataclass
@@ -35,10 +36,22 @@ class TaskContext:
     provider: Provider
     budget: Budget
     price: Price
+    run_dir: Path
+    """The run's artifact folder (``./swarm-runs/<run_id>`` by default); nothing is written
+    outside it."""
     steps: list[StepRecord] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    """Files this attempt wrote under ``run_dir``; recorded with its result."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+
+    @property
+    def workspace(self) -> Path:
+        """The task's own folder for scratch files and sandboxed code (created on first use)."""
+        path = self.run_dir / "work" / self.spec.id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     @property
     def steps_left(self) -> int:

@@ -118,12 +118,19 @@ def execute(
     max_cost: Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")] = None,
     fail_fast: Annotated[bool, typer.Option(help="Stop the run at the first failed task.")] = False,
     run_id: Annotated[str | None, typer.Option(help="Choose the new run's id.")] = None,
+    artifacts_dir: Annotated[
+        Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
+    ] = Path("swarm-runs"),
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Run a plan: validate it, record it in the database, and execute its DAG."""
     plan = _apply_overrides(validate_file(plan_file), concurrency, max_steps, max_tokens, max_cost)
-    options = runs.RunOptions(provider=provider or default_provider_name(), fail_fast=fail_fast)
+    options = runs.RunOptions(
+        provider=provider or default_provider_name(),
+        fail_fast=fail_fast,
+        artifacts_dir=str(artifacts_dir.resolve()),
+    )
     model = make_provider(options.provider)
     path = db or default_db()
     if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():

@@ -13,12 +13,14 @@ writer stays up to record ``cancelled`` for the run and the attempts in flight, 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,7 +30,7 @@ from anyio.abc import TaskGroup
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
-from swarm.errors import BudgetExceeded, TaskError, TaskTimeout
+from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
 from swarm.plan import Plan
 from swarm.providers.base import Provider
 from swarm.providers.pricing import Price, price_for
@@ -77,6 +79,7 @@ class RunDriver:
         budget: Budget,
         prices: dict[str, Price],
         state: RunState,
+        run_dir: Path,
         resumed: bool = False,
         clock: Clock | None = None,
         handle_signals: bool = False,
@@ -92,6 +95,7 @@ class RunDriver:
         self.budget = budget
         self.prices = prices
         self.state = state
+        self.run_dir = run_dir
         self.resumed = resumed
         self.clock = clock or SystemClock()
         self.handle_signals = handle_signals
@@ -160,9 +164,10 @@ class RunDriver:
         else:
             status = "failed"
         cancelled = tuple(sorted({task for task, _ in self._cancelled_attempts}))
-        self.writer.submit(
-            RunFinished(self.run_id, status, finished, self.summary_data(), cancelled)
-        )
+        with contextlib.suppress(StoreError):  # a failed writer reports its own error
+            self.writer.submit(
+                RunFinished(self.run_id, status, finished, self.summary_data(), cancelled)
+            )
         return RunEnd(status, finished - started, started, finished)
 
     def summary_data(self) -> dict[str, Any]:
@@ -236,6 +241,7 @@ class RunDriver:
             provider=self.provider,
             budget=self.budget,
             price=price_for(self.prices, model),
+            run_dir=self.run_dir,
         )
         timeout = spec.timeout_s or defaults.timeout_s
         started = time.time()
@@ -245,7 +251,7 @@ class RunDriver:
             if d.allowance < 1:
                 raise BudgetExceeded(
                     f"the run's step pool (budget.max_steps={self.core.pool.total}) is used up",
-                    hint="raise budget.max_steps in the plan, then `swarm resume` the run",
+                    hint="raise budget.max_steps (or --max-steps) and run the plan again",
                 )
             with anyio.fail_after(timeout):
                 result = await self.workers[spec.kind].run(ctx)
@@ -290,7 +296,11 @@ class RunDriver:
             self.state.results[d.task_id] = result
             self.writer.submit(
                 AttemptFinished(
-                    **common, outcome="succeeded", task_status="succeeded", result=result
+                    **common,
+                    outcome="succeeded",
+                    task_status="succeeded",
+                    result=result,
+                    artifacts=tuple(ctx.artifacts),
                 )
             )
             return

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -40,9 +41,16 @@ class RunOptions:
     provider: str = "sim"
     fail_fast: bool = False
     seed: int = 0
+    artifacts_dir: str = "swarm-runs"
+    """Each run writes its files under ``<artifacts_dir>/<run_id>/``."""
 
     def to_config(self) -> dict[str, Any]:
-        return {"provider": self.provider, "fail_fast": self.fail_fast, "seed": self.seed}
+        return {
+            "provider": self.provider,
+            "fail_fast": self.fail_fast,
+            "seed": self.seed,
+            "artifacts_dir": self.artifacts_dir,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RunOptions:
@@ -50,6 +58,7 @@ class RunOptions:
             provider=str(config.get("provider", "sim")),
             fail_fast=bool(config.get("fail_fast", False)),
             seed=int(config.get("seed", 0)),
+            artifacts_dir=str(config.get("artifacts_dir", "swarm-runs")),
         )
 
 
@@ -172,6 +181,21 @@ async def execute(
         return await _execute(store, plan, provider, options, run_id, hooks)
 
 
+@dataclass
+class _Setup:
+    """Everything a run needs before it is driven, from a new plan or from the database."""
+
+    run_id: str
+    plan: Plan
+    graph: nx.DiGraph[str]
+    scheduler: Scheduler
+    budget: Budget
+    options: RunOptions
+    state: RunState = field(default_factory=RunState)
+    early: list[Failed] = field(default_factory=list)
+    resumed: bool = False
+
+
 async def _execute(
     store: Store,
     plan: Plan,
@@ -180,10 +204,9 @@ async def _execute(
     run_id: str | None,
     hooks: Hooks | None,
 ) -> dict[str, Any]:
-    workers = registry()
     run_id = run_id or new_run_id()
     graph = build_graph(plan)
-    scheduler = build_scheduler(plan, graph, workers, options)
+    scheduler = build_scheduler(plan, graph, registry(), options)
     tasks = tuple(
         NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
         for s in plan.tasks
@@ -193,9 +216,8 @@ async def _execute(
     )
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     scheduler.start()
-    return await _drive(
-        store, run_id, plan, graph, scheduler, provider, budget, RunState(), [], False, hooks
-    )
+    setup = _Setup(run_id, plan, graph, scheduler, budget, options)
+    return await _drive(store, setup, provider, hooks)
 
 
 async def resume(
@@ -213,57 +235,45 @@ async def _resume(
     refuse_if_live(record)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
-    workers = registry()
     await store.mark_interrupted(run_id)
     rows = await store.load_tasks(run_id)
     graph = build_graph(plan)
-    scheduler = build_scheduler(plan, graph, workers, options)
-    state = RunState()
-    spent_steps = 0
+    scheduler = build_scheduler(plan, graph, registry(), options)
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
+    setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True)
+    spent_steps = 0
     for row in rows:
         spent_steps += row.steps_used
         budget.spent_tokens += row.tokens_in + row.tokens_out
         budget.spent_cost_usd += row.cost_usd
         if row.status == Status.SUCCEEDED.value:
             scheduler.restore(row.task_id, Status.SUCCEEDED, row.attempt)
-            state.results[row.task_id] = row.result or ""
+            setup.state.results[row.task_id] = row.result or ""
         else:
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
-    early = scheduler.start()
-    return await _drive(
-        store, run_id, plan, graph, scheduler, provider, budget, state, early, True, hooks
-    )
+    setup.early = scheduler.start()
+    return await _drive(store, setup, provider, hooks)
 
 
 async def _drive(
-    store: Store,
-    run_id: str,
-    plan: Plan,
-    graph: nx.DiGraph[str],
-    scheduler: Scheduler,
-    provider: Provider,
-    budget: Budget,
-    state: RunState,
-    early: list[Failed],
-    resumed: bool,
-    hooks: Hooks | None,
+    store: Store, setup: _Setup, provider: Provider, hooks: Hooks | None
 ) -> dict[str, Any]:
     hooks = hooks or Hooks()
     driver_box: list[RunDriver] = []
     writer = store.writer(lambda batch: driver_box[0].on_commit(batch))
     driver = RunDriver(
-        run_id=run_id,
-        plan=plan,
-        scheduler=scheduler,
+        run_id=setup.run_id,
+        plan=setup.plan,
+        scheduler=setup.scheduler,
         writer=writer,
         provider=provider,
         workers=registry(),
-        budget=budget,
+        budget=setup.budget,
         prices=price_table(),
-        state=state,
-        resumed=resumed,
+        state=setup.state,
+        run_dir=Path(setup.options.artifacts_dir) / setup.run_id,
+        resumed=setup.resumed,
         handle_signals=hooks.handle_signals,
         on_tick=hooks.on_tick,
     )
@@ -271,10 +281,12 @@ async def _drive(
     if hooks.on_start is not None:
         hooks.on_start(driver)
     try:
-        end = await driver.execute(early_failures=early)
+        end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
-    return await summarise(store, run_id, plan, graph, provider, end.status, end.makespan_s)
+    return await summarise(
+        store, setup.run_id, setup.plan, setup.graph, provider, end.status, end.makespan_s
+    )
 
 
 def _first_swarm_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

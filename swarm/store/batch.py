@@ -54,6 +54,11 @@ INSERT_STEP_SQL = (
     " tokens_in, tokens_out, cost_usd, ref, detail_json)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+INSERT_ARTIFACT_SQL = (
+    "INSERT OR REPLACE INTO artifacts (run_id, task_id, kind, path, size, sha256, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+"""A re-run after a resume writes the same paths again: the newest row replaces the old."""
 TASK_SKIPPED_SQL = (
     "UPDATE tasks SET status = 'skipped', error = ?, finished_at = ?"
     " WHERE run_id = ? AND task_id = ?"
@@ -161,6 +166,13 @@ def attempt_row(op: AttemptFinished) -> Row:
         op.tokens_out,
         op.cost_usd,
     )
+
+
+def artifact_rows(op: AttemptFinished) -> list[Row]:
+    return [
+        (op.run_id, op.task_id, a.kind, a.path, a.size, a.sha256, a.created_at)
+        for a in op.artifacts
+    ]
 
 
 def step_rows(op: AttemptFinished) -> list[Row]:

@@ -35,6 +35,19 @@ class StepRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    """A file a task wrote under the run's artifact folder."""
+
+    kind: str
+    """``document``, ``sheet``, ``slides``, ``site``, ``file``, …"""
+    path: str
+    """Relative to the run's artifact folder, with forward slashes; never absolute or ``..``."""
+    size: int
+    sha256: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunStarted:
     run_id: str
     at: float
@@ -78,6 +91,8 @@ class AttemptFinished:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    artifacts: tuple[ArtifactRecord, ...] = ()
+    """Recorded (replacing rows with the same path) only if the fence accepts the result."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,6 +262,9 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
             accepted = _fenced(conn, seg.finished, careful, refused)
             _many(conn, sql.INSERT_ATTEMPT_SQL, [sql.attempt_row(op) for op in accepted])
             _many(conn, sql.INSERT_STEP_SQL, [r for op in accepted for r in sql.step_rows(op)])
+            _many(
+                conn, sql.INSERT_ARTIFACT_SQL, [r for op in accepted for r in sql.artifact_rows(op)]
+            )
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         _many(conn, sql.RUN_FINISHED_SQL, seg.run_finished)
         _many(conn, sql.TASK_CANCELLED_SQL, seg.cancelled)
