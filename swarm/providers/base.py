@@ -28,6 +28,9 @@ class ModelRequest:
     json_schema: dict[str, Any] | None = None
     """If set, the caller wants JSON conforming to this schema (it validates the answer)."""
     call_key: str = ""
+    """``run_id/task_id/attempt/step``: unique per call, stable for logs and ledgers."""
+    journal: CallJournal | None = field(default=None, compare=False, repr=False)
+    """Where a provider with remote predictions records them before awaiting their output."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,25 @@ class ModelResponse:
     ref: str | None = None
     """The provider's id for the call (a Replicate prediction id)."""
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+class CallJournal(Protocol):
+    """Write-ahead record of remote predictions, so a resumed run re-attaches instead of paying
+    twice. Implemented by the runtime over the store; tests use an in-memory fake."""
+
+    async def created(self, request: ModelRequest, ref: str) -> None:
+        """Durably record that ``request`` created the remote prediction ``ref``; returns once
+        the record is committed (before the provider awaits the prediction's output)."""
+        ...
+
+    def previous(self, request: ModelRequest) -> str | None:
+        """The prediction an earlier, interrupted attempt created for the same task and step,
+        if any: the provider re-attaches to it (if it is still running or has succeeded)."""
+        ...
+
+    async def finished(self, request: ModelRequest, ref: str, status: str) -> None:
+        """Record how the prediction ended (``succeeded``, ``failed``, ``canceled``)."""
+        ...
 
 
 class Provider(Protocol):
