@@ -125,6 +125,7 @@ class Scheduler:
         self.halted = False
         """Set by fail-fast (or by the runtime when cancelling): nothing more is dispatched."""
         self._started = False
+        self._holds = 0
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -144,6 +145,38 @@ class Scheduler:
                 self._tasks[dependent].unmet -= 1
         elif status in (Status.FAILED, Status.SKIPPED):
             task.status = status
+
+    def hold(self) -> None:
+        """More tasks may still be added (a planner is streaming): the run is not over yet."""
+        self._holds += 1
+
+    def release(self) -> None:
+        """A source of new tasks has finished."""
+        self._holds -= 1
+
+    def add_task(self, info: TaskInfo) -> bool:
+        """Add a task to a live run; its dependencies must already be known.
+
+        Returns False if a dependency has already failed, in which case the task is skipped at
+        once; otherwise the task is pending, or ready if its dependencies have all succeeded.
+        """
+        if info.id in self._tasks:
+            raise ValueError(f"task {info.id!r} already exists")
+        deps = [self._tasks[dep] for dep in info.deps]  # KeyError: the caller validates order
+        task = _Task(info)
+        self._tasks[info.id] = task
+        doomed = False
+        for dep in deps:
+            dep.dependents.append(info.id)
+            if dep.status is not Status.SUCCEEDED:
+                task.unmet += 1
+                doomed = doomed or dep.status in (Status.FAILED, Status.SKIPPED)
+        if doomed:
+            task.status = Status.SKIPPED
+            return False
+        if task.unmet == 0 and self._started:
+            self._make_ready(task)
+        return True
 
     def start(self) -> list[Failed]:
         """Seed the ready queue; returns the failures that restored state implies (resume)."""
@@ -181,7 +214,7 @@ class Scheduler:
             return False
         if self.halted:
             return True
-        return not self._ready and not self._delayed
+        return not self._ready and not self._delayed and self._holds == 0
 
     def next_wakeup(self) -> float | None:
         """When the earliest retry becomes due, if any task is waiting on backoff."""

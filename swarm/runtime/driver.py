@@ -18,7 +18,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +29,19 @@ from anyio.abc import TaskGroup
 
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
-from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
+from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status, TaskInfo
 from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
-from swarm.plan import Plan
+from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import Provider
 from swarm.providers.pricing import Price, price_for
 from swarm.store.ops import (
+    AddedTask,
     AttemptFinished,
     AttemptStarted,
     Op,
     RunFinished,
     RunStarted,
+    TasksAdded,
     TasksSkipped,
 )
 from swarm.store.writer import Writer
@@ -84,6 +86,8 @@ class RunDriver:
         clock: Clock | None = None,
         handle_signals: bool = False,
         on_tick: Callable[[], None] | None = None,
+        make_info: Callable[[TaskSpec, int], TaskInfo] | None = None,
+        feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -100,12 +104,18 @@ class RunDriver:
         self.clock = clock or SystemClock()
         self.handle_signals = handle_signals
         self.on_tick = on_tick
+        self.make_info = make_info
+        self.feeders = feeders
+        """Coroutines run beside the workers that add tasks while the run goes (a streaming
+        planner); each holds the run open until it returns."""
         self.cancelled = False
+        self.end_status: str | None = None
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
         self._stopping = False
         self._timer_at = math.inf
         self._cancelled_attempts: list[tuple[str, int]] = []
+        self._pending_infos: dict[str, TaskInfo] = {}
 
     # -- the run --------------------------------------------------------------------------
 
@@ -123,6 +133,9 @@ class RunDriver:
                         inner.start_soon(self._watch_signals)
                     if self.on_tick is not None:
                         inner.start_soon(self._ticker)
+                    for feeder in self.feeders:
+                        self.core.hold()
+                        inner.start_soon(self._feed, feeder)
                     self._pump()
                     await self._done.wait()
                     inner.cancel_scope.cancel()
@@ -143,11 +156,13 @@ class RunDriver:
         with anyio.CancelScope(shield=True):
             await self.writer.run(task_status=task_status)
 
-    def cancel(self) -> None:
-        """Stop dispatching, cancel the attempts in flight, and end the run as ``cancelled``."""
+    def cancel(self, status: str = "cancelled") -> None:
+        """Stop dispatching, cancel the attempts in flight, and end the run as ``status``
+        (``cancelled``, or ``failed`` when a feeder such as the planner gave up)."""
         if self.cancelled:
             return
         self.cancelled = True
+        self.end_status = status
         self.core.halt()
         self._done.set()
         if self._tg is not None:
@@ -158,7 +173,7 @@ class RunDriver:
         finished = time.time()
         counts = self.core.counts()
         if self.cancelled:
-            status = "cancelled"
+            status = self.end_status or "cancelled"
         elif counts["succeeded"] == sum(counts.values()):
             status = "succeeded"
         else:
@@ -177,6 +192,41 @@ class RunDriver:
             "tokens": self.budget.spent_tokens,
             "cost_usd": round(self.budget.spent_cost_usd, 6),
         }
+
+    # -- tasks added while the run goes ----------------------------------------------------
+
+    async def _feed(self, feeder: Callable[[RunDriver], Awaitable[None]]) -> None:
+        try:
+            await feeder(self)
+        finally:
+            self.core.release()
+            self._pump()
+
+    def add_tasks(self, specs: Sequence[TaskSpec], *, reason: str = "plan") -> None:
+        """Add tasks to the live run: recorded first, scheduled once the record is committed.
+
+        Dependencies must name tasks already in the run (the caller validates the order).
+        """
+        if not specs:
+            return
+        assert self.make_info is not None, "this driver was not set up to add tasks"
+        self.plan = self.plan.model_copy(update={"tasks": [*self.plan.tasks, *specs]})
+        added = []
+        for spec in specs:
+            self.specs[spec.id] = spec
+            info = self.make_info(spec, len(self.specs) - 1)
+            self._pending_infos[spec.id] = info
+            added.append(AddedTask(spec.id, spec.kind, tuple(spec.deps), info.priority, spec.title))
+        self.writer.submit(
+            TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason)
+        )
+
+    def _tasks_added(self, op: TasksAdded) -> None:
+        for task in op.tasks:
+            info = self._pending_infos.pop(task.task_id)
+            if not self.core.add_task(info):
+                failed = next(d for d in info.deps if self.core.status(d) is not Status.SUCCEEDED)
+                self.writer.submit(TasksSkipped(self.run_id, (info.id,), failed, time.time()))
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -208,7 +258,9 @@ class RunDriver:
     def on_commit(self, batch: list[Op]) -> None:
         """The writer's callback: act on state changes now that they are durable."""
         for op in batch:
-            if isinstance(op, AttemptStarted):
+            if isinstance(op, TasksAdded):
+                self._tasks_added(op)
+            elif isinstance(op, AttemptStarted):
                 self._start_worker(op)
             elif (
                 isinstance(op, AttemptFinished)

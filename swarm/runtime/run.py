@@ -10,7 +10,7 @@ import gc
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from swarm.core.scheduler import Failed, Limits, Scheduler, Status, TaskInfo
 from swarm.core.steps import StepPool
 from swarm.dag import build_graph, longest_remaining
 from swarm.errors import ConfigError, SwarmError
-from swarm.plan import Plan, loads_plan
+from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
@@ -122,43 +122,45 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def task_weights(plan: Plan, workers: dict[str, Worker]) -> dict[str, float]:
-    """Estimated relative duration of each task, for critical-path priorities.
+def task_weight(plan: Plan, spec: TaskSpec, workers: dict[str, Worker]) -> float:
+    """Estimated relative duration of a task, for critical-path priorities.
 
     A model call's time grows with the tokens it may write, and an agent's with its steps, so
     the estimate is (max_tokens / 2048) x (steps the kind expects to use).
     """
-    weights = {}
-    base = plan.defaults.params
-    for spec in plan.tasks:
-        params = base.merged(spec.params)
-        steps = spec.max_steps or plan.defaults.max_steps or workers[spec.kind].default_steps
-        expected = 1 if spec.kind == "llm" else steps
-        weights[spec.id] = (params.max_tokens or 2048) / 2048 * expected
-    return weights
+    params = plan.defaults.params.merged(spec.params)
+    steps = spec.max_steps or plan.defaults.max_steps or workers[spec.kind].default_steps
+    expected = 1 if spec.kind == "llm" else steps
+    return (params.max_tokens or 2048) / 2048 * expected
+
+
+def task_info(
+    plan: Plan, spec: TaskSpec, priority: float, order: int, workers: dict[str, Worker]
+) -> TaskInfo:
+    """What the scheduler core needs to know of a task, with the plan's defaults applied."""
+    defaults = plan.defaults
+    retries = spec.retries if spec.retries is not None else defaults.retries
+    return TaskInfo(
+        id=spec.id,
+        kind=spec.kind,
+        deps=tuple(spec.deps),
+        priority=priority,
+        order=order,
+        max_attempts=retries + 1,
+        steps_wanted=spec.max_steps or defaults.max_steps or workers[spec.kind].default_steps,
+    )
 
 
 def build_scheduler(
     plan: Plan, graph: nx.DiGraph[str], workers: dict[str, Worker], options: RunOptions
 ) -> Scheduler:
     """The core for a plan; priority ties are broken by the task's position in the plan."""
-    remaining = longest_remaining(graph, task_weights(plan, workers))
-    defaults = plan.defaults
-    infos = []
-    for index, spec in enumerate(plan.tasks):
-        retries = spec.retries if spec.retries is not None else defaults.retries
-        wanted = spec.max_steps or defaults.max_steps or workers[spec.kind].default_steps
-        infos.append(
-            TaskInfo(
-                id=spec.id,
-                kind=spec.kind,
-                deps=tuple(spec.deps),
-                priority=remaining[spec.id],
-                order=index,
-                max_attempts=retries + 1,
-                steps_wanted=wanted,
-            )
-        )
+    weights = {spec.id: task_weight(plan, spec, workers) for spec in plan.tasks}
+    remaining = longest_remaining(graph, weights)
+    infos = [
+        task_info(plan, spec, remaining[spec.id], index, workers)
+        for index, spec in enumerate(plan.tasks)
+    ]
     limits = Limits(
         concurrency=plan.budget.max_concurrency,
         per_kind=dict(plan.budget.per_kind_concurrency),
@@ -194,6 +196,7 @@ class _Setup:
     state: RunState = field(default_factory=RunState)
     early: list[Failed] = field(default_factory=list)
     resumed: bool = False
+    feeders: list[Callable[[RunDriver], Awaitable[None]]] = field(default_factory=list)
 
 
 async def _execute(
@@ -218,6 +221,55 @@ async def _execute(
     scheduler.start()
     setup = _Setup(run_id, plan, graph, scheduler, budget, options)
     return await _drive(store, setup, provider, hooks)
+
+
+async def execute_streamed(
+    store: Store,
+    header: Plan,
+    tasks: AsyncIterator[TaskSpec],
+    provider: Provider,
+    options: RunOptions,
+    *,
+    run_id: str | None = None,
+    hooks: Hooks | None = None,
+) -> dict[str, Any]:
+    """Run tasks as they arrive (from a streaming planner): each is recorded, then dispatched as
+    soon as its dependencies have succeeded, while later ones are still being written.
+
+    ``header`` carries the goal, defaults and budget (its own tasks are ignored). ``tasks`` must
+    yield each task after its dependencies; if it raises a :class:`SwarmError` (the planner
+    gave up), the run stops as ``failed`` and the error is re-raised after the run is recorded.
+    """
+    with fewer_collections():
+        plan = Plan.model_construct(**{**dict(header), "tasks": []})
+        run_id = run_id or new_run_id()
+        scheduler = build_scheduler(plan, build_graph(plan), registry(), options)
+        await store.create_run(
+            NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), ())
+        )
+        failure: list[SwarmError] = []
+
+        async def feed(driver: RunDriver) -> None:
+            try:
+                async for spec in tasks:
+                    driver.add_tasks([spec])
+            except SwarmError as exc:
+                failure.append(exc)
+                driver.cancel(status="failed")
+
+        scheduler.start()
+        budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
+        setup = _Setup(run_id, plan, build_graph(plan), scheduler, budget, options)
+        setup.feeders.append(feed)
+        summary = await _drive(store, setup, provider, hooks)
+        if failure:
+            started = summary["tasks"]
+            raise SwarmError(
+                f"run {run_id} stopped: the plan being streamed was rejected after {started} "
+                f"task(s) had been added:\n{failure[0]}",
+                hint=f"the run is recorded as failed in {store.path}",
+            )
+        return summary
 
 
 async def resume(
@@ -260,6 +312,7 @@ async def _drive(
     store: Store, setup: _Setup, provider: Provider, hooks: Hooks | None
 ) -> dict[str, Any]:
     hooks = hooks or Hooks()
+    workers = registry()
     driver_box: list[RunDriver] = []
     writer = store.writer(lambda batch: driver_box[0].on_commit(batch))
     driver = RunDriver(
@@ -268,7 +321,7 @@ async def _drive(
         scheduler=setup.scheduler,
         writer=writer,
         provider=provider,
-        workers=registry(),
+        workers=workers,
         budget=setup.budget,
         prices=price_table(),
         state=setup.state,
@@ -276,6 +329,10 @@ async def _drive(
         resumed=setup.resumed,
         handle_signals=hooks.handle_signals,
         on_tick=hooks.on_tick,
+        make_info=lambda spec, order: task_info(
+            driver_box[0].plan, spec, task_weight(driver_box[0].plan, spec, workers), order, workers
+        ),
+        feeders=setup.feeders,
     )
     driver_box.append(driver)
     if hooks.on_start is not None:
@@ -284,9 +341,9 @@ async def _drive(
         end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
-    return await summarise(
-        store, setup.run_id, setup.plan, setup.graph, provider, end.status, end.makespan_s
-    )
+    plan = driver.plan
+    graph = setup.graph if plan is setup.plan else build_graph(plan)
+    return await summarise(store, setup.run_id, plan, graph, provider, end.status, end.makespan_s)
 
 
 def _first_swarm_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -22,6 +22,7 @@ from swarm.store.ops import (
     Op,
     RunFinished,
     RunStarted,
+    TasksAdded,
     TasksSkipped,
 )
 from swarm.store.schema import ATTEMPT_STATUSES
@@ -32,6 +33,11 @@ RUN_STARTED_SQL = (
     "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
     " owner_pid = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
 )
+INSERT_TASK_SQL = (
+    "INSERT INTO tasks (run_id, task_id, kind, title, deps_json, priority, status)"
+    " VALUES (?, ?, ?, ?, ?, ?, 'pending')"
+)
+UPDATE_PLAN_SQL = "UPDATE runs SET plan_json = ? WHERE run_id = ?"
 ATTEMPT_STARTED_SQL = (
     "UPDATE tasks SET status = 'running', attempt = ?, allowance = ?, started_at = ?,"
     " finished_at = NULL, error = NULL, error_kind = NULL, retry_at = NULL"
@@ -83,9 +89,17 @@ FINISH_EVENTS = {
 """The event written for each status an attempt's result can give its task."""
 RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
-_RUN_STARTED, _ATTEMPT_STARTED, _ATTEMPT_FINISHED, _SKIPPED, _RUN_FINISHED = range(5)
+_RUN_STARTED, _TASKS_ADDED, _ATTEMPT_STARTED, _ATTEMPT_FINISHED, _SKIPPED, _RUN_FINISHED = range(6)
 _NO_FENCE = -1
-_OP_TYPES = (RunStarted, AttemptStarted, AttemptFinished, TasksSkipped, RunFinished, Event)
+_OP_TYPES = (
+    RunStarted,
+    TasksAdded,
+    AttemptStarted,
+    AttemptFinished,
+    TasksSkipped,
+    RunFinished,
+    Event,
+)
 
 
 @dataclass(slots=True)
@@ -93,6 +107,8 @@ class Segment:
     """Parameter rows per statement; safe to run statement by statement, in field order."""
 
     run_started: list[Row] = field(default_factory=list)
+    tasks_added: list[Row] = field(default_factory=list)
+    plans: list[Row] = field(default_factory=list)
     attempt_started: list[Row] = field(default_factory=list)
     finished: list[tuple[int, AttemptFinished]] = field(default_factory=list)
     """Fenced results with their index in the batch, in submission order."""
@@ -221,6 +237,8 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _ATTEMPT_FINISHED, [(op.run_id, op.task_id)]
     if isinstance(op, RunStarted):
         return _RUN_STARTED, [(op.run_id,)]
+    if isinstance(op, TasksAdded):
+        return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks)]
     if isinstance(op, TasksSkipped):
         return _SKIPPED, [(op.run_id, t) for t in op.task_ids]
     if isinstance(op, RunFinished):
@@ -265,6 +283,14 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         events.append(
             (_NO_FENCE, (op.run_id, op.at, kind, None, None, f'{{"pid": {int(op.pid)}}}'))
         )
+    elif isinstance(op, TasksAdded):
+        data = _dumps({"reason": op.reason})
+        for t in op.tasks:
+            seg.tasks_added.append(
+                (op.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
+            )
+            events.append((_NO_FENCE, (op.run_id, op.at, "task.added", t.task_id, None, data)))
+        seg.plans.append((op.plan_json, op.run_id))
     elif isinstance(op, TasksSkipped):
         error = f"dependency {op.because_of} failed"
         data = _dumps({"because_of": op.because_of})
@@ -300,6 +326,8 @@ def _dumps(value: object) -> str | None:
 def _has_rows(seg: Segment) -> bool:
     return bool(
         seg.run_started
+        or seg.tasks_added
+        or seg.plans
         or seg.attempt_started
         or seg.finished
         or seg.skipped

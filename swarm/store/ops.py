@@ -96,6 +96,33 @@ class AttemptFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class AddedTask:
+    """A task added to a run after it started (streamed plan, fan-out expansion, replan)."""
+
+    task_id: str
+    kind: str
+    deps: tuple[str, ...]
+    priority: float
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TasksAdded:
+    """New task rows for a live run, and the run's plan as it now stands.
+
+    Committed before any of these tasks is dispatched, so a resumed run sees every task its
+    predecessor could have started.
+    """
+
+    run_id: str
+    tasks: tuple[AddedTask, ...]
+    at: float
+    plan_json: str
+    reason: str = "plan"
+    """``plan`` (streamed from the planner), ``expand`` (fan-out) or ``replan``."""
+
+
+@dataclass(frozen=True, slots=True)
 class TasksSkipped:
     run_id: str
     task_ids: tuple[str, ...]
@@ -126,4 +153,4 @@ class Event:
     data: dict[str, Any] | None = None
 
 
-Op = RunStarted | AttemptStarted | AttemptFinished | TasksSkipped | RunFinished | Event
+Op = RunStarted | TasksAdded | AttemptStarted | AttemptFinished | TasksSkipped | RunFinished | Event

@@ -20,16 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from swarm.errors import ConfigError, RunNotFound, StoreError
+from swarm.store import batch as sql_text
 from swarm.store import migrate
 from swarm.store.engine import create_engine, reader
 from swarm.store.records import NewRun, RunRecord, TaskRecord
 from swarm.store.schema import TASK_STATUSES, attempts, events, runs, tasks
 from swarm.store.writer import OnCommit, Writer
 
-_INSERT_TASK_SQL = (
-    "INSERT INTO tasks (run_id, task_id, kind, title, deps_json, priority, status)"
-    " VALUES (?, ?, ?, ?, ?, ?, 'pending')"
-)
 _INTERRUPTED = "the process stopped before this attempt finished"
 
 
@@ -97,7 +94,7 @@ class Store:
                 )
             )
             if task_rows:
-                await conn.exec_driver_sql(_INSERT_TASK_SQL, task_rows)
+                await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
             await conn.execute(
                 insert(events).values(
                     run_id=run.run_id,

@@ -257,6 +257,8 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
     refused: set[int] = set()
     for seg in plan.segments:
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
+        _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
+        _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
         _many(conn, sql.ATTEMPT_STARTED_SQL, seg.attempt_started)
         if seg.finished:
             accepted = _fenced(conn, seg.finished, careful, refused)
