@@ -1,12 +1,19 @@
-"""Run metrics that tell whether a swarm is really parallel: critical steps and the like."""
+"""Run metrics that tell whether a swarm is really parallel: critical steps and the like.
+
+Everything here is a pure function of the DAG and per-task numbers, so the same code serves the
+run's end (metrics stored in ``runs.summary_json``) and the CLI, report and views reading a run
+back from the database.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import networkx as nx
 
-from swarm.dag import longest_remaining
+from swarm.dag import critical_path, longest_remaining
 
 
 def steps_critical(graph: nx.DiGraph[str], steps_used: Mapping[str, int]) -> int:
@@ -14,3 +21,77 @@ def steps_critical(graph: nx.DiGraph[str], steps_used: Mapping[str, int]) -> int
     weights = {task: float(steps_used.get(task, 0)) for task in graph}
     remaining = longest_remaining(graph, weights)
     return int(max(remaining.values(), default=0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class RunMetrics:
+    """How parallel a run was, and how close to the best any schedule could have done."""
+
+    makespan_s: float
+    """Wall-clock time the run was being driven (summed over its sessions when resumed)."""
+    serial_s: float
+    """The sum of every task's attempt durations: the time one worker would have needed."""
+    speedup: float | None
+    """``serial_s / makespan_s``: how many tasks ran at once, on average."""
+    steps_total: int
+    steps_critical: int
+    """Steps along the heaviest chain of dependencies (by steps)."""
+    steps_ratio: float | None
+    """``steps_total / steps_critical``: the parallelism in steps."""
+    critical_path_s: float
+    """Duration of the longest chain of dependencies (by task durations)."""
+    critical_path: tuple[str, ...]
+    """The tasks on that chain, from a source to a sink."""
+    concurrency: int
+    """The run's concurrency limit."""
+    lower_bound_s: float
+    """``max(critical_path_s, serial_s / concurrency)``: no schedule can finish sooner."""
+    efficiency: float | None
+    """``lower_bound_s / makespan_s``: 1.0 is a perfect schedule with no overhead."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able, floats rounded for storage and display."""
+        out = asdict(self)
+        out["critical_path"] = list(self.critical_path)
+        for key, value in out.items():
+            if isinstance(value, float):
+                out[key] = round(value, 6)
+        return out
+
+
+def compute_metrics(
+    graph: nx.DiGraph[str],
+    durations: Mapping[str, float],
+    steps: Mapping[str, int],
+    concurrency: int,
+    makespan_s: float,
+) -> RunMetrics:
+    """The metrics of a run whose tasks took ``durations`` seconds and ``steps`` steps.
+
+    Tasks missing from a mapping count as zero (never ran). ``concurrency`` is the run's limit
+    on tasks at once; ratios whose denominator is zero are ``None``.
+    """
+    serial = float(sum(durations.get(task, 0.0) for task in graph))
+    steps_total = int(sum(steps.get(task, 0) for task in graph))
+    critical = steps_critical(graph, steps)
+    seconds = {task: max(0.0, float(durations.get(task, 0.0))) for task in graph}
+    path = critical_path(graph, seconds)
+    path_s = float(sum(seconds[task] for task in path))
+    bound = max(path_s, serial / max(concurrency, 1))
+    return RunMetrics(
+        makespan_s=makespan_s,
+        serial_s=serial,
+        speedup=_ratio(serial, makespan_s),
+        steps_total=steps_total,
+        steps_critical=critical,
+        steps_ratio=_ratio(steps_total, critical),
+        critical_path_s=path_s,
+        critical_path=tuple(path),
+        concurrency=concurrency,
+        lower_bound_s=bound,
+        efficiency=_ratio(bound, makespan_s),
+    )
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None

@@ -60,8 +60,11 @@ runs = Table(
     Column("heartbeat_at", REAL),
     Column("owner_pid", Integer),
     Column("summary_json", Text),
+    Column("cancel_requested_at", REAL),
     PrimaryKeyConstraint("run_id"),
 )
+"""``cancel_requested_at``: set by ``swarm cancel`` from any process; the driving process polls
+it and cancels the run. Resuming a run clears it."""
 
 tasks = Table(
     "tasks",

@@ -158,6 +158,10 @@ class Store:
         async with self._writing("prepare the resume of a run") as conn:
             if not await _run_exists(conn, run_id):
                 raise RunNotFound(run_id, self.path)
+            # Resuming is an explicit wish to go on: an earlier `swarm cancel` no longer holds.
+            await conn.execute(
+                runs.update().where(runs.c.run_id == run_id).values(cancel_requested_at=None)
+            )
             found = await conn.execute(
                 select(tasks.c.task_id, tasks.c.status, tasks.c.attempt, tasks.c.started_at)
                 .where(tasks.c.run_id == run_id, tasks.c.status.in_(("running", "cancelled")))
@@ -203,6 +207,59 @@ class Store:
                 ],
             )
         return [row.task_id for row in touched]
+
+    async def request_cancel(self, run_id: str) -> RunRecord:
+        """Ask whichever process drives the run to cancel it (``swarm cancel``, any process).
+
+        Records ``runs.cancel_requested_at`` and a ``run.cancel_requested`` event, unless the
+        run has already ended; returns the run as it was. :class:`RunNotFound` for no run.
+        """
+        with anyio.CancelScope(shield=True):
+            async with self._writing("request the cancellation of a run") as conn:
+                row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).first()
+                if row is None:
+                    raise RunNotFound(run_id, self.path)
+                record = _run_record(row)
+                if record.status in ("succeeded", "failed", "cancelled"):
+                    return record
+                now = self._clock()
+                await conn.execute(
+                    runs.update()
+                    .where(runs.c.run_id == run_id)
+                    .values(cancel_requested_at=func.coalesce(runs.c.cancel_requested_at, now))
+                )
+                await conn.execute(
+                    insert(events).values(
+                        run_id=run_id,
+                        at=now,
+                        type="run.cancel_requested",
+                        data_json=json.dumps({"status": record.status}),
+                    )
+                )
+        return record
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        """Whether ``swarm cancel`` asked for this run to stop (the driver polls this)."""
+        query = select(runs.c.cancel_requested_at).where(runs.c.run_id == run_id)
+        async with self._reading() as conn:
+            value = (await conn.execute(query)).scalar()
+        return value is not None
+
+    async def record_metrics(self, run_id: str, metrics: dict[str, Any]) -> None:
+        """Store the run's metrics under ``summary_json.metrics`` (after the run has ended)."""
+        with anyio.CancelScope(shield=True):
+            async with self._writing("record the metrics of a run") as conn:
+                await conn.execute(
+                    runs.update()
+                    .where(runs.c.run_id == run_id)
+                    .values(
+                        summary_json=func.json_set(
+                            func.coalesce(runs.c.summary_json, "{}"),
+                            "$.metrics",
+                            func.json(json.dumps(metrics)),
+                        )
+                    )
+                )
 
     async def list_runs(self, limit: int = 50) -> list[RunRecord]:
         """The newest runs first."""
