@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import anyio
 import typer
@@ -17,7 +17,7 @@ from rich.console import Console
 from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
 from swarm.cli.progress import Progress
 from swarm.errors import ConfigError, RunNotFound
-from swarm.plan import Plan
+from swarm.plan import Plan, ReasoningEffort
 from swarm.providers.base import Provider
 from swarm.providers.factory import PROVIDERS, default_provider_name, make_provider
 from swarm.runtime import run as runs
@@ -59,6 +59,27 @@ def _apply_overrides(
         return plan
     budget = plan.budget.model_validate({**plan.budget.model_dump(), **update})
     return plan.model_copy(update={"budget": budget})
+
+
+def _apply_model_overrides(plan: Plan, model: str | None, reasoning_effort: str | None) -> Plan:
+    """``--model`` and ``--reasoning-effort`` replace the plan's defaults (tasks that set their
+    own keep them); the stored plan carries them, so a resume uses them too."""
+    if model is None and reasoning_effort is None:
+        return plan
+    efforts = get_args(ReasoningEffort)
+    if reasoning_effort is not None and reasoning_effort not in efforts:
+        raise ConfigError(
+            f"--reasoning-effort {reasoning_effort!r} is not one of {', '.join(efforts)}"
+        )
+    defaults = plan.defaults
+    if reasoning_effort is not None:
+        params = defaults.params.model_copy(update={"reasoning_effort": reasoning_effort})
+        defaults = defaults.model_copy(update={"params": params})
+    if model is not None:
+        if not model.strip():
+            raise ConfigError("--model is empty", hint="e.g. --model moonshotai/kimi-k2.6")
+        defaults = defaults.model_copy(update={"model": model.strip()})
+    return plan.model_copy(update={"defaults": defaults})
 
 
 def _report(summary: dict[str, Any], as_json: bool) -> None:
@@ -121,17 +142,35 @@ def execute(
     artifacts_dir: Annotated[
         Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
     ] = Path("swarm-runs"),
+    model_name: Annotated[
+        str | None,
+        typer.Option("--model", help="Model for every task without its own (plan defaults.model)."),
+    ] = None,
+    reasoning_effort: Annotated[
+        str | None,
+        typer.Option(help="none, low, medium or high (plan defaults.params.reasoning_effort)."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Address of the replicate or openai provider's API.")
+    ] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Prediction creations per minute (default 600).")
+    ] = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Run a plan: validate it, record it in the database, and execute its DAG."""
     plan = _apply_overrides(validate_file(plan_file), concurrency, max_steps, max_tokens, max_cost)
+    plan = _apply_model_overrides(plan, model_name, reasoning_effort)
     options = runs.RunOptions(
         provider=provider or default_provider_name(),
         fail_fast=fail_fast,
         artifacts_dir=str(artifacts_dir.resolve()),
+        model=model_name,
+        base_url=base_url,
+        rate_limit=rate_limit,
     )
-    model = make_provider(options.provider)
+    model = make_provider(options.provider, base_url=base_url, rate_limit=rate_limit)
     path = db or default_db()
     if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '-' and '_' only")
@@ -165,7 +204,9 @@ def resume(
         finally:
             await store.close()
         options = runs.RunOptions.from_config(record.config)
-        model = make_provider(options.provider)
+        model = make_provider(
+            options.provider, base_url=options.base_url, rate_limit=options.rate_limit
+        )
 
         async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
             return await runs.resume(store, run_id, model, hooks=hooks)

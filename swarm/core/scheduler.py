@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from swarm.core.retry import RetryPolicy
@@ -177,6 +177,28 @@ class Scheduler:
         if task.unmet == 0 and self._started:
             self._make_ready(task)
         return True
+
+    def expand(self, task_id: str, attempt: int, steps_used: int, children: list[str]) -> None:
+        """A fan-out task has added ``children`` (already added with :meth:`add_task`): its
+        attempt ends, and the task waits for them, then runs once more to join their results.
+
+        The join gets an attempt of its own on top of the task's retry limit.
+        """
+        task = self._current(task_id, attempt)
+        self._finish(task, steps_used)
+        task.info = replace(
+            task.info,
+            deps=(*task.info.deps, *children),
+            max_attempts=task.info.max_attempts + 1,
+        )
+        task.status = Status.PENDING
+        for child_id in children:
+            child = self._tasks[child_id]
+            child.dependents.append(task_id)
+            if child.status is not Status.SUCCEEDED:
+                task.unmet += 1
+        if task.unmet == 0:
+            self._make_ready(task)
 
     def start(self) -> list[Failed]:
         """Seed the ready queue; returns the failures that restored state implies (resume)."""

@@ -116,6 +116,7 @@ class RunDriver:
         self._timer_at = math.inf
         self._cancelled_attempts: list[tuple[str, int]] = []
         self._pending_infos: dict[str, TaskInfo] = {}
+        self._expanding: dict[str, list[str]] = {}
 
     # -- the run --------------------------------------------------------------------------
 
@@ -202,15 +203,23 @@ class RunDriver:
             self.core.release()
             self._pump()
 
-    def add_tasks(self, specs: Sequence[TaskSpec], *, reason: str = "plan") -> None:
+    def add_tasks(
+        self, specs: Sequence[TaskSpec], *, reason: str = "plan", replace: TaskSpec | None = None
+    ) -> None:
         """Add tasks to the live run: recorded first, scheduled once the record is committed.
 
         Dependencies must name tasks already in the run (the caller validates the order).
+        ``replace`` updates an existing task's spec in the stored plan in the same record (a
+        fan-out task that now also depends on the tasks it added).
         """
         if not specs:
             return
         assert self.make_info is not None, "this driver was not set up to add tasks"
-        self.plan = self.plan.model_copy(update={"tasks": [*self.plan.tasks, *specs]})
+        tasks = list(self.plan.tasks)
+        if replace is not None:
+            tasks = [replace if t.id == replace.id else t for t in tasks]
+            self.specs[replace.id] = replace
+        self.plan = self.plan.model_copy(update={"tasks": [*tasks, *specs]})
         added = []
         for spec in specs:
             self.specs[spec.id] = spec
@@ -264,10 +273,15 @@ class RunDriver:
                 self._start_worker(op)
             elif (
                 isinstance(op, AttemptFinished)
-                and op.task_status == "succeeded"
+                and op.task_status in ("succeeded", "pending")
                 and self.core.status(op.task_id) is Status.RUNNING
+                and self.core.attempt(op.task_id) == op.attempt
             ):
-                self.core.on_success(op.task_id, op.attempt, len(op.steps))
+                children = self._expanding.pop(op.task_id, None)
+                if children is not None:
+                    self.core.expand(op.task_id, op.attempt, len(op.steps), children)
+                elif op.task_status == "succeeded":
+                    self.core.on_success(op.task_id, op.attempt, len(op.steps))
         self._pump()
 
     def _start_worker(self, op: AttemptStarted) -> None:
@@ -343,6 +357,10 @@ class RunDriver:
         }
         self.state.steps_used[d.task_id] = self.state.steps_used.get(d.task_id, 0) + len(steps)
         self.state.durations[d.task_id] = now - started
+        if error is None and ctx.expansion:
+            error = self._expand(d, ctx, common)
+            if error is None:
+                return
         if error is None:
             assert result is not None
             self.state.results[d.task_id] = result
@@ -382,6 +400,21 @@ class RunDriver:
         if isinstance(decision, Failed):
             self._submit_skips(decision)
         self._pump()
+
+    def _expand(self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]) -> TaskError | None:
+        """Record a fan-out's new tasks; the fan-out task then waits for them (see on_commit)."""
+        children = list(ctx.expansion)
+        taken = [c.id for c in children if c.id in self.specs]
+        if taken:
+            return TaskError(f"fan-out task ids already exist: {taken[:5]}", retryable=False)
+        spec = self.specs[d.task_id]
+        joined = spec.model_copy(update={"deps": [*spec.deps, *(c.id for c in children)]})
+        self.add_tasks(children, reason="expand", replace=joined)
+        self._expanding[d.task_id] = [c.id for c in children]
+        self.writer.submit(
+            AttemptFinished(**common, outcome="succeeded", task_status="pending", result=None)
+        )
+        return None
 
     def _submit_skips(self, failed: Failed) -> None:
         if failed.skipped:

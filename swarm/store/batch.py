@@ -270,7 +270,7 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
                 (
                     op.run_id,
                     op.finished_at,
-                    FINISH_EVENTS[op.task_status],
+                    _finish_event(op),
                     op.task_id,
                     op.attempt,
                     _finish_data(op),
@@ -302,6 +302,12 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         seg.cancelled.extend((op.at, op.run_id, t) for t in op.cancelled_tasks)
         data = _dumps({"status": op.status, "cancelled_tasks": len(op.cancelled_tasks)})
         events.append((_NO_FENCE, (op.run_id, op.at, "run.finished", None, None, data)))
+
+
+def _finish_event(op: AttemptFinished) -> str:
+    if op.task_status == "pending" and op.outcome == "succeeded":
+        return "task.expanded"  # a fan-out added its tasks and now waits for them
+    return FINISH_EVENTS[op.task_status]
 
 
 def _finish_data(op: AttemptFinished) -> str:

@@ -1,0 +1,340 @@
+"""A local fake of Replicate's HTTP API and SSE streams, faithful enough for the real
+``replicate`` client (1.0.7) to run against it unchanged, with a knob for every fault.
+
+Endpoints: ``POST /v1/models/{owner}/{name}/predictions`` and ``POST /v1/predictions``
+(create; 201 with ``status: starting`` and absolute ``urls``; ``Prefer: wait[=n]`` honoured),
+``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``, and ``GET /v1/streams/{key}``
+(``output`` events, each with an ``id:``; then ``done {}``, ``error`` + ``done {"reason":
+"error"}``, or ``done {"reason": "canceled"}``). Errors are ``application/problem+json``.
+
+Faults: a wrong token → 401; an unknown model → 404; bad input → 422 (K2.6's input schema);
+:meth:`FakeReplicate.fail_next` queues answers for the next creations (429 with or without
+``Retry-After``/``ratelimit-reset``, 5xx, dropped connections); :meth:`FakeReplicate.storm`
+throttles a fraction of creations for a while; :meth:`FakeReplicate.down` fails everything for
+a while; prompt markers (see :mod:`swarm.testing.fake_predictions`) make predictions fail,
+hang, run slowly, get cancelled, abort, drop their stream, or emit URL chunks.
+
+It records every request (:attr:`hits`), the times of accepted creations (:attr:`creations`)
+and of cancels (:attr:`cancels`), so tests measure behaviour where Replicate would see it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from swarm.testing._http import Exchange, FakeHTTP, Hit, sse
+from swarm.testing.fake_predictions import (
+    K26,
+    FakePrediction,
+    Script,
+    script_for,
+    validate_k26,
+)
+
+FAKE_TOKEN = "r8_fake_token_for_tests_only"
+_MODEL_PATH = re.compile(r"^/v1/models/([^/]+)/([^/]+)/predictions$")
+_PREDICTION_PATH = re.compile(r"^/v1/predictions/([^/]+)(/cancel)?$")
+_STREAM_PATH = re.compile(r"^/v1/streams/([^/]+)$")
+_WAIT = re.compile(r"^wait(?:=([1-9]|[1-9][0-9]|60))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """An answer forced on one creation: a status (with optional hint headers) or a drop."""
+
+    status: int = 429
+    retry_after: str | None = None
+    ratelimit_reset: str | None = None
+    drop: bool = False
+    """Close the connection without answering (a reset, to the client)."""
+
+    def headers(self) -> dict[str, str]:
+        found = {"Retry-After": self.retry_after, "ratelimit-reset": self.ratelimit_reset}
+        return {name: value for name, value in found.items() if value is not None}
+
+
+@dataclass
+class _Storm:
+    until: float | None
+    """None until the first creation arrives, if the storm waits for one."""
+    seconds: float
+    fraction: float
+    fault: Fault
+    rng: random.Random
+
+
+class FakeReplicate(FakeHTTP):
+    """The fake server; see the module docstring. Knobs may be changed while it runs."""
+
+    def __init__(
+        self,
+        *,
+        token: str = FAKE_TOKEN,
+        models: tuple[str, ...] = (K26,),
+        token_delay_s: float = 0.002,
+        event_ids: bool = True,
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.models = set(models)
+        self.token_delay_s = token_delay_s
+        self.event_ids = event_ids
+        """Real streams tag every event with an ``id:``; the client drops events without one."""
+        self.script: Callable[[dict[str, Any]], Script] | None = None
+        """Overrides the prompt-marker scripts when set."""
+        self.predictions: dict[str, FakePrediction] = {}
+        self.creations: list[float] = []
+        self.cancels: dict[str, float] = {}
+        self.open_streams = 0
+        self.peak_streams = 0
+        """The most event streams that were open at once."""
+        self._faults: deque[Fault] = deque()
+        self._storm: _Storm | None = None
+        self._down: tuple[float, Fault] | None = None
+        self._streams: dict[str, FakePrediction] = {}
+
+    # -- knobs --------------------------------------------------------------------------
+
+    def fail_next(self, *faults: Fault) -> None:
+        """Answer the next creations with these faults, in order."""
+        with self.lock:
+            self._faults.extend(faults)
+
+    def storm(
+        self,
+        fraction: float,
+        seconds: float,
+        fault: Fault = Fault(),
+        seed: int = 0,
+        *,
+        from_next_creation: bool = False,
+    ) -> None:
+        """For ``seconds`` (from now, or from the next creation that arrives), answer each
+        creation with ``fault`` with probability ``fraction``."""
+        with self.lock:
+            until = None if from_next_creation else self.now() + seconds
+            self._storm = _Storm(until, seconds, fraction, fault, random.Random(seed))
+
+    def down(self, seconds: float, fault: Fault = Fault(503)) -> None:
+        """For ``seconds``, answer every request with ``fault`` (503 by default, or drops)."""
+        with self.lock:
+            self._down = (self.now() + seconds, fault)
+
+    def remove_data(self, prediction_id: str) -> None:
+        """Replicate removes API predictions' inputs and outputs after an hour."""
+        with self.lock:
+            self.predictions[prediction_id].data_removed = True
+
+    # -- measurements -------------------------------------------------------------------
+
+    def creation_attempts(self) -> list[Hit]:
+        with self.lock:
+            return [h for h in self.hits if h.method == "POST" and h.path.endswith("/predictions")]
+
+    def max_creations_in(self, window_s: float) -> int:
+        """The most accepted creations that arrived within any ``window_s`` seconds."""
+        with self.lock:
+            times = sorted(self.creations)
+        best, lo = 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] > window_s:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def dispatch(self, exchange: Exchange) -> None:
+        method, path = exchange.command, exchange.path.split("?")[0]
+        body = exchange.read_json() if method == "POST" else None
+        key = _prompt(body)
+        forced = self._forced(method, path)
+        if forced is not None:
+            return self._answer_fault(exchange, method, path, key, forced)
+        if exchange.headers.get("Authorization") != f"Bearer {self.token}":
+            self.record(Hit(self.now(), method, path, 401, key))
+            detail = "You did not pass a valid authentication token"
+            return exchange.send_problem(401, "Unauthenticated", detail)
+        if method == "POST" and (_MODEL_PATH.match(path) or path == "/v1/predictions"):
+            return self._create(exchange, path, body, key)
+        match = _PREDICTION_PATH.match(path)
+        if match and (method == "GET" or match.group(2)):
+            return self._prediction(exchange, method, path, match.group(1), bool(match.group(2)))
+        match = _STREAM_PATH.match(path)
+        if match and method == "GET":
+            return self._stream(exchange, path, match.group(1))
+        self._not_found(exchange, Hit(self.now(), method, path, 404))
+
+    def _not_found(self, exchange: Exchange, hit: Hit) -> None:
+        self.record(hit)  # before answering, so a client that got the answer finds the record
+        exchange.send_problem(404, "Not found", "The requested resource could not be found.")
+
+    def _forced(self, method: str, path: str) -> Fault | None:
+        """A fault this request gets: the provider is down, or a creation is throttled."""
+        now = self.now()
+        creating = method == "POST" and not path.endswith("/cancel")
+        with self.lock:
+            if self._down is not None and now < self._down[0]:
+                return self._down[1]
+            if not creating:
+                return None
+            if self._faults:
+                return self._faults.popleft()
+            storm = self._storm
+            if storm is None:
+                return None
+            if storm.until is None:
+                storm.until = now + storm.seconds
+            if now < storm.until and storm.rng.random() < storm.fraction:
+                return storm.fault
+        return None
+
+    def _answer_fault(
+        self, exchange: Exchange, method: str, path: str, key: str | None, fault: Fault
+    ) -> None:
+        self.record(
+            Hit(self.now(), method, path, 0 if fault.drop else fault.status, key, fault.retry_after)
+        )
+        if fault.drop:
+            return exchange.drop()
+        title = HTTPStatus(fault.status).phrase
+        detail = "Try again later." if fault.status >= 500 else f"{title} (fault injected)"
+        if fault.status == 429:
+            detail = "Request was throttled. Expected available in 1 second."
+        exchange.send_problem(fault.status, title, detail, fault.headers())
+
+    def _create(self, exchange: Exchange, path: str, body: Any, key: str | None) -> None:
+        model_match = _MODEL_PATH.match(path)
+        model = "/".join(model_match.groups()) if model_match else "fake/versioned"
+        if model_match and model not in self.models:
+            return self._not_found(exchange, Hit(self.now(), "POST", path, 404, key))
+        inputs = body.get("input") if isinstance(body, dict) else None
+        problems = (
+            validate_k26(inputs)
+            if model == K26
+            else ([] if isinstance(inputs, dict) else ["input: is required"])
+        )
+        if problems:
+            self.record(Hit(self.now(), "POST", path, 422, key))
+            return exchange.send_json(
+                422,
+                {
+                    "title": "Input validation failed",
+                    "status": 422,
+                    "detail": "".join(f"- {p}\n" for p in problems),
+                    "invalid_fields": [
+                        {"type": "invalid", "field": p.split(":")[0], "description": p}
+                        for p in problems
+                    ],
+                },
+                content_type="application/problem+json",
+            )
+        assert isinstance(inputs, dict)
+        script = self.script(inputs) if self.script else script_for(inputs, self.token_delay_s)
+        prediction = FakePrediction(model, inputs, script, self.now())
+        with self.lock:
+            self.predictions[prediction.id] = prediction
+            self._streams[prediction.stream_key] = prediction
+            self.creations.append(prediction.created)
+        self.record(Hit(prediction.created, "POST", path, 201, key))
+        headers = self._wait_for(exchange, prediction)
+        answer = prediction.to_json(self.base_url, self.now())
+        if headers and answer["status"] == "processing":
+            answer["status"] = "starting"  # what Replicate answers when the wait runs out
+        exchange.send_json(201, answer, headers)
+
+    def _wait_for(self, exchange: Exchange, prediction: FakePrediction) -> dict[str, str]:
+        """``Prefer: wait[=n]``: hold the answer up to n seconds for the prediction to end."""
+        match = _WAIT.match(exchange.headers.get("Prefer", "").strip())
+        if not match:
+            return {}
+        limit = self.now() + float(match.group(1) or 60)
+        ends = prediction.ends
+        deadline = min(limit, ends) if ends is not None else limit
+        prediction.cancelled.wait(max(0.0, deadline - self.now()))
+        return {"Preference-Applied": "wait"}
+
+    def _prediction(
+        self, exchange: Exchange, method: str, path: str, ref: str, cancel: bool
+    ) -> None:
+        with self.lock:
+            prediction = self.predictions.get(ref)
+        if prediction is None:
+            return self._not_found(exchange, Hit(self.now(), method, path, 404))
+        now = self.now()
+        if cancel:
+            with self.lock:
+                prediction.cancel(now)
+                self.cancels.setdefault(ref, now)
+        self.record(Hit(now, method, path, 200))
+        exchange.send_json(200, prediction.to_json(self.base_url, self.now()))
+
+    def _stream(self, exchange: Exchange, path: str, stream_key: str) -> None:
+        with self.lock:
+            prediction = self._streams.get(stream_key)
+        if prediction is None:
+            return self._not_found(exchange, Hit(self.now(), "GET", path, 404))
+        self.record(Hit(self.now(), "GET", path, 200))
+        with self.lock:
+            self.open_streams += 1
+            self.peak_streams = max(self.peak_streams, self.open_streams)
+        try:
+            self._send_events(exchange, prediction)
+        finally:
+            with self.lock:
+                self.open_streams -= 1
+
+    def _send_events(self, exchange: Exchange, prediction: FakePrediction) -> None:
+        exchange.start_stream()
+        ids = (f"{int(prediction.created_epoch)}:{n}" for n in range(1_000_000))
+        script = prediction.script
+        for index in range(prediction.emitted):
+            if not self._until(prediction, prediction.emit_time(index)):
+                break
+            if script.drop_stream_after == index and not prediction.dropped:
+                prediction.dropped = True
+                return exchange.drop()
+            exchange.send_chunk(self._event("output", script.tokens[index], next(ids)))
+        if prediction.ends is None:  # hangs until cancelled (or the fake stops)
+            while not prediction.cancelled.is_set() and self.wait(0.05):
+                pass
+        self._until(prediction, prediction.ends or self.now())
+        status, _ = prediction.state(self.now())
+        for event, data in _ending(status, script.error):
+            exchange.send_chunk(self._event(event, data, next(ids)))
+        exchange.end_stream()
+
+    def _until(self, prediction: FakePrediction, t: float) -> bool:
+        """Wait until ``t``; False if the prediction is cancelled or the fake stops first."""
+        while (left := t - self.now()) > 0:
+            if prediction.cancelled.wait(min(left, 0.05)) or self.stopping.is_set():
+                return False
+        return not prediction.cancelled.is_set()
+
+    def _event(self, event: str, data: str, event_id: str) -> bytes:
+        return sse(event, data, event_id if self.event_ids else None)
+
+
+def _ending(status: str, error: str) -> list[tuple[str, str]]:
+    """The last events of a stream, by how the prediction ended."""
+    if status == "failed":
+        return [("error", json.dumps({"detail": error})), ("done", '{"reason": "error"}')]
+    if status in ("canceled", "aborted"):
+        return [("done", json.dumps({"reason": status}))]
+    if status == "succeeded":
+        return [("done", "{}")]
+    return []  # still running: the fake is stopping
+
+
+def _prompt(body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("input"), dict):
+        prompt = body["input"].get("prompt")
+        return prompt if isinstance(prompt, str) else None
+    return None

@@ -1,0 +1,128 @@
+"""Creation retries: which answers are retried, what server hints mean, and the bounded loop."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import pytest
+
+from swarm.core.clock import FakeClock
+from swarm.core.retry import RetryPolicy
+from swarm.errors import ProviderError, RateLimited
+from swarm.providers.governor import RateGovernor
+from swarm.providers.retry import (
+    is_retryable_status,
+    parse_detail_hint,
+    parse_ratelimit_reset,
+    parse_retry_after,
+    retry_hint,
+    with_creation_retries,
+)
+
+pytestmark = pytest.mark.anyio
+NOW = 1_800_000_000.0
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    http_date = format_datetime(datetime.fromtimestamp(NOW + 30, UTC), usegmt=True)
+    assert parse_retry_after(http_date, now_epoch=NOW) == pytest.approx(30.0)
+    iso = datetime.fromtimestamp(NOW + 12, UTC).isoformat()
+    assert parse_retry_after(iso, now_epoch=NOW) == pytest.approx(12.0)
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("") is None and parse_retry_after(None) is None
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("100000") == 300.0  # a bad header cannot stall a run for a day
+
+
+def test_ratelimit_reset_as_a_delay_or_an_epoch_time() -> None:
+    assert parse_ratelimit_reset("2") == 2.0
+    assert parse_ratelimit_reset(str(NOW + 4), now_epoch=NOW) == pytest.approx(4.0)
+    assert parse_ratelimit_reset("x") is None
+
+
+def test_replicates_throttle_text_gives_a_hint_when_no_header_does() -> None:
+    assert parse_detail_hint("Request was throttled. Expected available in 1 second.") == 1.0
+    assert parse_detail_hint("Your rate limit resets in ~30s.") == 30.0
+    assert parse_detail_hint("nothing here") is None
+
+
+def test_headers_win_over_the_text_and_retry_after_over_ratelimit_reset() -> None:
+    text = "Expected available in 9 seconds"
+    assert retry_hint({"retry-after": "2", "ratelimit-reset": "5"}, text) == 2.0
+    assert retry_hint({"ratelimit-reset": "5"}, text) == 5.0
+    assert retry_hint({}, text) == 9.0
+    assert retry_hint({}, None) is None
+
+
+@pytest.mark.parametrize("status", [408, 409, 425, 429, 500, 502, 503, 504, 599])
+def test_transient_statuses_are_retryable(status: int) -> None:
+    assert is_retryable_status(status)
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 422])
+def test_client_errors_are_not(status: int) -> None:
+    assert not is_retryable_status(status)
+
+
+class Script:
+    """A create() that fails with the given errors, then succeeds."""
+
+    def __init__(self, *errors: ProviderError) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "created"
+
+
+def loop_parts() -> tuple[FakeClock, RateGovernor]:
+    clock = FakeClock()
+    return clock, RateGovernor(60_000, clock=clock)
+
+
+async def test_transient_failures_are_retried_with_backoff_until_success() -> None:
+    clock, governor = loop_parts()
+    create = Script(ProviderError("boom", retryable=True, status=503), RateLimited("slow"))
+    result, tries = await with_creation_retries(
+        create, governor=governor, clock=clock, rng=random.Random(0)
+    )
+    assert (result, tries, create.calls) == ("created", 3, 3)
+    assert governor.stats.rate_limited == 1
+
+
+async def test_a_429_hint_is_waited_out_in_full_and_pauses_the_governor() -> None:
+    clock, governor = loop_parts()
+    create = Script(RateLimited("slow down", retry_after_s=4.0))
+    await with_creation_retries(create, governor=governor, clock=clock, rng=random.Random(0))
+    assert clock.now() >= 4.0
+    assert max(clock.slept) >= 4.0
+
+
+async def test_a_permanent_failure_is_raised_at_once() -> None:
+    clock, governor = loop_parts()
+    create = Script(ProviderError("bad input", retryable=False, status=422))
+    with pytest.raises(ProviderError, match="bad input") as caught:
+        await with_creation_retries(create, governor=governor, clock=clock, rng=random.Random(0))
+    assert create.calls == 1 and not caught.value.retryable and clock.slept == []
+
+
+async def test_the_last_failure_surfaces_retryable_after_the_allowed_tries() -> None:
+    clock, governor = loop_parts()
+    create = Script(*(RateLimited("slow", retry_after_s=1.0) for _ in range(5)))
+    with pytest.raises(RateLimited, match="after 3 tries") as caught:
+        await with_creation_retries(
+            create,
+            governor=governor,
+            clock=clock,
+            rng=random.Random(0),
+            policy=RetryPolicy(0.1, 1.0),
+            max_tries=3,
+        )
+    assert create.calls == 3 and caught.value.retryable and caught.value.retry_after_s == 1.0
