@@ -5,6 +5,7 @@
     SwarmError                       root; ``exit_code`` says how the CLI ends
     ├── InputError                   bad input from the user: exit 2, nothing written
     │   ├── PlanError                a plan file that does not load or validate (all problems)
+    │   │   └── PlannerError         the planner's model gave no valid plan after its re-asks
     │   ├── ConfigError              a bad flag, environment variable or setting
     │   └── RunNotFound              an unknown run id
     ├── StoreError                   the database cannot be opened, migrated or written
@@ -72,6 +73,19 @@ class PlanError(InputError):
         super().__init__(
             f"{source}: invalid plan, {count} {noun}:\n{lines}",
             hint="fix the plan file and check it with `swarm validate PLAN`",
+        )
+
+
+class PlannerError(PlanError):
+    """The planner's model gave no valid plan, even after the allowed re-asks; ``problems`` are
+    those of its last answer."""
+
+    def __init__(self, problems: list[Problem], *, attempts: int) -> None:
+        super().__init__(f"the planner's answer (after {attempts} attempts)", problems)
+        self.attempts = attempts
+        self.hint = (
+            "try again, narrow or rephrase the goal, or write the plan by hand "
+            "(`swarm schema` prints the format)"
         )
 
 
