@@ -1,20 +1,118 @@
-"""Live progress for a run: a rich display on a terminal, a steady plain line elsewhere."""
+"""Live progress for a run: a rich display on a terminal, a steady plain line elsewhere.
+
+It reads the driver's in-memory state on each tick (never the database): the scheduler core's
+statuses, the step pool, the budget, when each task started, and the provider's rate governor
+if it has one. On a terminal it redraws in place; off a terminal (CI logs, pipes) it prints one
+short line every :data:`PLAIN_INTERVAL_S` seconds, plus one when the run ends.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
+from swarm.core.scheduler import Status
 from swarm.runtime.driver import RunDriver
 
-PLAIN_INTERVAL_S = 2.0
+PLAIN_INTERVAL_S = 5.0
+"""Off a terminal: seconds between two progress lines."""
+REDRAW_S = 0.25
+"""On a terminal: the display is rebuilt at most this often."""
+RUNNING_SHOWN = 6
+_DONE = ("succeeded", "failed", "skipped", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the display shows, read from the driver at one instant."""
+
+    counts: dict[str, int]
+    total: int
+    done: int
+    by_kind: dict[str, tuple[int, int, int]]
+    """kind -> (done, running, total)."""
+    running: list[tuple[str, float]] = field(default_factory=list)
+    """Running tasks and their seconds so far, longest first."""
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    steps_spent: int = 0
+    steps_held: int = 0
+    steps_total: int = 0
+    tokens: int = 0
+    max_tokens: int | None = None
+    cost_usd: float = 0.0
+    max_cost_usd: float | None = None
+    rate_waiting: int = 0
+    """Model calls waiting on the provider's rate limit (0 when there is no governor)."""
+
+
+def rate_limit_waiting(provider: Any) -> int:
+    """How many calls wait on the provider's rate governor, if it exposes ``waiting``.
+
+    The governor may count callers blocked in its ``acquire`` as an int, or set a bool; a
+    provider without a governor never waits.
+    """
+    governor = getattr(provider, "governor", None)
+    waiting = getattr(governor, "waiting", 0) if governor is not None else 0
+    if isinstance(waiting, bool):
+        return int(waiting)
+    return waiting if isinstance(waiting, int) and waiting > 0 else 0
+
+
+def snapshot(driver: RunDriver, elapsed_s: float, now: float | None = None) -> Snapshot:
+    """Read the driver's state once (O(tasks); the display calls it a few times a second)."""
+    now = time.time() if now is None else now
+    counts = driver.core.counts()
+    counts["pending"] = counts.get("pending", 0) + counts.pop("ready", 0)
+    total = sum(counts.values())
+    done = sum(counts.get(s, 0) for s in _DONE)
+    kinds: dict[str, Counter[str]] = {}
+    running: list[tuple[str, float]] = []
+    started = driver.state.started
+    for task_id, spec in list(driver.specs.items()):
+        try:
+            status = driver.core.status(task_id)
+        except KeyError:  # added to the plan, not yet to the core
+            continue
+        tally = kinds.setdefault(spec.kind, Counter())
+        tally["total"] += 1
+        if status is Status.RUNNING:
+            tally["running"] += 1
+            running.append((task_id, max(0.0, now - started.get(task_id, now))))
+        elif status.value in _DONE:
+            tally["done"] += 1
+    running.sort(key=lambda item: -item[1])
+    eta = elapsed_s / done * (total - done) if done else None
+    budget, pool = driver.budget, driver.core.pool
+    return Snapshot(
+        counts=counts,
+        total=total,
+        done=done,
+        by_kind={k: (c["done"], c["running"], c["total"]) for k, c in sorted(kinds.items())},
+        running=running,
+        elapsed_s=elapsed_s,
+        eta_s=eta,
+        steps_spent=pool.spent,
+        steps_held=pool.reserved,
+        steps_total=pool.total,
+        tokens=budget.spent_tokens,
+        max_tokens=budget.max_tokens,
+        cost_usd=budget.spent_cost_usd,
+        max_cost_usd=budget.max_cost_usd,
+        rate_waiting=rate_limit_waiting(driver.provider),
+    )
 
 
 class Progress:
-    """Reads the driver's in-memory state (never the database) on each tick."""
+    """The run's live display; ``attach`` it to the driver, ``tick`` it, ``stop`` it."""
 
     def __init__(self, console: Console, *, simulated: bool, quiet: bool = False) -> None:
         self.console = console
@@ -24,6 +122,7 @@ class Progress:
         self.started = time.monotonic()
         self._live: Live | None = None
         self._last_plain = 0.0
+        self._last_draw = 0.0
 
     def attach(self, driver: RunDriver) -> None:
         self.driver = driver
@@ -31,61 +130,133 @@ class Progress:
         if self.quiet:
             return
         if self.console.is_terminal:
-            self._live = Live(self._table(), console=self.console, refresh_per_second=8)
+            self._live = Live(
+                self.render(), console=self.console, auto_refresh=False, transient=False
+            )
             self._live.start()
 
     def tick(self) -> None:
         if self.driver is None or self.quiet:
             return
-        if self._live is not None:
-            self._live.update(self._table())
-            return
         now = time.monotonic()
-        if now - self._last_plain >= PLAIN_INTERVAL_S:
+        if self._live is not None:
+            if now - self._last_draw >= REDRAW_S:
+                self._last_draw = now
+                self._live.update(self.render(), refresh=True)
+            return
+        if not self._last_plain or now - self._last_plain >= PLAIN_INTERVAL_S:
             self._last_plain = now
-            self.console.print(self.line(), highlight=False)
+            self.console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
 
     def stop(self) -> None:
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.update(self.render(), refresh=True)
             self._live.stop()
             self._live = None
+        elif self.driver is not None and not self.quiet:
+            self.console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
+
+    def snapshot(self) -> Snapshot:
+        assert self.driver is not None
+        return snapshot(self.driver, time.monotonic() - self.started)
 
     def line(self) -> str:
-        assert self.driver is not None
-        c = self.driver.core.counts()
-        total = sum(c.values())
-        done = c["succeeded"] + c["failed"] + c["skipped"]
-        pool = self.driver.core.pool
+        """The plain progress line printed off a terminal."""
+        s = self.snapshot()
+        c = s.counts
         tag = "[simulated] " if self.simulated else ""
+        eta = "" if s.eta_s is None or s.done == s.total else f", ETA {s.eta_s:.0f}s"
+        wait = f"; {s.rate_waiting} waiting on the rate limit" if s.rate_waiting else ""
         return (
-            f"{tag}{done}/{total} done: {c['succeeded']} ok, {c['failed']} failed, "
-            f"{c['skipped']} skipped, {c['running']} running; steps {pool.spent}/{pool.total}; "
-            f"{time.monotonic() - self.started:.1f}s"
+            f"{tag}{s.done}/{s.total} done: {c['succeeded']} ok, {c['failed']} failed, "
+            f"{c['skipped']} skipped, {c['running']} running; steps {s.steps_spent}/"
+            f"{s.steps_total}; tokens {s.tokens:,}; ${s.cost_usd:.4f}; "
+            f"{s.elapsed_s:.1f}s{eta}{wait}"
         )
 
-    def _table(self) -> Table:
+    def render(self) -> RenderableType:
+        """The terminal display: progress bar, statuses, kinds, running tasks, budgets."""
         assert self.driver is not None
-        d = self.driver
-        c = d.core.counts()
-        total = sum(c.values())
-        done = c["succeeded"] + c["failed"] + c["skipped"]
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / done * (total - done) if done else float("nan")
-        title = f"run {d.run_id}" + ("  [simulated provider]" if self.simulated else "")
-        table = Table(title=title, show_header=False, box=None)
-        table.add_row("progress", f"{done}/{total} ({done / max(total, 1):.0%}), ETA {eta:.1f}s")
-        table.add_row(
-            "tasks",
-            f"{c['succeeded']} ok · {c['running']} running · {c['ready'] + c['pending']} waiting"
-            f" · {c['failed']} failed · {c['skipped']} skipped",
-        )
-        table.add_row(
-            "steps", f"{d.core.pool.spent} used, {d.core.pool.reserved} held of {d.core.pool.total}"
-        )
-        cost = f"${d.budget.spent_cost_usd:.4f}"
-        if d.budget.max_cost_usd is not None:
-            cost += f" of ${d.budget.max_cost_usd:.2f}"
-        table.add_row("tokens", f"{d.budget.spent_tokens:,}   cost {cost}")
-        table.add_row("elapsed", f"{elapsed:.1f}s")
-        return table
+        s = self.snapshot()
+        title = Text(f"run {self.driver.run_id}", style="bold")
+        if self.simulated:
+            title.append("  [simulated provider]", style="yellow")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        grid.add_row("progress", _bar_line(s))
+        grid.add_row("tasks", _status_line(s))
+        if s.by_kind:
+            grid.add_row("kinds", Text(_kinds_text(s)))
+        grid.add_row("running", Text(_running_text(s)))
+        grid.add_row("steps", Text(_of(s.steps_spent + s.steps_held, s.steps_total, "") + _held(s)))
+        grid.add_row("tokens", Text(_of(s.tokens, s.max_tokens, "")))
+        grid.add_row("cost", Text(_cost(s)))
+        if s.rate_waiting:
+            grid.add_row(
+                "rate limit", Text(f"{s.rate_waiting} calls waiting on the rate limit", "yellow")
+            )
+        return Group(title, grid)
+
+
+def _bar_line(s: Snapshot) -> Table:
+    row = Table.grid(padding=(0, 1))
+    row.add_column(width=40)
+    row.add_column(no_wrap=True)
+    eta = "-" if s.eta_s is None else f"{s.eta_s:.0f}s"
+    share = s.done / s.total if s.total else 0.0
+    row.add_row(
+        ProgressBar(total=max(s.total, 1), completed=s.done, width=40),
+        Text(f"{s.done}/{s.total} ({share:.0%})  elapsed {s.elapsed_s:.1f}s  ETA {eta}"),
+    )
+    return row
+
+
+def _status_line(s: Snapshot) -> Text:
+    text = Text()
+    styles = (
+        ("succeeded", "green"),
+        ("running", "cyan"),
+        ("pending", "dim"),
+        ("failed", "red"),
+        ("skipped", "magenta"),
+        ("cancelled", "yellow"),
+    )
+    for i, (name, style) in enumerate(styles):
+        if i:
+            text.append(" · ")
+        text.append(f"{s.counts.get(name, 0)} {name}", style=style)
+    return text
+
+
+def _kinds_text(s: Snapshot) -> str:
+    return " · ".join(
+        f"{kind} {done}/{total}" + (f" ({running} running)" if running else "")
+        for kind, (done, running, total) in s.by_kind.items()
+    )
+
+
+def _running_text(s: Snapshot) -> str:
+    if not s.running:
+        return "-"
+    shown = ", ".join(f"{task} {secs:.1f}s" for task, secs in s.running[:RUNNING_SHOWN])
+    more = len(s.running) - RUNNING_SHOWN
+    return shown + (f", … (+{more} more)" if more > 0 else "")
+
+
+def _of(value: float, limit: float | None, unit: str) -> str:
+    if limit is None:
+        return f"{unit}{value:,.0f}"
+    share = value / limit if limit else 0.0
+    return f"{unit}{value:,.0f} of {unit}{limit:,.0f} ({share:.0%})"
+
+
+def _held(s: Snapshot) -> str:
+    return f"  ({s.steps_spent:,} used, {s.steps_held:,} held by running tasks)"
+
+
+def _cost(s: Snapshot) -> str:
+    if s.max_cost_usd is None:
+        return f"${s.cost_usd:.4f}"
+    share = s.cost_usd / s.max_cost_usd if s.max_cost_usd else 0.0
+    return f"${s.cost_usd:.4f} of ${s.max_cost_usd:.2f} ({share:.0%})"

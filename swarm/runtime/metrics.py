@@ -7,13 +7,16 @@ back from the database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import networkx as nx
 
 from swarm.dag import critical_path, longest_remaining
+from swarm.plan import RunBudget
+from swarm.store.queries import Queries, RunDetail, TaskDetail
+from swarm.store.store import Store
 
 
 def steps_critical(graph: nx.DiGraph[str], steps_used: Mapping[str, int]) -> int:
@@ -95,3 +98,31 @@ def compute_metrics(
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
+
+
+def task_graph(tasks: Sequence[TaskDetail]) -> nx.DiGraph[str]:
+    """The DAG of a run's stored tasks (edges from a dependency to its dependent)."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from((task.task_id, {"kind": task.kind}) for task in tasks)
+    graph.add_edges_from((dep, task.task_id) for task in tasks for dep in task.deps if dep in graph)
+    return graph
+
+
+def metrics_of(detail: RunDetail) -> RunMetrics:
+    """The metrics of a run read back from the database (every attempt of every session)."""
+    graph = task_graph(detail.tasks)
+    concurrency = detail.run.concurrency or int(RunBudget.model_fields["max_concurrency"].default)
+    return compute_metrics(
+        graph,
+        {task.task_id: task.work_s for task in detail.tasks},
+        {task.task_id: task.steps for task in detail.tasks},
+        concurrency,
+        detail.active_s,
+    )
+
+
+async def record_run_metrics(store: Store, run_id: str) -> RunMetrics:
+    """Compute a finished run's metrics from the database and store them in ``summary_json``."""
+    metrics = metrics_of(await Queries(store).detail(run_id))
+    await store.record_metrics(run_id, metrics.as_dict())
+    return metrics

@@ -1,0 +1,388 @@
+"""Inspecting runs from any process: `swarm runs`, `show`, `events`, `artifacts`, `cancel`,
+`export`.
+
+They only read the database (``cancel`` records a request, nothing more), so they work while
+another process drives the run. Text goes through rich without markup: goals, errors and
+results are untrusted text, shown with control characters replaced. With ``--json`` stdout
+carries JSON only (``events`` prints one JSON object per line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from swarm.cli.app import app
+from swarm.cli.inspect_text import (
+    STATUS_STYLE,
+    clean,
+    duration,
+    event_line,
+    metrics_lines,
+    money,
+    timestamp,
+)
+from swarm.cli.run_cmds import DbOption, JsonOption
+from swarm.dag import render_tree
+from swarm.errors import ConfigError, RunNotFound
+from swarm.runtime.metrics import RunMetrics, metrics_of, task_graph
+from swarm.runtime.run import LIVE_HEARTBEAT_S
+from swarm.store.engine import default_db
+from swarm.store.queries import EventRow, Queries, RunDetail, RunSummary
+from swarm.store.store import Store
+
+RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to inspect.")]
+ENDED = frozenset({"succeeded", "failed", "cancelled"})
+FOLLOW_POLL_S = 0.25
+PIPE_WIDTH = 250
+
+
+@asynccontextmanager
+async def open_queries(db: Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
+    """Queries over an existing database; never creates one (a missing file is an input error)."""
+    path = db if db is not None else default_db()
+    if not path.is_file():
+        if run_id is not None:
+            raise RunNotFound(run_id, str(path))
+        raise ConfigError(
+            f"no database at {path}",
+            hint="run a plan first (`swarm execute PLAN`), or point --db/SWARM_DB at the file",
+        )
+    store = await Store.open(path)
+    try:
+        yield Queries(store)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await store.close()
+
+
+def is_live(run: RunSummary, now: float | None = None) -> bool:
+    """A process is driving the run: it is running and its heartbeat is fresh."""
+    if run.status not in ("created", "running") or run.heartbeat_at is None:
+        return False
+    return (now or time.time()) - run.heartbeat_at < LIVE_HEARTBEAT_S
+
+
+def _console() -> Console:
+    """Rich output without markup; off a terminal, wide enough that rows are not cut."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=PIPE_WIDTH)
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, default=str))
+
+
+# -- swarm runs -------------------------------------------------------------------------------
+
+
+@app.command("runs")
+def runs_command(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List recent runs: goal, status, task counts, duration, tokens and cost."""
+
+    async def main() -> list[RunSummary]:
+        async with open_queries(db) as q:
+            return await q.runs(limit)
+
+    found = anyio.run(main)
+    if as_json:
+        _echo_json({"runs": [_run_json(r) for r in found]})
+        return
+    if not found:
+        typer.echo("no runs yet")
+        return
+    table = Table(box=None, pad_edge=False)
+    for name in ("run", "created", "status", "goal", "ok/failed/all", "duration", "tokens"):
+        table.add_column(name, no_wrap=name != "goal")
+    table.add_column("cost", justify="right")
+    now = time.time()
+    for r in found:
+        status = r.status if r.status != "running" or is_live(r, now) else "running (stale)"
+        table.add_row(
+            Text(r.run_id),
+            Text(timestamp(r.created_at)),
+            Text(status, style=STATUS_STYLE.get(r.status, "")),
+            Text(clean(r.goal, 60)),
+            Text(f"{r.counts['succeeded']}/{r.counts['failed']}/{r.tasks}"),
+            Text(duration(r.duration_s)),
+            Text(f"{r.tokens:,}"),
+            Text(money(r.cost_usd)),
+        )
+    _console().print(table)
+
+
+def _run_json(r: RunSummary) -> dict[str, Any]:
+    out = asdict(r)
+    out["tokens"] = r.tokens
+    out["live"] = is_live(r)
+    return out
+
+
+# -- swarm show -------------------------------------------------------------------------------
+
+
+@app.command("show")
+def show_command(
+    run_id: RunIdArg,
+    db: DbOption = None,
+    tree: Annotated[bool, typer.Option(help="Draw the DAG as a tree with statuses.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """A run's tasks (status, attempts, steps, tokens, cost, duration), metrics and DAG."""
+
+    async def main() -> RunDetail:
+        async with open_queries(db, run_id) as q:
+            return await q.detail(run_id)
+
+    detail = anyio.run(main)
+    metrics = metrics_of(detail)
+    critical = set(metrics.critical_path)
+    if as_json:
+        tasks = []
+        for t in detail.tasks:
+            row = asdict(t)
+            row.pop("result")
+            row["duration_s"] = t.duration_s
+            row["critical"] = t.task_id in critical
+            tasks.append(row)
+        _echo_json({"run": _run_json(detail.run), "metrics": metrics.as_dict(), "tasks": tasks})
+        return
+    console = _console()
+    _print_header(console, detail, metrics)
+    table = Table(box=None, pad_edge=False)
+    for name in ("", "task", "kind", "status", "attempts", "steps", "tokens", "cost", "duration"):
+        table.add_column(name, no_wrap=True, justify="right" if name == "cost" else "left")
+    table.add_column("error")
+    for t in detail.tasks:
+        table.add_row(
+            Text("*" if t.task_id in critical else " ", style="bold yellow"),
+            Text(t.task_id),
+            Text(t.kind),
+            Text(t.status, style=STATUS_STYLE.get(t.status, "")),
+            Text(str(t.attempts)),
+            Text(str(t.steps)),
+            Text(f"{t.tokens_in + t.tokens_out:,}"),
+            Text(money(t.cost_usd)),
+            Text(duration(t.duration_s)),
+            Text(clean(t.error or "", 80), style="red"),
+        )
+    console.print(table)
+    if tree:
+        console.print(Text("\nDAG (* = on the critical path)", style="bold"))
+        console.print(Text(_tree(detail, critical)))
+
+
+def _print_header(console: Console, detail: RunDetail, metrics: RunMetrics) -> None:
+    r = detail.run
+    head = Text(f"run {r.run_id}  ", style="bold")
+    head.append(r.status, style=STATUS_STYLE.get(r.status, ""))
+    if r.cancel_requested_at is not None and r.status not in ENDED:
+        head.append("  (cancel requested)", style="yellow")
+    console.print(head)
+    console.print(Text(f"goal: {clean(r.goal, 200)}"))
+    for line in metrics_lines(r, metrics):
+        console.print(Text(line))
+    console.print()
+
+
+def _tree(detail: RunDetail, critical: set[str]) -> str:
+    graph = task_graph(detail.tasks)
+    labels = {
+        t.task_id: f"{'* ' if t.task_id in critical else ''}{t.task_id} [{t.kind}] {t.status}"
+        for t in detail.tasks
+    }
+    return render_tree(graph, labels)
+
+
+# -- swarm events -----------------------------------------------------------------------------
+
+
+@app.command("events")
+def events_command(
+    run_id: RunIdArg,
+    db: DbOption = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until the run ends.")
+    ] = False,
+    after: Annotated[int, typer.Option(min=0, help="Only events with a larger id.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """The run's event log, oldest first; ``--follow`` tails a live run from any process.
+
+    With --json, one JSON object per line.
+    """
+
+    def emit(rows: list[EventRow]) -> None:
+        for e in rows:
+            typer.echo(json.dumps(asdict(e), default=str) if as_json else event_line(e))
+        sys.stdout.flush()
+
+    anyio.run(_events, db, run_id, after, follow, emit)
+
+
+async def _events(
+    db: Path | None,
+    run_id: str,
+    after: int,
+    follow: bool,
+    emit: Callable[[list[EventRow]], None],
+) -> None:
+    async with open_queries(db, run_id) as q:
+        run = await q.run(run_id)
+        last = after
+        while True:
+            rows = await q.events(run_id, after_id=last)
+            emit(rows)
+            if rows:
+                last = rows[-1].id
+            if not follow or (run.status in ENDED and not rows):
+                return
+            await anyio.sleep(FOLLOW_POLL_S if not rows else 0)
+            # The status is read before the events: once it shows the end, the next read of the
+            # events holds everything up to the run's last event.
+            run = await q.run(run_id)
+
+
+# -- swarm artifacts --------------------------------------------------------------------------
+
+
+@app.command("artifacts")
+def artifacts_command(run_id: RunIdArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The files the run's tasks wrote, with their paths on disk."""
+
+    async def main() -> RunDetail:
+        async with open_queries(db, run_id) as q:
+            return await q.detail(run_id)
+
+    detail = anyio.run(main)
+    folder = detail.artifacts_dir
+    rows = [
+        {**asdict(a), "file": None if folder is None else str(Path(folder) / a.path)}
+        for a in detail.artifacts
+    ]
+    if as_json:
+        _echo_json({"run_id": run_id, "folder": folder, "artifacts": rows})
+        return
+    if not rows:
+        typer.echo(f"run {run_id} has no artifacts")
+        return
+    table = Table(box=None, pad_edge=False)
+    for name in ("task", "kind", "size", "sha256", "file"):
+        table.add_column(name, no_wrap=name != "file")
+    for row in rows:
+        table.add_row(
+            Text(row["task_id"]),
+            Text(row["kind"]),
+            Text(f"{row['size']:,}"),
+            Text(row["sha256"][:12]),
+            Text(clean(row["file"] or row["path"])),
+        )
+    _console().print(table)
+
+
+# -- swarm cancel -----------------------------------------------------------------------------
+
+
+@app.command("cancel")
+def cancel_command(
+    run_id: RunIdArg,
+    db: DbOption = None,
+    wait: Annotated[
+        float, typer.Option(min=0.0, help="Seconds to wait for the run to stop (0: do not wait).")
+    ] = 0.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask the process driving a run to cancel it; the run stays resumable."""
+
+    async def main() -> dict[str, Any]:
+        async with open_queries(db, run_id) as q:
+            store_run = await q.run(run_id)
+            if store_run.status in ENDED:
+                return {"run_id": run_id, "status": store_run.status, "requested": False}
+            live = is_live(store_run)
+            await q.store.request_cancel(run_id)
+            status = store_run.status
+            if wait and live:
+                with anyio.move_on_after(wait):
+                    while status not in ENDED:
+                        await anyio.sleep(FOLLOW_POLL_S)
+                        status = (await q.run(run_id)).status
+            return {"run_id": run_id, "status": status, "requested": True, "live": live}
+
+    out = anyio.run(main)
+    if as_json:
+        _echo_json(out)
+    elif not out["requested"]:
+        typer.echo(f"run {run_id} already ended: {out['status']}")
+    elif out["status"] in ENDED:
+        typer.echo(f"run {run_id} {out['status']}")
+    elif out["live"]:
+        typer.echo(f"cancel requested: the process driving run {run_id} will stop it shortly")
+    else:
+        typer.echo(
+            f"cancel requested, but no live process is driving run {run_id} now "
+            f"(status {out['status']}); `swarm resume {run_id}` would clear the request"
+        )
+
+
+# -- swarm export -----------------------------------------------------------------------------
+
+
+@app.command("export")
+def export_command(
+    run_id: RunIdArg,
+    db: DbOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events,
+    artifacts (``--json`` is accepted; the output is always JSON)."""
+
+    async def main() -> dict[str, Any]:
+        async with open_queries(db, run_id) as q:
+            return await export_run(q, run_id)
+
+    text = json.dumps(anyio.run(main), default=str, indent=1)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        if not as_json:
+            typer.echo(f"wrote {output}", err=True)
+
+
+async def export_run(q: Queries, run_id: str) -> dict[str, Any]:
+    """Everything the database holds about one run, as JSON-able data."""
+    detail = await q.detail(run_id)
+    record = await q.store.load_run(run_id)
+    return {
+        "format": "swarm-run-export/1",
+        "run": _run_json(detail.run),
+        "config": record.config,
+        "plan": json.loads(record.plan_json),
+        "metrics": metrics_of(detail).as_dict(),
+        "artifacts_dir": detail.artifacts_dir,
+        "tasks": [{**asdict(t), "duration_s": t.duration_s} for t in detail.tasks],
+        "attempts": [asdict(a) for a in await q.attempts(run_id)],
+        "steps": [asdict(s) for s in await q.steps(run_id)],
+        "events": [asdict(e) for e in await q.events(run_id)],
+        "artifacts": [asdict(a) for a in detail.artifacts],
+    }

@@ -1,0 +1,1 @@
+"""`swarm dashboard`: the bundled Datasette dashboards over a swarm database (optional extra)."""
