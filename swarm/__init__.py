@@ -5,7 +5,8 @@ The public surface is re-exported here (and pinned by ``tests/test_public_api.py
 
 from __future__ import annotations
 
-from swarm.api import RunHandle, Swarm
+from typing import TYPE_CHECKING, Any
+
 from swarm.errors import (
     BudgetExceeded,
     ConfigError,
@@ -19,7 +20,21 @@ from swarm.errors import (
 )
 from swarm.plan import ModelParams, Plan, RunBudget, TaskDefaults, TaskSpec
 
+if TYPE_CHECKING:
+    from swarm.api import RunHandle, Swarm
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The API pulls in the runtime and the planners, which themselves import swarm's modules:
+    # loaded on first use so that `import planners` (or any swarm module) stays acyclic.
+    if name in ("Swarm", "RunHandle"):
+        from swarm import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'swarm' has no attribute {name!r}")
+
 
 __all__ = [
     "BudgetExceeded",

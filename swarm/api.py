@@ -20,16 +20,25 @@ follow a run driven by another process too.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 from sqlalchemy import select
 
-from swarm.errors import RunNotFound
-from swarm.plan import Plan
+from planners import (
+    PlanEvent,
+    PlanHeader,
+    PlannerSettings,
+    PlanReady,
+    TaskReady,
+    plan_goal,
+    stream_plan,
+)
+from swarm.errors import PlannerError, Problem, RunNotFound
+from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import Provider
 from swarm.providers.factory import make_provider
 from swarm.runtime import run as runs
@@ -41,6 +50,63 @@ from swarm.validation import validate_data, validate_file
 T = TypeVar("T")
 PlanLike = Plan | dict[str, Any] | str | Path
 FINAL_EVENT = "run.finished"
+
+
+async def submit_goal(
+    store: Store,
+    goal: str,
+    provider: Provider,
+    options: runs.RunOptions,
+    settings: PlannerSettings | None = None,
+    *,
+    images: Sequence[str] = (),
+    run_id: str | None = None,
+    hooks: runs.Hooks | None = None,
+    budget: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Plan ``goal`` and run the plan while it is being written: the run is recorded once the
+    planner's header is read, and each task is dispatched as soon as its line is valid and its
+    dependencies have succeeded. A planner that fails before its header writes nothing.
+    ``budget`` overrides fields of the plan's budget (the CLI's --concurrency and the like)."""
+    events = cast(
+        AsyncGenerator[PlanEvent, None],
+        stream_plan(goal, provider, settings or PlannerSettings(), images=images),
+    )
+    async with aclosing(events):
+        header: PlanHeader | None = None
+        async for event in events:
+            if isinstance(event, PlanHeader):
+                header = event
+                break
+            if isinstance(event, PlanReady):  # a whole-JSON answer with no header line
+                whole = with_budget(event.plan, budget)
+                return await runs.execute(
+                    store, whole, provider, options, run_id=run_id, hooks=hooks
+                )
+        if header is None:
+            ended = Problem("plan", "", "the planner's answer ended before its plan began")
+            raise PlannerError([ended], attempts=1)
+        limits = header.budget.model_validate({**header.budget.model_dump(), **(budget or {})})
+        plan = Plan.model_construct(
+            goal=header.goal, defaults=header.defaults, budget=limits, tasks=[]
+        )
+
+        async def tasks() -> AsyncIterator[TaskSpec]:
+            async for event in events:
+                if isinstance(event, TaskReady):
+                    yield event.spec
+
+        return await runs.execute_streamed(
+            store, plan, tasks(), provider, options, run_id=run_id, hooks=hooks
+        )
+
+
+def with_budget(plan: Plan, budget: dict[str, Any] | None) -> Plan:
+    """``plan`` with some fields of its budget replaced (validated like a plan file's)."""
+    if not budget:
+        return plan
+    merged = plan.budget.model_validate({**plan.budget.model_dump(), **budget})
+    return plan.model_copy(update={"budget": merged})
 
 
 def as_plan(plan: PlanLike) -> Plan:
@@ -113,6 +179,31 @@ class Swarm:
             run_id=run_id,
         )
 
+    async def plan(
+        self, goal: str, *, images: Sequence[str] = (), settings: PlannerSettings | None = None
+    ) -> Plan:
+        """Ask the planner model for a validated plan (repaired up to twice, else PlanError)."""
+        return await plan_goal(goal, self.provider, settings or PlannerSettings(), images=images)
+
+    async def submit(
+        self,
+        goal: str,
+        *,
+        images: Sequence[str] = (),
+        settings: PlannerSettings | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Plan and execute in one go; tasks start while the planner is still writing."""
+        return await submit_goal(
+            self.store,
+            goal,
+            self.provider,
+            self.options(),
+            settings,
+            images=images,
+            run_id=run_id,
+        )
+
     async def resume(self, run_id: str) -> dict[str, Any]:
         """Continue a run from the database; finished tasks are not run again."""
         return await runs.resume(self.store, run_id, self.provider)
@@ -174,6 +265,12 @@ class Swarm:
 
     def execute_sync(self, plan: PlanLike, **kwargs: Any) -> dict[str, Any]:
         return self._sync(lambda sw: sw.execute(plan, **kwargs))
+
+    def plan_sync(self, goal: str, **kwargs: Any) -> Plan:
+        return self._sync(lambda sw: sw.plan(goal, **kwargs))
+
+    def submit_sync(self, goal: str, **kwargs: Any) -> dict[str, Any]:
+        return self._sync(lambda sw: sw.submit(goal, **kwargs))
 
     def resume_sync(self, run_id: str) -> dict[str, Any]:
         return self._sync(lambda sw: sw.resume(run_id))

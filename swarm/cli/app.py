@@ -31,7 +31,16 @@ EXIT_CANCELLED = 130
 
 def _register() -> None:
     # Each module adds its commands to ``app`` on import.
-    from swarm.cli import db_cmds, plan_cmds, run_cmds  # noqa: F401
+    from swarm.cli import (  # noqa: F401
+        dashboard_cmds,
+        db_cmds,
+        inspect_cmds,
+        plan_cmds,
+        planner_cmds,
+        report_cmds,
+        run_cmds,
+        submit_cmds,
+    )
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

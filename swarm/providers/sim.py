@@ -11,7 +11,9 @@ call's key (task, attempt, step), so they are reproducible too. Configured by en
 - ``SWARM_SIM_LEDGER``: a file to which every call appends one JSON line (the crash tests
   count executions with it).
 
-Everything it answers is labelled simulated.
+A planning prompt (from ``planners/``) gets a simulated plan in the planner's line protocol
+(:mod:`swarm.providers.sim_planner`); ``stream()`` sends any answer in chunks, its latency
+spread over them. Everything it answers is labelled simulated.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ import math
 import os
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
 from swarm.errors import ConfigError, ProviderError, RateLimited
+from swarm.providers import sim_agent, sim_planner
 from swarm.providers.base import ModelRequest, ModelResponse, estimate_tokens
 
 SIM_LABEL = "[simulated]"
+STREAM_CHUNK_CHARS = 64
 FAULT_KINDS = ("error", "timeout", "malformed", "ratelimit")
 _WORDS = [
     "analysis",
@@ -175,6 +180,23 @@ class SimProvider:
         )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self._complete(request, pace=True)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[str]:
+        """The answer of :meth:`complete` in chunks, its latency spread over them, as a model
+        that streams would send it (the streaming planner reads each task as it arrives)."""
+        response = await self._complete(request, pace=False)
+        delay = 0.0
+        if self.latency.mode != "zero":
+            roll = random.Random(_digest("call", request.call_key, request.prompt))
+            delay = self.latency.draw(roll)
+        text, size = response.text, STREAM_CHUNK_CHARS
+        chunks = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+        for chunk in chunks:
+            await anyio.sleep(delay / len(chunks))
+            yield chunk
+
+    async def _complete(self, request: ModelRequest, *, pace: bool) -> ModelResponse:
         self.calls += 1
         started = time.perf_counter()
         if self.ledger:
@@ -184,7 +206,7 @@ class SimProvider:
             roll = random.Random(_digest("call", request.call_key, request.prompt))
             delay = self.latency.draw(roll)
             fault = self._fault(roll)
-        if delay > 0:
+        if delay > 0 and pace:
             await anyio.sleep(delay)
         else:
             await anyio.lowlevel.checkpoint()
@@ -218,10 +240,14 @@ class SimProvider:
         return None
 
     def _answer(self, request: ModelRequest, *, malformed: bool) -> str:
+        if sim_planner.is_planning_request(request):
+            return sim_planner.answer(request, malformed=malformed)
         digest = _digest("answer", request.model, request.prompt)
         if request.json_schema is not None:
             if malformed:
                 return '{"truncated": ['
+            if sim_agent.is_agent_schema(request.json_schema):
+                return sim_agent.act(request.prompt, request.json_schema, random.Random(digest))
             value = fake_json(request.json_schema, random.Random(digest))
             return json.dumps(value, sort_keys=True)
         if malformed:

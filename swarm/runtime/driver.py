@@ -32,7 +32,7 @@ from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status, TaskInfo
 from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
 from swarm.plan import Plan, TaskSpec
-from swarm.providers.base import Provider
+from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
 from swarm.store.ops import (
     AddedTask,
@@ -46,6 +46,9 @@ from swarm.store.ops import (
 )
 from swarm.store.writer import Writer
 from workers.base import TaskContext, Worker
+
+CANCEL_POLL_S = 0.5
+"""How often the driver checks for a `swarm cancel` request."""
 
 
 @dataclass
@@ -87,6 +90,7 @@ class RunDriver:
         handle_signals: bool = False,
         on_tick: Callable[[], None] | None = None,
         make_info: Callable[[TaskSpec, int], TaskInfo] | None = None,
+        cancel_requested: Callable[[], Awaitable[bool]] | None = None,
         feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
     ) -> None:
         self.run_id = run_id
@@ -105,6 +109,9 @@ class RunDriver:
         self.handle_signals = handle_signals
         self.on_tick = on_tick
         self.make_info = make_info
+        self.cancel_requested = cancel_requested
+        self.journal: CallJournal | None = None
+        """Asks the store whether `swarm cancel` (any process) wants this run stopped."""
         self.feeders = feeders
         """Coroutines run beside the workers that add tasks while the run goes (a streaming
         planner); each holds the run open until it returns."""
@@ -134,6 +141,8 @@ class RunDriver:
                         inner.start_soon(self._watch_signals)
                     if self.on_tick is not None:
                         inner.start_soon(self._ticker)
+                    if self.cancel_requested is not None:
+                        inner.start_soon(self._watch_cancel_requests)
                     for feeder in self.feeders:
                         self.core.hold()
                         inner.start_soon(self._feed, feeder)
@@ -308,6 +317,7 @@ class RunDriver:
             budget=self.budget,
             price=price_for(self.prices, model),
             run_dir=self.run_dir,
+            journal=self.journal,
         )
         timeout = spec.timeout_s or defaults.timeout_s
         started = time.time()
@@ -459,6 +469,16 @@ class RunDriver:
             async for _ in signals:
                 self.cancel()
                 return
+
+    async def _watch_cancel_requests(self) -> None:
+        """`swarm cancel` from another process: poll the store and cancel like a signal."""
+        assert self.cancel_requested is not None
+        while True:
+            await anyio.sleep(CANCEL_POLL_S)
+            with contextlib.suppress(StoreError):  # a busy database: ask again next time
+                if await self.cancel_requested():
+                    self.cancel()
+                    return
 
     async def _ticker(self) -> None:
         assert self.on_tick is not None

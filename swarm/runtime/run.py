@@ -27,7 +27,8 @@ from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
-from swarm.runtime.metrics import steps_critical
+from swarm.runtime.journal import StoreJournal
+from swarm.runtime.metrics import record_run_metrics, steps_critical
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
 from workers.base import Worker
@@ -43,6 +44,13 @@ class RunOptions:
     seed: int = 0
     artifacts_dir: str = "swarm-runs"
     """Each run writes its files under ``<artifacts_dir>/<run_id>/``."""
+    model: str | None = None
+    """``--model``, if given (it is also written into the stored plan's defaults)."""
+    base_url: str | None = None
+    """``--base-url`` of a remote provider. Never a token: secrets are read from the
+    environment on every start and resume, and are not stored."""
+    rate_limit: int | None = None
+    """``--rate-limit``: prediction creations per minute (None: the provider's default)."""
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -50,6 +58,9 @@ class RunOptions:
             "fail_fast": self.fail_fast,
             "seed": self.seed,
             "artifacts_dir": self.artifacts_dir,
+            "model": self.model,
+            "base_url": self.base_url,
+            "rate_limit": self.rate_limit,
         }
 
     @classmethod
@@ -59,6 +70,9 @@ class RunOptions:
             fail_fast=bool(config.get("fail_fast", False)),
             seed=int(config.get("seed", 0)),
             artifacts_dir=str(config.get("artifacts_dir", "swarm-runs")),
+            model=config.get("model"),
+            base_url=config.get("base_url"),
+            rate_limit=config.get("rate_limit"),
         )
 
 
@@ -197,6 +211,8 @@ class _Setup:
     early: list[Failed] = field(default_factory=list)
     resumed: bool = False
     feeders: list[Callable[[RunDriver], Awaitable[None]]] = field(default_factory=list)
+    open_calls: dict[tuple[str, int], str] = field(default_factory=dict)
+    """Remote predictions an interrupted attempt left without an outcome (resume)."""
 
 
 async def _execute(
@@ -305,6 +321,7 @@ async def _resume(
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
     setup.early = scheduler.start()
+    setup.open_calls = await store.open_calls(run_id)
     return await _drive(store, setup, provider, hooks)
 
 
@@ -333,7 +350,9 @@ async def _drive(
             driver_box[0].plan, spec, task_weight(driver_box[0].plan, spec, workers), order, workers
         ),
         feeders=setup.feeders,
+        cancel_requested=lambda: store.cancel_requested(setup.run_id),
     )
+    driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
     driver_box.append(driver)
     if hooks.on_start is not None:
         hooks.on_start(driver)
@@ -341,9 +360,14 @@ async def _drive(
         end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
+    metrics = await record_run_metrics(store, setup.run_id)
     plan = driver.plan
     graph = setup.graph if plan is setup.plan else build_graph(plan)
-    return await summarise(store, setup.run_id, plan, graph, provider, end.status, end.makespan_s)
+    summary = await summarise(
+        store, setup.run_id, plan, graph, provider, end.status, end.makespan_s
+    )
+    summary["metrics"] = metrics.as_dict()
+    return summary
 
 
 def _first_swarm_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -18,6 +18,8 @@ from typing import Any
 from swarm.store.ops import (
     AttemptFinished,
     AttemptStarted,
+    CallCreated,
+    CallFinished,
     Event,
     Op,
     RunFinished,
@@ -78,6 +80,11 @@ TASK_CANCELLED_SQL = (
 INSERT_EVENT_SQL = (
     "INSERT INTO events (run_id, at, type, task_id, attempt, data_json) VALUES (?, ?, ?, ?, ?, ?)"
 )
+INSERT_CALL_SQL = (
+    "INSERT INTO calls (run_id, task_id, attempt, step, provider, ref, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+FINISH_CALL_SQL = "UPDATE calls SET status = ?, finished_at = ? WHERE run_id = ? AND ref = ?"
 HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
 
 FINISH_EVENTS = {
@@ -98,6 +105,8 @@ _OP_TYPES = (
     AttemptFinished,
     TasksSkipped,
     RunFinished,
+    CallCreated,
+    CallFinished,
     Event,
 )
 
@@ -115,6 +124,8 @@ class Segment:
     skipped: list[Row] = field(default_factory=list)
     run_finished: list[Row] = field(default_factory=list)
     cancelled: list[Row] = field(default_factory=list)
+    calls: list[Row] = field(default_factory=list)
+    calls_finished: list[Row] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -235,6 +246,10 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _ATTEMPT_STARTED, [(op.run_id, op.task_id)]
     if isinstance(op, AttemptFinished):
         return _ATTEMPT_FINISHED, [(op.run_id, op.task_id)]
+    if isinstance(op, CallCreated):
+        return _ATTEMPT_STARTED, [("call", op.run_id, op.ref)]
+    if isinstance(op, CallFinished):
+        return _ATTEMPT_FINISHED, [("call", op.run_id, op.ref)]
     if isinstance(op, RunStarted):
         return _RUN_STARTED, [(op.run_id,)]
     if isinstance(op, TasksAdded):
@@ -283,6 +298,10 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         events.append(
             (_NO_FENCE, (op.run_id, op.at, kind, None, None, f'{{"pid": {int(op.pid)}}}'))
         )
+    elif isinstance(op, CallCreated):
+        seg.calls.append((op.run_id, op.task_id, op.attempt, op.step, op.provider, op.ref, op.at))
+    elif isinstance(op, CallFinished):
+        seg.calls_finished.append((op.status, op.at, op.run_id, op.ref))
     elif isinstance(op, TasksAdded):
         data = _dumps({"reason": op.reason})
         for t in op.tasks:
@@ -339,4 +358,6 @@ def _has_rows(seg: Segment) -> bool:
         or seg.skipped
         or seg.run_finished
         or seg.cancelled
+        or seg.calls
+        or seg.calls_finished
     )

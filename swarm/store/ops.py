@@ -142,6 +142,29 @@ class RunFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class CallCreated:
+    """A remote prediction was created for step ``step`` of an attempt (write-ahead)."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    step: int
+    provider: str
+    ref: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallFinished:
+    """How a recorded remote prediction ended (``succeeded``, ``failed``, ``canceled``)."""
+
+    run_id: str
+    ref: str
+    status: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A free-form event for the log (rate-limit waits, budget refusals, notes)."""
 
@@ -153,4 +176,14 @@ class Event:
     data: dict[str, Any] | None = None
 
 
-Op = RunStarted | TasksAdded | AttemptStarted | AttemptFinished | TasksSkipped | RunFinished | Event
+Op = (
+    RunStarted
+    | TasksAdded
+    | AttemptStarted
+    | AttemptFinished
+    | TasksSkipped
+    | RunFinished
+    | CallCreated
+    | CallFinished
+    | Event
+)

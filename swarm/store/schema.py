@@ -148,6 +148,27 @@ events = Table(
 )
 """Append-only: rows are never updated or deleted, so ``id`` orders the log."""
 
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("ref", Text, nullable=False),
+    Column("status", Text),
+    Column("created_at", REAL, nullable=False),
+    Column("finished_at", REAL),
+    PrimaryKeyConstraint("id"),
+    ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
+    Index("ix_calls_run_id_task_id_step", "run_id", "task_id", "step"),
+)
+"""Write-ahead record of remote predictions: committed before their output is awaited, so a
+resumed run re-attaches to a prediction instead of paying for it twice. ``status`` is NULL while
+the prediction's outcome is unknown."""
+
 artifacts = Table(
     "artifacts",
     metadata,

@@ -24,7 +24,7 @@ from swarm.store import batch as sql_text
 from swarm.store import migrate
 from swarm.store.engine import create_engine, reader
 from swarm.store.records import NewRun, RunRecord, TaskRecord
-from swarm.store.schema import TASK_STATUSES, attempts, events, runs, tasks
+from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.writer import OnCommit, Writer
 
 _INTERRUPTED = "the process stopped before this attempt finished"
@@ -141,6 +141,18 @@ class Store:
             if not rows and not await _run_exists(conn, run_id):
                 raise RunNotFound(run_id, self.path)
         return [TaskRecord(**row._mapping) for row in rows]
+
+    async def open_calls(self, run_id: str) -> dict[tuple[str, int], str]:
+        """Remote predictions whose outcome was never recorded, newest per (task, step): what a
+        resumed run re-attaches to instead of creating them again."""
+        query = (
+            select(calls.c.task_id, calls.c.step, calls.c.ref)
+            .where(calls.c.run_id == run_id, calls.c.status.is_(None))
+            .order_by(calls.c.id)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return {(row.task_id, row.step): row.ref for row in rows}
 
     async def mark_interrupted(self, run_id: str) -> list[str]:
         """Prepare a resume: put tasks a stopped process left ``running`` or ``cancelled`` back

@@ -260,6 +260,8 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
         _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
         _many(conn, sql.ATTEMPT_STARTED_SQL, seg.attempt_started)
+        _many(conn, sql.INSERT_CALL_SQL, seg.calls)
+        _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)
         if seg.finished:
             accepted = _fenced(conn, seg.finished, careful, refused)
             _many(conn, sql.INSERT_ATTEMPT_SQL, [sql.attempt_row(op) for op in accepted])
