@@ -236,14 +236,14 @@ def test_kind_problems_are_reported_together() -> None:
         {"id": "a", "kind": "llm"},
         {"id": "b", "kind": "llm", "prompt": " "},
         task("c", output_schema={"type": 5}, config={"reasks": 99}),
-        budget={"per_kind_concurrency": {"code": 1}},
+        budget={"per_kind_concurrency": {"shell": 1}},
     )
     assert located(raw) == {
         ("task 'a'", "prompt"),
         ("task 'b'", "prompt"),
         ("task 'c'", "output_schema"),
         ("task 'c'", "config.reasks"),
-        ("plan", "budget.per_kind_concurrency.code"),
+        ("plan", "budget.per_kind_concurrency.shell"),
     }
 
 

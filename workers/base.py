@@ -7,15 +7,22 @@ task's step allowance and the run's token and dollar budgets, and records every 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from swarm.core.budget import Budget
 from swarm.errors import BudgetExceeded, Problem, ProviderError
 from swarm.plan import ModelParams, TaskSpec
-from swarm.providers.base import ModelRequest, ModelResponse, Provider, estimate_tokens
+from swarm.providers.base import (
+    CallJournal,
+    ModelRequest,
+    ModelResponse,
+    Provider,
+    estimate_tokens,
+)
 from swarm.providers.pricing import Price
 from swarm.store.ops import ArtifactRecord, StepRecord
 
@@ -42,6 +49,10 @@ class TaskContext:
     steps: list[StepRecord] = field(default_factory=list)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     """Files this attempt wrote under ``run_dir``; recorded with its result."""
+    expansion: list[TaskSpec] = field(default_factory=list)
+    """Tasks a fan-out worker asks to add to the run (see ``workers/fanout.py``)."""
+    journal: CallJournal | None = None
+    """Where remote predictions are recorded before their output is awaited (write-ahead)."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -71,6 +82,7 @@ class TaskContext:
             "frequency_penalty": p.frequency_penalty,
             "reasoning_effort": p.reasoning_effort,
             "call_key": f"{self.run_id}/{self.spec.id}/{self.attempt}/{len(self.steps) + 1}",
+            "journal": self.journal,
         }
         fields.update(overrides)
         return ModelRequest(**fields)  # type: ignore[arg-type]
@@ -117,6 +129,38 @@ class TaskContext:
                 )
             )
         return response
+
+    def record_tool_step(
+        self, name: str, started: float, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record a tool call (an agent's tool, a ``code`` run) as one step of the allowance.
+
+        Workers check :attr:`steps_left` before running the tool; this refuses to record a step
+        beyond the allowance, so an attempt never takes more steps than it drew from the pool.
+        """
+        if self.steps_left < 1:
+            raise BudgetExceeded(
+                f"step allowance of {self.allowance} used up",
+                hint="raise the task's max_steps or the run's budget.max_steps",
+            )
+        self.steps.append(
+            StepRecord(
+                n=len(self.steps) + 1,
+                kind="tool",
+                name=name,
+                started_at=started,
+                latency_s=time.time() - started,
+                detail=detail,
+            )
+        )
+
+    def annotate_step(self, detail: dict[str, Any]) -> None:
+        """Add what the worker learned about its latest step (the action a model answered, the
+        inputs trimmed for its prompt) to that step's recorded detail."""
+        if self.steps:
+            last = self.steps[-1]
+            merged = {**(last.detail or {}), **detail}
+            self.steps[-1] = dataclasses.replace(last, detail=merged)
 
 
 class Worker(Protocol):

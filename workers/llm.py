@@ -55,6 +55,8 @@ class LlmWorker:
                 break
             asked = prompt if not problem else f"{prompt}\n\n{problem}"
             response = await ctx.call_model(ctx.request(asked, json_schema=schema))
+            if trimmed:
+                ctx.annotate_step({"trimmed_inputs": trimmed})
             verdict = check_output(response.text, schema)
             if verdict is None:
                 return response.text.strip() if schema is None else normalise_json(response.text)

@@ -7,10 +7,18 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from swarm.errors import ConfigError
+from workers.agent import AgentWorker
 from workers.base import Worker
+from workers.code import CodeWorker
+from workers.fanout import MapWorker
 from workers.llm import LlmWorker
 
-BUILTIN: dict[str, type[Worker]] = {"llm": LlmWorker}
+BUILTIN: dict[str, type[Worker]] = {
+    "llm": LlmWorker,
+    "agent": AgentWorker,
+    "code": CodeWorker,
+    "map": MapWorker,
+}
 
 
 @cache

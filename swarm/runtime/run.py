@@ -144,7 +144,7 @@ def task_weight(plan: Plan, spec: TaskSpec, workers: dict[str, Worker]) -> float
     """
     params = plan.defaults.params.merged(spec.params)
     steps = spec.max_steps or plan.defaults.max_steps or workers[spec.kind].default_steps
-    expected = 1 if spec.kind == "llm" else steps
+    expected = steps if spec.kind == "agent" else 1  # only agents use many steps
     return (params.max_tokens or 2048) / 2048 * expected
 
 

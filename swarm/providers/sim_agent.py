@@ -1,0 +1,99 @@
+"""The sim provider's agent: plausible, deterministic actions for the ``agent`` kind, offline.
+
+When the sim is asked for JSON under the agent's action schema (recognised by its title) it
+plays a small research routine, one action per step, chosen from the prompt alone: compute
+something about the task with ``python``, write notes with ``write_file``, ``list_files``, read
+a dependency's result with ``read_result`` (or its notes with ``read_file``), then ``finish``
+with an answer that quotes what it computed. Asked for a final answer, it finishes at once.
+The same prompt always gives the same action, and every answer is labelled simulated.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+AGENT_SCHEMA_TITLE = "swarm agent action v1"
+"""Must equal ``workers.actions.ACTION_TITLE`` (a test pins it); the provider layer does not
+import the workers."""
+NOTES = "notes.md"
+
+
+def is_agent_schema(schema: dict[str, Any]) -> bool:
+    return str(schema.get("title", "")).startswith(AGENT_SCHEMA_TITLE)
+
+
+def act(prompt: str, schema: dict[str, Any], rng: random.Random) -> str:
+    """The next action, as the JSON text a model would answer."""
+    sections = _sections(prompt)
+    task = prompt.strip().splitlines()[0] if prompt.strip() else "(empty task)"
+    steps = sections.get("Steps so far", "")
+    done = len(re.findall(r"^### Step \d+:", steps, flags=re.MULTILINE))
+    tools = {v["properties"]["tool"]["const"]: v for v in schema.get("oneOf", [])}
+    deps = re.findall(
+        r"^### (\S+)$", sections.get("Results of the tasks this one depends on", ""), re.M
+    )
+    routine = [
+        ("python", "Compute a few figures about the task first.", {"code": _code(task)}),
+        (
+            "write_file",
+            "Keep notes of what I found.",
+            {"path": NOTES, "content": _notes(task, steps)},
+        ),
+        ("list_files", "Check what is in my workspace.", {"path": "."}),
+        _reading(deps),
+    ]
+    if done < len(routine) and routine[done][0] in tools:
+        tool, thought, args = routine[done]
+    else:
+        answer_schema = tools["finish"]["properties"]["args"]["properties"]["answer"]
+        tool, thought, args = (
+            "finish",
+            "I have what I need.",
+            {"answer": _answer(task, steps, answer_schema, rng)},
+        )
+    return json.dumps({"thought": f"[simulated] {thought}", "tool": tool, "args": args})
+
+
+def _sections(prompt: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in re.split(r"^## ", prompt, flags=re.MULTILINE)[1:]:
+        title, _, body = part.partition("\n")
+        out[title.strip()] = body
+    return out
+
+
+def _code(task: str) -> str:
+    return (
+        "import hashlib, json\n"
+        f"text = {task!r}\n"
+        "digest = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)\n"
+        "print(json.dumps({'words': len(text.split()), 'chars': len(text), "
+        "'estimate': 1000 + digest % 9000}))\n"
+    )
+
+
+def _computed(steps: str) -> str:
+    """The JSON line the first python step printed, if the transcript still shows it."""
+    match = re.search(r"^(\{.*\})$", steps, flags=re.MULTILINE)
+    return match.group(1) if match else "(nothing computed)"
+
+
+def _notes(task: str, steps: str) -> str:
+    return f"# Notes [simulated]\n\nTask: {task}\n\nComputed: {_computed(steps)}\n"
+
+
+def _reading(deps: list[str]) -> tuple[str, str, dict[str, Any]]:
+    if deps:
+        return "read_result", f"Read what {deps[0]} found.", {"task_id": deps[0]}
+    return "read_file", "Re-read my notes.", {"path": NOTES}
+
+
+def _answer(task: str, steps: str, schema: dict[str, Any], rng: random.Random) -> Any:
+    if schema.get("type", "string") == "string" and "properties" not in schema:
+        return f"[simulated] {task[:120]} — computed with python: {_computed(steps)}."
+    from swarm.providers.sim import fake_json  # the sim module imports this one
+
+    return fake_json(schema, rng)
