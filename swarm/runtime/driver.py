@@ -58,6 +58,7 @@ class RunState:
     results: dict[str, str] = field(default_factory=dict)
     steps_used: dict[str, int] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each task's attempts (all of this session's attempts added up)."""
     started: dict[str, float] = field(default_factory=dict)
 
 
@@ -366,7 +367,7 @@ class RunDriver:
             "cost_usd": ctx.cost_usd,
         }
         self.state.steps_used[d.task_id] = self.state.steps_used.get(d.task_id, 0) + len(steps)
-        self.state.durations[d.task_id] = now - started
+        self.state.durations[d.task_id] = self.state.durations.get(d.task_id, 0.0) + now - started
         if error is None and ctx.expansion:
             error = self._expand(d, ctx, common)
             if error is None:

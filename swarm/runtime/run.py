@@ -28,7 +28,7 @@ from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
-from swarm.runtime.metrics import record_run_metrics, steps_critical
+from swarm.runtime.metrics import compute_metrics, record_run_metrics, steps_critical
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
 from workers.base import Worker
@@ -360,9 +360,19 @@ async def _drive(
         end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
-    metrics = await record_run_metrics(store, setup.run_id)
     plan = driver.plan
     graph = setup.graph if plan is setup.plan else build_graph(plan)
+    if setup.resumed:  # earlier sessions' attempts are only in the database
+        metrics = await record_run_metrics(store, setup.run_id)
+    else:  # everything is in memory: no need to read 10,000 rows back
+        metrics = compute_metrics(
+            graph,
+            setup.state.durations,
+            setup.state.steps_used,
+            plan.budget.max_concurrency,
+            end.makespan_s,
+        )
+        await store.record_metrics(setup.run_id, metrics.as_dict())
     summary = await summarise(
         store, setup.run_id, plan, graph, provider, end.status, end.makespan_s
     )
