@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,12 @@ from swarm.store.engine import connect_for_writing
 from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted
 
 OnCommit = Callable[[list[Op]], None]
+
+FAILPOINT_EXIT_CODE = 97
+_EXIT_AFTER_COMMIT = int(os.environ.get("SWARM_FAILPOINT_EXIT_AFTER_COMMIT", "0") or 0)
+"""Fault injection for the crash tests (fault F2): with ``SWARM_FAILPOINT_EXIT_AFTER_COMMIT=k``
+the process exits at once, like a ``kill -9``, right after its k-th commit. Read once, at import;
+0 (the default) disables it."""
 
 
 class _FenceMismatch(Exception):
@@ -176,6 +183,8 @@ class Writer:
             except (sqlite3.Error, OSError, StoreError) as exc:
                 self._fail(exc, len(ops))
         self.transactions += 1
+        if self.transactions == _EXIT_AFTER_COMMIT:
+            os._exit(FAILPOINT_EXIT_CODE)  # fault injection: die right after the k-th commit
         self._done += len(ops)
         if beats:
             self._last_beat = now
