@@ -8,16 +8,26 @@ from importlib.metadata import entry_points
 
 from swarm.errors import ConfigError
 from workers.agent import AgentWorker
+from workers.aggregate.document import DocumentWorker
+from workers.aggregate.sheet import SheetWorker
+from workers.aggregate.site import SiteWorker
+from workers.aggregate.slides import SlidesWorker
 from workers.base import Worker
 from workers.code import CodeWorker
 from workers.fanout import MapWorker
 from workers.llm import LlmWorker
+from workers.subplan import SubplanWorker
 
 BUILTIN: dict[str, type[Worker]] = {
     "llm": LlmWorker,
     "agent": AgentWorker,
     "code": CodeWorker,
     "map": MapWorker,
+    "subplan": SubplanWorker,
+    "document": DocumentWorker,
+    "sheet": SheetWorker,
+    "slides": SlidesWorker,
+    "site": SiteWorker,
 }
 
 
