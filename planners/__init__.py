@@ -16,9 +16,11 @@ from planners.events import (
 from planners.lines import PlanLineParser
 from planners.planner import PlannerSettings, plan_goal, stream_plan
 from planners.prompt import Limits, build_prompt
+from planners.replan import BranchFailure, revise_branch
 from planners.streaming import StreamingProvider, can_stream
 
 __all__ = [
+    "BranchFailure",
     "Limits",
     "LineProblem",
     "PlanEvent",
@@ -32,5 +34,6 @@ __all__ = [
     "build_prompt",
     "can_stream",
     "plan_goal",
+    "revise_branch",
     "stream_plan",
 ]

@@ -88,6 +88,15 @@ class TaskSpec(_Strict):
     """Settings specific to the task's kind, checked by that kind's worker."""
 
 
+def prefixed(spec: TaskSpec, prefix: str) -> TaskSpec:
+    """``spec`` with ``prefix`` put before its id and its deps' ids (tasks a plan adds to a run at
+    run time: sub-plans, revisions); ValueError if an id grows past the id pattern."""
+    data = spec.model_dump()
+    data["id"] = prefix + spec.id
+    data["deps"] = [prefix + dep for dep in spec.deps]
+    return TaskSpec.model_validate(data)
+
+
 class Plan(_Strict):
     """A goal and the DAG of tasks that achieves it."""
 

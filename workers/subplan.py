@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from planners import PlannerSettings, plan_goal
 from swarm.errors import PlanError, Problem, TaskError
-from swarm.plan import TaskSpec
+from swarm.plan import TaskSpec, prefixed
 from swarm.providers.base import ModelRequest, ModelResponse
 from workers.base import TaskContext
 
@@ -92,7 +92,7 @@ class SubplanWorker:
         except PlanError as exc:
             raise TaskError(f"the sub-plan was rejected: {exc}", retryable=False) from None
         try:
-            children = [_prefixed(spec, prefix) for spec in plan.tasks]
+            children = [prefixed(spec, prefix) for spec in plan.tasks]
         except ValueError as exc:
             raise TaskError(f"the sub-plan's task ids do not fit: {exc}", retryable=False) from None
         ctx.expansion.extend(children)
@@ -104,13 +104,6 @@ def _goal(ctx: TaskContext) -> str:
         return ctx.spec.prompt
     context = "\n".join(f"- {k}: {v[:500]}" for k, v in ctx.inputs.items())
     return f"{ctx.spec.prompt}\n\nWhat is already known (results of earlier tasks):\n{context}"
-
-
-def _prefixed(spec: TaskSpec, prefix: str) -> TaskSpec:
-    data = spec.model_dump()
-    data["id"] = prefix + spec.id
-    data["deps"] = [prefix + dep for dep in spec.deps]
-    return TaskSpec.model_validate(data)  # ValueError if a prefixed id is too long
 
 
 def _as_json(text: str) -> Any:

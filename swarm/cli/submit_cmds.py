@@ -39,6 +39,10 @@ def run_goal(
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Run-wide token budget.")] = None,
     max_cost: Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")] = None,
     fail_fast: Annotated[bool, typer.Option(help="Stop the run at the first failed task.")] = False,
+    max_replans: Annotated[
+        int,
+        typer.Option(min=0, max=20, help="Let the planner revise up to N failed branches."),
+    ] = 0,
     run_id: Annotated[str | None, typer.Option(help="Choose the new run's id.")] = None,
     artifacts_dir: Annotated[
         Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
@@ -69,6 +73,7 @@ def run_goal(
     options = runs.RunOptions(
         provider=provider or default_provider_name(),
         fail_fast=fail_fast,
+        max_replans=max_replans,
         artifacts_dir=str(artifacts_dir.resolve()),
     )
     model = make_provider(options.provider)

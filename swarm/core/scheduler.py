@@ -33,9 +33,13 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     """Not run because a dependency failed permanently."""
     CANCELLED = "cancelled"
+    REPLACED = "replaced"
+    """Failed or skipped, then revised by the replanner: the revision's tasks run instead."""
 
 
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED})
+TERMINAL = frozenset(
+    {Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED, Status.REPLACED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ class Scheduler:
             task.status = Status.SUCCEEDED
             for dependent in task.dependents:
                 self._tasks[dependent].unmet -= 1
-        elif status in (Status.FAILED, Status.SKIPPED):
+        elif status in (Status.FAILED, Status.SKIPPED, Status.REPLACED):
             task.status = status
 
     def hold(self) -> None:
@@ -325,6 +329,15 @@ class Scheduler:
         task = self._current(task_id, attempt)
         self._finish(task, steps_used)
         task.status = Status.CANCELLED
+
+    def replace(self, task_ids: list[str]) -> None:
+        """Mark a failed branch (the failed task and its skipped descendants) as replaced by a
+        revision; only failed or skipped tasks can be."""
+        for task_id in task_ids:
+            task = self._tasks[task_id]
+            if task.status not in (Status.FAILED, Status.SKIPPED):
+                raise ValueError(f"task {task_id!r} is {task.status.value}, not failed or skipped")
+            task.status = Status.REPLACED
 
     def halt(self) -> None:
         """Dispatch nothing more (cancellation, fail-fast)."""

@@ -30,7 +30,7 @@ from anyio.abc import TaskGroup
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status, TaskInfo
-from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
+from swarm.errors import BudgetExceeded, StoreError, SwarmError, TaskError, TaskTimeout
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
@@ -38,15 +38,18 @@ from swarm.store.ops import (
     AddedTask,
     AttemptFinished,
     AttemptStarted,
+    Event,
     Op,
     RunFinished,
     RunStarted,
     TasksAdded,
+    TasksReplaced,
     TasksSkipped,
 )
 from swarm.store.writer import Writer
 from workers.base import TaskContext, Worker
 
+Replanner = Callable[[str, str, list[TaskSpec], dict[str, str], int], Awaitable[list[TaskSpec]]]
 CANCEL_POLL_S = 0.5
 """How often the driver checks for a `swarm cancel` request."""
 
@@ -92,6 +95,8 @@ class RunDriver:
         on_tick: Callable[[], None] | None = None,
         make_info: Callable[[TaskSpec, int], TaskInfo] | None = None,
         cancel_requested: Callable[[], Awaitable[bool]] | None = None,
+        replan: Replanner | None = None,
+        max_replans: int = 0,
         feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
     ) -> None:
         self.run_id = run_id
@@ -112,6 +117,11 @@ class RunDriver:
         self.make_info = make_info
         self.cancel_requested = cancel_requested
         self.journal: CallJournal | None = None
+        self.replan = replan
+        """Revises a failed branch: (failed id, error, branch specs, results, revision number)
+        → replacement tasks; None: a failed task just skips its descendants."""
+        self.max_replans = max_replans
+        self.replans = 0
         """Asks the store whether `swarm cancel` (any process) wants this run stopped."""
         self.feeders = feeders
         """Coroutines run beside the workers that add tasks while the run goes (a streaming
@@ -125,6 +135,8 @@ class RunDriver:
         self._cancelled_attempts: list[tuple[str, int]] = []
         self._pending_infos: dict[str, TaskInfo] = {}
         self._expanding: dict[str, list[str]] = {}
+        self._adds_in_flight = 0
+        """TasksAdded ops submitted but not yet committed: the run is not over while any is."""
 
     # -- the run --------------------------------------------------------------------------
 
@@ -185,7 +197,7 @@ class RunDriver:
         counts = self.core.counts()
         if self.cancelled:
             status = self.end_status or "cancelled"
-        elif counts["succeeded"] == sum(counts.values()):
+        elif counts["succeeded"] + counts["replaced"] == sum(counts.values()):
             status = "succeeded"
         else:
             status = "failed"
@@ -239,8 +251,10 @@ class RunDriver:
         self.writer.submit(
             TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason)
         )
+        self._adds_in_flight += 1
 
     def _tasks_added(self, op: TasksAdded) -> None:
+        self._adds_in_flight -= 1
         for task in op.tasks:
             info = self._pending_infos.pop(task.task_id)
             if not self.core.add_task(info):
@@ -260,7 +274,7 @@ class RunDriver:
             self.writer.submit(
                 AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
             )
-        if self.core.is_done():
+        if self.core.is_done() and not self._adds_in_flight:
             self._done.set()
             return
         wake = self.core.next_wakeup()
@@ -410,6 +424,7 @@ class RunDriver:
         )
         if isinstance(decision, Failed):
             self._submit_skips(decision)
+            self._maybe_replan(decision, str(error))
         self._pump()
 
     def _expand(self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]) -> TaskError | None:
@@ -426,6 +441,43 @@ class RunDriver:
             AttemptFinished(**common, outcome="succeeded", task_status="pending", result=None)
         )
         return None
+
+    def _maybe_replan(self, failed: Failed, error: str) -> None:
+        if self.replan is None or self.replans >= self.max_replans or self._tg is None:
+            return
+        if self.cancelled or self.core.halted:
+            return
+        self.replans += 1
+        self.core.hold()  # the run stays open until the revision is in
+        self._tg.start_soon(self._replan, failed, error, self.replans)
+
+    async def _replan(self, failed: Failed, error: str, revision: int) -> None:
+        """Ask for a revision of the failed branch; run its tasks instead of the branch's."""
+        assert self.replan is not None
+        branch = [self.specs[failed.task_id], *(self.specs[t] for t in failed.skipped)]
+        try:
+            new = await self.replan(
+                failed.task_id, error, branch, dict(self.state.results), revision
+            )
+        except SwarmError as exc:
+            note = {"failed": failed.task_id, "revision": revision, "error": str(exc)}
+            self.writer.submit(Event(self.run_id, "plan.revision_failed", time.time(), data=note))
+            return
+        finally:
+            self.core.release()
+        replaced = [spec.id for spec in branch]
+        self.core.replace(replaced)
+        self.writer.submit(TasksReplaced(self.run_id, tuple(replaced), revision, time.time()))
+        self.add_tasks(new, reason="replan")
+        data = {
+            "revision": revision,
+            "failed": failed.task_id,
+            "error": error,
+            "replaced": replaced,
+            "added": [spec.id for spec in new],
+        }
+        self.writer.submit(Event(self.run_id, "plan.revised", time.time(), data=data))
+        self._pump()
 
     def _submit_skips(self, failed: Failed) -> None:
         if failed.skipped:

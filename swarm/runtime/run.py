@@ -29,6 +29,7 @@ from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
 from swarm.runtime.metrics import compute_metrics, record_run_metrics, steps_critical
+from swarm.runtime.replanning import make_replanner
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
 from workers.base import Worker
@@ -51,6 +52,8 @@ class RunOptions:
     environment on every start and resume, and are not stored."""
     rate_limit: int | None = None
     """``--rate-limit``: prediction creations per minute (None: the provider's default)."""
+    max_replans: int = 0
+    """``--max-replans``: revisions of failed branches the planner may make (0: none)."""
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class RunOptions:
             "model": self.model,
             "base_url": self.base_url,
             "rate_limit": self.rate_limit,
+            "max_replans": self.max_replans,
         }
 
     @classmethod
@@ -73,6 +77,7 @@ class RunOptions:
             model=config.get("model"),
             base_url=config.get("base_url"),
             rate_limit=config.get("rate_limit"),
+            max_replans=int(config.get("max_replans", 0)),
         )
 
 
@@ -351,6 +356,8 @@ async def _drive(
         ),
         feeders=setup.feeders,
         cancel_requested=lambda: store.cancel_requested(setup.run_id),
+        replan=make_replanner(setup.plan, provider) if setup.options.max_replans else None,
+        max_replans=setup.options.max_replans,
     )
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
     driver_box.append(driver)

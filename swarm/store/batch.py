@@ -25,6 +25,7 @@ from swarm.store.ops import (
     RunFinished,
     RunStarted,
     TasksAdded,
+    TasksReplaced,
     TasksSkipped,
 )
 from swarm.store.schema import ATTEMPT_STATUSES
@@ -85,6 +86,10 @@ INSERT_CALL_SQL = (
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 FINISH_CALL_SQL = "UPDATE calls SET status = ?, finished_at = ? WHERE run_id = ? AND ref = ?"
+TASK_REPLACED_SQL = (
+    "UPDATE tasks SET status = 'replaced' WHERE run_id = ? AND task_id = ?"
+    " AND status IN ('failed', 'skipped')"
+)
 HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
 
 FINISH_EVENTS = {
@@ -104,6 +109,7 @@ _OP_TYPES = (
     AttemptStarted,
     AttemptFinished,
     TasksSkipped,
+    TasksReplaced,
     RunFinished,
     CallCreated,
     CallFinished,
@@ -126,6 +132,7 @@ class Segment:
     cancelled: list[Row] = field(default_factory=list)
     calls: list[Row] = field(default_factory=list)
     calls_finished: list[Row] = field(default_factory=list)
+    replaced: list[Row] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -256,6 +263,8 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks)]
     if isinstance(op, TasksSkipped):
         return _SKIPPED, [(op.run_id, t) for t in op.task_ids]
+    if isinstance(op, TasksReplaced):
+        return _RUN_FINISHED, [(op.run_id, t) for t in op.task_ids]
     if isinstance(op, RunFinished):
         return _RUN_FINISHED, [(op.run_id,), *((op.run_id, t) for t in op.cancelled_tasks)]
     raise TypeError(f"not a store op: {op!r}")
@@ -310,6 +319,11 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
             )
             events.append((_NO_FENCE, (op.run_id, op.at, "task.added", t.task_id, None, data)))
         seg.plans.append((op.plan_json, op.run_id))
+    elif isinstance(op, TasksReplaced):
+        data = _dumps({"revision": op.revision})
+        for task_id in op.task_ids:
+            seg.replaced.append((op.run_id, task_id))
+            events.append((_NO_FENCE, (op.run_id, op.at, "task.replaced", task_id, None, data)))
     elif isinstance(op, TasksSkipped):
         error = f"dependency {op.because_of} failed"
         data = _dumps({"because_of": op.because_of})
@@ -360,4 +374,5 @@ def _has_rows(seg: Segment) -> bool:
         or seg.cancelled
         or seg.calls
         or seg.calls_finished
+        or seg.replaced
     )

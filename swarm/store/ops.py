@@ -123,6 +123,16 @@ class TasksAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class TasksReplaced:
+    """A failed branch revised by the replanner: its tasks become ``replaced``."""
+
+    run_id: str
+    task_ids: tuple[str, ...]
+    revision: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class TasksSkipped:
     run_id: str
     task_ids: tuple[str, ...]
@@ -182,6 +192,7 @@ Op = (
     | AttemptStarted
     | AttemptFinished
     | TasksSkipped
+    | TasksReplaced
     | RunFinished
     | CallCreated
     | CallFinished

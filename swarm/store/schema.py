@@ -21,7 +21,9 @@ from sqlalchemy import (
 )
 
 RUN_STATUSES = frozenset({"created", "running", "succeeded", "failed", "cancelled"})
-TASK_STATUSES = frozenset({"pending", "running", "succeeded", "failed", "skipped", "cancelled"})
+TASK_STATUSES = frozenset(
+    {"pending", "running", "succeeded", "failed", "skipped", "cancelled", "replaced"}
+)
 ATTEMPT_STATUSES = frozenset({"succeeded", "failed", "timeout", "cancelled", "interrupted"})
 
 metadata = MetaData(

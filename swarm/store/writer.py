@@ -279,6 +279,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
                 conn, sql.INSERT_ARTIFACT_SQL, [r for op in accepted for r in sql.artifact_rows(op)]
             )
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
+        _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
         _many(conn, sql.RUN_FINISHED_SQL, seg.run_finished)
         _many(conn, sql.TASK_CANCELLED_SQL, seg.cancelled)
     _many(conn, sql.INSERT_EVENT_SQL, [row for i, row in plan.events if i not in refused])

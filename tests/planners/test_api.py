@@ -7,6 +7,7 @@ import planners
 
 def test_public_api() -> None:
     assert sorted(planners.__all__) == [
+        "BranchFailure",
         "Limits",
         "LineProblem",
         "PlanEvent",
@@ -20,6 +21,7 @@ def test_public_api() -> None:
         "build_prompt",
         "can_stream",
         "plan_goal",
+        "revise_branch",
         "stream_plan",
     ]
     for name in planners.__all__:

@@ -118,6 +118,7 @@ async def test_counts_and_totals(store: Store) -> None:
         "failed": 1,
         "skipped": 0,
         "cancelled": 0,
+        "replaced": 0,
     }
     totals = await store.totals("r1")
     assert totals["steps_total"] == 3
