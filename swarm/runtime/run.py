@@ -28,7 +28,7 @@ from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
-from swarm.runtime.metrics import compute_metrics, record_run_metrics, steps_critical
+from swarm.runtime.metrics import compute_metrics, record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
@@ -381,7 +381,7 @@ async def _drive(
         )
         await store.record_metrics(setup.run_id, metrics.as_dict())
     summary = await summarise(
-        store, setup.run_id, plan, graph, provider, end.status, end.makespan_s
+        store, setup.run_id, plan, metrics.steps_critical, provider, end.status, end.makespan_s
     )
     summary["metrics"] = metrics.as_dict()
     return summary
@@ -400,7 +400,7 @@ async def summarise(
     store: Store,
     run_id: str,
     plan: Plan,
-    graph: nx.DiGraph[str],
+    critical_steps: int,
     provider: Provider,
     status: str,
     makespan_s: float,
@@ -418,7 +418,7 @@ async def summarise(
         "counts": counts,
         "makespan_s": round(makespan_s, 4),
         "steps_total": sum(r.steps_used for r in rows),
-        "steps_critical": steps_critical(graph, {r.task_id: r.steps_used for r in rows}),
+        "steps_critical": critical_steps,
         "tokens_in": sum(r.tokens_in for r in rows),
         "tokens_out": sum(r.tokens_out for r in rows),
         "cost_usd": round(sum(r.cost_usd for r in rows), 6),
