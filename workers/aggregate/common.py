@@ -1,0 +1,109 @@
+"""What every aggregator shares: checking its config, naming its files, asking the model for
+schema-checked JSON, and the short JSON summary it returns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from swarm.errors import BudgetExceeded, OutputError, Problem
+from swarm.plan import TaskSpec
+from workers.aggregate.files import name_problem, safe_name
+from workers.base import TaskContext
+from workers.context_window import CONTEXT_TOKENS, fit_inputs
+from workers.llm import check_output, extract_json
+
+COMMON_KEYS = {"title", "filename", "titles"}
+REASKS = 1
+
+
+def common_problems(spec: TaskSpec, allowed: set[str]) -> list[Problem]:
+    """Unknown keys, and the shape of ``title``, ``filename`` and ``titles``."""
+    where, cfg = f"task {spec.id!r}", spec.config
+    problems = []
+    unknown = set(cfg) - allowed - COMMON_KEYS
+    if unknown:
+        known = ", ".join(sorted(allowed | COMMON_KEYS))
+        problems.append(
+            Problem(where, "config", f"unknown keys for {spec.kind}: {sorted(unknown)} ({known})")
+        )
+    if "title" in cfg and (not isinstance(cfg["title"], str) or not cfg["title"].strip()):
+        problems.append(Problem(where, "config.title", "must be a non-empty string"))
+    if "filename" in cfg and (message := name_problem(cfg["filename"])):
+        problems.append(Problem(where, "config.filename", message))
+    titles = cfg.get("titles", {})
+    if not isinstance(titles, dict) or not all(isinstance(v, str) for v in titles.values()):
+        problems.append(Problem(where, "config.titles", "must map dependency ids to titles"))
+    elif stray := sorted(set(titles) - set(spec.deps)):
+        problems.append(Problem(where, "config.titles", f"not dependencies of this task: {stray}"))
+    if not spec.deps:
+        problems.append(Problem(where, "deps", f"a {spec.kind} task needs results to combine"))
+    return problems
+
+
+def choice_problems(spec: TaskSpec, key: str, allowed: tuple[str, ...]) -> list[Problem]:
+    value = spec.config.get(key, list(allowed))
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v in allowed for v in value)
+    ):
+        return [Problem(f"task {spec.id!r}", f"config.{key}", f"must be a list from {allowed}")]
+    return []
+
+
+def title_of(spec: TaskSpec) -> str:
+    return str(spec.config.get("title") or spec.title or spec.id)
+
+
+def stem_of(spec: TaskSpec) -> str:
+    """The base name of the task's files (its extension, if any, dropped)."""
+    name = str(spec.config.get("filename") or spec.id)
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    return safe_name(stem, "artifact")
+
+
+def titles_of(spec: TaskSpec) -> dict[str, str]:
+    titles = spec.config.get("titles", {})
+    return {str(k): str(v) for k, v in titles.items()} if isinstance(titles, dict) else {}
+
+
+def summary(kind: str, paths: list[str], **extra: Any) -> str:
+    """The task's result: what it wrote, relative to the run folder."""
+    return json.dumps({"kind": kind, "artifacts": paths, **extra}, sort_keys=True)
+
+
+async def ask_json(ctx: TaskContext, instructions: str, schema: dict[str, Any]) -> Any:
+    """One model pass that must answer JSON fitting ``schema`` (re-asked once with the problem).
+
+    The dependencies' results go into the prompt, trimmed to fit the context window."""
+    max_tokens = ctx.params.max_tokens or 2048
+    budget = CONTEXT_TOKENS - max_tokens - len(instructions) // 3
+    inputs, trimmed = fit_inputs(ctx.inputs, budget)
+    parts = [instructions.strip()]
+    for task_id, text in inputs.items():
+        parts.append(f"\n### {task_id}\n{text}")
+    if trimmed:
+        parts.append(f"\n(Trimmed to fit the context window: {', '.join(trimmed)}.)")
+    parts.append(
+        "\nAnswer with one JSON value, and nothing else, that conforms to this JSON Schema:\n"
+        + json.dumps(schema, sort_keys=True)
+    )
+    prompt, problem = "\n".join(parts), ""
+    if ctx.steps_left < 1:
+        raise BudgetExceeded(
+            f"no step left for the model pass (allowance {ctx.allowance})",
+            hint="raise the task's max_steps: each model-written part takes up to 2 steps",
+        )
+    for _ in range(REASKS + 1):
+        if ctx.steps_left < 1:
+            break
+        asked = (
+            prompt if not problem else f"{prompt}\n\nYour previous answer was rejected: {problem}"
+        )
+        response = await ctx.call_model(ctx.request(asked, json_schema=schema))
+        verdict = check_output(response.text, schema)
+        if verdict is None:
+            return json.loads(extract_json(response.text))
+        problem = verdict
+    raise OutputError(f"the model's JSON was still invalid: {problem or 'no steps left'}")
