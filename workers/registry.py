@@ -1,51 +1,83 @@
 """The registry of task kinds: built-in kinds plus any a package declares under the
-``swarm.workers`` entry-point group, so a third party adds a kind without touching swarm."""
+``swarm.workers`` entry-point group, so a third party adds a kind without touching swarm.
+
+Built-in kinds are imported the first time a plan uses them: the aggregators pull in openpyxl,
+python-docx and python-pptx, which a plan of model calls (or `swarm validate`) should not pay
+for at start-up.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from importlib.metadata import entry_points
+from importlib import import_module
+from importlib.metadata import EntryPoint, entry_points
 
 from swarm.errors import ConfigError
-from workers.agent import AgentWorker
-from workers.aggregate.document import DocumentWorker
-from workers.aggregate.sheet import SheetWorker
-from workers.aggregate.site import SiteWorker
-from workers.aggregate.slides import SlidesWorker
 from workers.base import Worker
-from workers.code import CodeWorker
-from workers.fanout import MapWorker
-from workers.llm import LlmWorker
-from workers.subplan import SubplanWorker
 
-BUILTIN: dict[str, type[Worker]] = {
-    "llm": LlmWorker,
-    "agent": AgentWorker,
-    "code": CodeWorker,
-    "map": MapWorker,
-    "subplan": SubplanWorker,
-    "document": DocumentWorker,
-    "sheet": SheetWorker,
-    "slides": SlidesWorker,
-    "site": SiteWorker,
+BUILTIN: dict[str, str] = {
+    "llm": "workers.llm:LlmWorker",
+    "agent": "workers.agent:AgentWorker",
+    "code": "workers.code:CodeWorker",
+    "map": "workers.fanout:MapWorker",
+    "subplan": "workers.subplan:SubplanWorker",
+    "document": "workers.aggregate.document:DocumentWorker",
+    "sheet": "workers.aggregate.sheet:SheetWorker",
+    "slides": "workers.aggregate.slides:SlidesWorker",
+    "site": "workers.aggregate.site:SiteWorker",
 }
+"""Kind name → ``module:class`` of its worker."""
+
+
+class Kinds(Mapping[str, Worker]):
+    """The known kinds by name; each kind's worker is created on first use."""
+
+    def __init__(self, sources: dict[str, Callable[[], type[Worker]]]) -> None:
+        self._sources = sources
+        self._workers: dict[str, Worker] = {}
+
+    def __getitem__(self, name: str) -> Worker:
+        worker = self._workers.get(name)
+        if worker is None:
+            worker = self._workers[name] = self._sources[name]()()
+        return worker
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
+def _builtin(path: str) -> Callable[[], type[Worker]]:
+    def load() -> type[Worker]:
+        module, _, name = path.partition(":")
+        cls: type[Worker] = getattr(import_module(module), name)
+        return cls
+
+    return load
+
+
+def _plugin(ep: EntryPoint) -> type[Worker]:
+    try:
+        cls: type[Worker] = ep.load()
+    except Exception as exc:  # a broken plug-in must name itself, not crash swarm
+        raise ConfigError(
+            f"worker plug-in {ep.name!r} ({ep.value}) failed to load: {exc}",
+            hint="fix or uninstall the package that declares it",
+        ) from exc
+    return cls
 
 
 @cache
-def registry() -> dict[str, Worker]:
-    kinds: dict[str, Worker] = {name: cls() for name, cls in BUILTIN.items()}
+def registry() -> Kinds:
+    sources = {name: _builtin(path) for name, path in BUILTIN.items()}
     for ep in entry_points(group="swarm.workers"):
-        if ep.name in kinds:
-            continue
-        try:
-            cls = ep.load()
-        except Exception as exc:  # a broken plug-in must name itself, not crash swarm
-            raise ConfigError(
-                f"worker plug-in {ep.name!r} ({ep.value}) failed to load: {exc}",
-                hint="fix or uninstall the package that declares it",
-            ) from exc
-        kinds[ep.name] = cls()
-    return kinds
+        if ep.name not in sources:
+            cls = _plugin(ep)  # loaded now: a broken plug-in is reported up front
+            sources[ep.name] = lambda cls=cls: cls  # type: ignore[misc]
+    return Kinds(sources)
 
 
 def known_kinds() -> set[str]:

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 
 from swarm.errors import ConfigError
 from swarm.providers.base import Provider
-from swarm.providers.openai_compat import OpenAICompatProvider
-from swarm.providers.replicate import ReplicateProvider
 from swarm.providers.sim import SimProvider
 
 PROVIDERS = ("sim", "replicate", "openai")
@@ -46,8 +44,14 @@ def make_provider(
             )
         return SimProvider.from_env(None if env is None else dict(env))
     if name == "replicate":
+        # Imported here: the replicate client (and numpy, which it loads) cost start-up time
+        # that runs on the sim, `swarm validate` and the other commands should not pay.
+        from swarm.providers.replicate import ReplicateProvider
+
         return ReplicateProvider.from_env(env, base_url=base_url, rate_limit=rate_limit)
     if name == "openai":
+        from swarm.providers.openai_compat import OpenAICompatProvider
+
         return OpenAICompatProvider.from_env(env, base_url=base_url, rate_limit=rate_limit)
     raise ConfigError(
         f"unknown provider {name!r}",

@@ -18,7 +18,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class RunDriver:
         scheduler: Scheduler,
         writer: Writer,
         provider: Provider,
-        workers: dict[str, Worker],
+        workers: Mapping[str, Worker],
         budget: Budget,
         prices: dict[str, Price],
         state: RunState,

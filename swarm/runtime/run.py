@@ -10,7 +10,7 @@ import gc
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +141,7 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def task_weight(plan: Plan, spec: TaskSpec, workers: dict[str, Worker]) -> float:
+def task_weight(plan: Plan, spec: TaskSpec, workers: Mapping[str, Worker]) -> float:
     """Estimated relative duration of a task, for critical-path priorities.
 
     A model call's time grows with the tokens it may write, and an agent's with its steps, so
@@ -154,7 +154,7 @@ def task_weight(plan: Plan, spec: TaskSpec, workers: dict[str, Worker]) -> float
 
 
 def task_info(
-    plan: Plan, spec: TaskSpec, priority: float, order: int, workers: dict[str, Worker]
+    plan: Plan, spec: TaskSpec, priority: float, order: int, workers: Mapping[str, Worker]
 ) -> TaskInfo:
     """What the scheduler core needs to know of a task, with the plan's defaults applied."""
     defaults = plan.defaults
@@ -171,7 +171,7 @@ def task_info(
 
 
 def build_scheduler(
-    plan: Plan, graph: nx.DiGraph[str], workers: dict[str, Worker], options: RunOptions
+    plan: Plan, graph: nx.DiGraph[str], workers: Mapping[str, Worker], options: RunOptions
 ) -> Scheduler:
     """The core for a plan; priority ties are broken by the task's position in the plan."""
     weights = {spec.id: task_weight(plan, spec, workers) for spec in plan.tasks}

@@ -8,10 +8,8 @@ store that is already current costs one small query: Alembic is only loaded when
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import migrations
 from swarm.errors import StoreError
 from swarm.store.engine import reader
+
+if TYPE_CHECKING:  # alembic is imported only when a migration has to run (start-up time)
+    from alembic.config import Config
 
 HEAD = "0003"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
@@ -31,6 +32,8 @@ def script_location() -> Path:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for swarm's revisions, optionally bound to an open connection."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     config.set_main_option("path_separator", "os")
@@ -62,6 +65,8 @@ async def upgrade(engine: AsyncEngine) -> None:
     """
     if await current_revision(engine) == HEAD:
         return
+    from alembic.util import CommandError
+
     try:
         async with engine.begin() as conn:
             await conn.run_sync(_upgrade_sync)
@@ -75,6 +80,8 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 
 def _upgrade_sync(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
 
 
