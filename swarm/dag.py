@@ -91,10 +91,21 @@ def longest_remaining(graph: nx.DiGraph[str], weight: Mapping[str, float]) -> di
     first, the order that list scheduling theory and the measurements in benchmarking.md favour.
     """
     remaining: dict[str, float] = {}
-    for node in reversed(list(nx.topological_sort(graph))):
-        tail = max((remaining[s] for s in graph.successors(node)), default=0.0)
+    successors = graph.succ
+    for node in reversed(topological_order(graph)):
+        tail = max((remaining[s] for s in successors[node]), default=0.0)
         remaining[node] = weight.get(node, 1.0) + tail
     return remaining
+
+
+def topological_order(graph: nx.DiGraph[str]) -> list[str]:
+    """A topological order of ``graph``, computed once and kept with it (a run's DAG is scored
+    several times: priorities, then critical steps and the critical path at the end)."""
+    order: list[str] | None = graph.graph.get("topological_order")
+    if order is None or len(order) != graph.number_of_nodes():
+        order = list(nx.topological_sort(graph))
+        graph.graph["topological_order"] = order
+    return order
 
 
 def critical_path(graph: nx.DiGraph[str], weight: Mapping[str, float]) -> list[str]:
