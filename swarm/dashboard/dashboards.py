@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from swarm.report.dag_svg import STATUS_COLOURS
+
 DB = "swarm"
-STATUS_COLOURS = {
-    "succeeded": "#3a9d5d",
-    "failed": "#d64545",
-    "skipped": "#a78bca",
-    "cancelled": "#e2a13a",
-    "running": "#3b82c4",
-    "pending": "#c9ced6",
+SUMMARY_STATUSES = ("succeeded", "failed", "skipped", "cancelled", "running", "pending")
+"""The per-status columns of the ``run_summary`` view."""
+_STATUS_SCALE = {
+    "domain": list(SUMMARY_STATUSES),
+    "range": [STATUS_COLOURS[s] for s in SUMMARY_STATUSES],
 }
-_STATUS_SCALE = {"domain": list(STATUS_COLOURS), "range": list(STATUS_COLOURS.values())}
 RUN = (
     "COALESCE(NULLIF(:run_id, ''), "
     "(SELECT run_id FROM runs ORDER BY created_at DESC, run_id LIMIT 1))"
@@ -85,7 +84,7 @@ def runs_overview() -> dict[str, Any]:
     """
     statuses = " UNION ALL ".join(
         f"SELECT run_id, created_at, '{s}' AS status, {s} AS tasks FROM recent"
-        for s in STATUS_COLOURS
+        for s in SUMMARY_STATUSES
     )
     return {
         "title": "Runs overview",

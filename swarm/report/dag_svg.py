@@ -23,7 +23,9 @@ STATUS_COLOURS = {
     "cancelled": "#e2a13a",
     "running": "#3b82c4",
     "pending": "#c9ced6",
+    "replaced": "#8a94a6",
 }
+"""One colour per task status, shared by the report and the dashboards."""
 CRITICAL = "#ff7a00"
 NODE_W, NODE_H = 168.0, 18.0
 GAP_X, GAP_Y = 44.0, 5.0
