@@ -48,7 +48,8 @@ async def test_first_task_starts_before_the_plan_stream_ends(tmp_path: Path) -> 
     provider = Clocked()
     store = await Store.open(tmp_path / "s.db")
     try:
-        summary = await submit_goal(store, GOAL, provider, runs.RunOptions(), run_id="r")
+        options = runs.RunOptions(artifacts_dir=str(tmp_path / "runs"))
+        summary = await submit_goal(store, GOAL, provider, options, run_id="r")
         stored = Plan.model_validate_json((await store.load_run("r")).plan_json)
     finally:
         await store.close()

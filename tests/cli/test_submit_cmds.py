@@ -14,7 +14,17 @@ GOAL = "Compare three open-source vector databases for a retrieval startup"
 
 def test_swarm_run_cli(cli: CliRunner, tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    result = cli("run", GOAL, "--db", db, "--json", "--concurrency", "8")
+    result = cli(
+        "run",
+        GOAL,
+        "--db",
+        db,
+        "--json",
+        "--concurrency",
+        "8",
+        "--artifacts-dir",
+        tmp_path / "runs",
+    )
     assert result.code == 0, result.err
     summary = json.loads(result.out)
     assert summary["status"] == "succeeded" and summary["simulated"] is True

@@ -59,7 +59,7 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
 async def run(db: Path, max_replans: int) -> dict[str, Any]:
     store = await Store.open(db)
     try:
-        options = runs.RunOptions(max_replans=max_replans)
+        options = runs.RunOptions(max_replans=max_replans, artifacts_dir=str(db.parent / "runs"))
         return await runs.execute(store, validate_data(PLAN), Breaking(), options, run_id="r")
     finally:
         await store.close()
@@ -95,7 +95,7 @@ async def test_replans_are_bounded(tmp_path: Path) -> None:
     data = {**PLAN, "tasks": [*PLAN["tasks"], {"id": "also", "kind": "llm", "prompt": "BREAK x"}]}
     store = await Store.open(db)
     try:
-        options = runs.RunOptions(max_replans=1)
+        options = runs.RunOptions(max_replans=1, artifacts_dir=str(db.parent / "runs"))
         summary = await runs.execute(store, validate_data(data), Breaking(), options, run_id="r")
     finally:
         await store.close()

@@ -45,7 +45,11 @@ async def test_a_subplan_joins_the_run_and_feeds_its_dependents(tmp_path: Path) 
     store = await Store.open(db)
     try:
         summary = await runs.execute(
-            store, validate_data(PLAN), SimProvider(), runs.RunOptions(), run_id="r"
+            store,
+            validate_data(PLAN),
+            SimProvider(),
+            runs.RunOptions(artifacts_dir=str(tmp_path / "runs")),
+            run_id="r",
         )
         stored = Plan.model_validate_json((await store.load_run("r")).plan_json)
     finally:
