@@ -30,26 +30,23 @@ from anyio.abc import TaskGroup
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status, TaskInfo
-from swarm.errors import BudgetExceeded, StoreError, SwarmError, TaskError, TaskTimeout
+from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
+from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.store.ops import (
-    AddedTask,
     AttemptFinished,
     AttemptStarted,
-    Event,
     Op,
     RunFinished,
     RunStarted,
     TasksAdded,
-    TasksReplaced,
     TasksSkipped,
 )
 from swarm.store.writer import Writer
 from workers.base import TaskContext, Worker
 
-Replanner = Callable[[str, str, list[TaskSpec], dict[str, str], int], Awaitable[list[TaskSpec]]]
 CANCEL_POLL_S = 0.5
 """How often the driver checks for a `swarm cancel` request."""
 
@@ -73,7 +70,7 @@ class RunEnd:
     finished_at: float
 
 
-class RunDriver:
+class RunDriver(RunGrowth):
     """Runs one plan's DAG to completion, cancellation or failure."""
 
     def __init__(
@@ -216,7 +213,7 @@ class RunDriver:
             "cost_usd": round(self.budget.spent_cost_usd, 6),
         }
 
-    # -- tasks added while the run goes ----------------------------------------------------
+    # -- feeders ------------------------------------------------------------------------
 
     async def _feed(self, feeder: Callable[[RunDriver], Awaitable[None]]) -> None:
         try:
@@ -224,42 +221,6 @@ class RunDriver:
         finally:
             self.core.release()
             self._pump()
-
-    def add_tasks(
-        self, specs: Sequence[TaskSpec], *, reason: str = "plan", replace: TaskSpec | None = None
-    ) -> None:
-        """Add tasks to the live run: recorded first, scheduled once the record is committed.
-
-        Dependencies must name tasks already in the run (the caller validates the order).
-        ``replace`` updates an existing task's spec in the stored plan in the same record (a
-        fan-out task that now also depends on the tasks it added).
-        """
-        if not specs:
-            return
-        assert self.make_info is not None, "this driver was not set up to add tasks"
-        tasks = list(self.plan.tasks)
-        if replace is not None:
-            tasks = [replace if t.id == replace.id else t for t in tasks]
-            self.specs[replace.id] = replace
-        self.plan = self.plan.model_copy(update={"tasks": [*tasks, *specs]})
-        added = []
-        for spec in specs:
-            self.specs[spec.id] = spec
-            info = self.make_info(spec, len(self.specs) - 1)
-            self._pending_infos[spec.id] = info
-            added.append(AddedTask(spec.id, spec.kind, tuple(spec.deps), info.priority, spec.title))
-        self.writer.submit(
-            TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason)
-        )
-        self._adds_in_flight += 1
-
-    def _tasks_added(self, op: TasksAdded) -> None:
-        self._adds_in_flight -= 1
-        for task in op.tasks:
-            info = self._pending_infos.pop(task.task_id)
-            if not self.core.add_task(info):
-                failed = next(d for d in info.deps if self.core.status(d) is not Status.SUCCEEDED)
-                self.writer.submit(TasksSkipped(self.run_id, (info.id,), failed, time.time()))
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -425,58 +386,6 @@ class RunDriver:
         if isinstance(decision, Failed):
             self._submit_skips(decision)
             self._maybe_replan(decision, str(error))
-        self._pump()
-
-    def _expand(self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]) -> TaskError | None:
-        """Record a fan-out's new tasks; the fan-out task then waits for them (see on_commit)."""
-        children = list(ctx.expansion)
-        taken = [c.id for c in children if c.id in self.specs]
-        if taken:
-            return TaskError(f"fan-out task ids already exist: {taken[:5]}", retryable=False)
-        spec = self.specs[d.task_id]
-        joined = spec.model_copy(update={"deps": [*spec.deps, *(c.id for c in children)]})
-        self.add_tasks(children, reason="expand", replace=joined)
-        self._expanding[d.task_id] = [c.id for c in children]
-        self.writer.submit(
-            AttemptFinished(**common, outcome="succeeded", task_status="pending", result=None)
-        )
-        return None
-
-    def _maybe_replan(self, failed: Failed, error: str) -> None:
-        if self.replan is None or self.replans >= self.max_replans or self._tg is None:
-            return
-        if self.cancelled or self.core.halted:
-            return
-        self.replans += 1
-        self.core.hold()  # the run stays open until the revision is in
-        self._tg.start_soon(self._replan, failed, error, self.replans)
-
-    async def _replan(self, failed: Failed, error: str, revision: int) -> None:
-        """Ask for a revision of the failed branch; run its tasks instead of the branch's."""
-        assert self.replan is not None
-        branch = [self.specs[failed.task_id], *(self.specs[t] for t in failed.skipped)]
-        try:
-            new = await self.replan(
-                failed.task_id, error, branch, dict(self.state.results), revision
-            )
-        except SwarmError as exc:
-            note = {"failed": failed.task_id, "revision": revision, "error": str(exc)}
-            self.writer.submit(Event(self.run_id, "plan.revision_failed", time.time(), data=note))
-            return
-        finally:
-            self.core.release()
-        replaced = [spec.id for spec in branch]
-        self.core.replace(replaced)
-        self.writer.submit(TasksReplaced(self.run_id, tuple(replaced), revision, time.time()))
-        self.add_tasks(new, reason="replan")
-        data = {
-            "revision": revision,
-            "failed": failed.task_id,
-            "error": error,
-            "replaced": replaced,
-            "added": [spec.id for spec in new],
-        }
-        self.writer.submit(Event(self.run_id, "plan.revised", time.time(), data=data))
         self._pump()
 
     def _submit_skips(self, failed: Failed) -> None:

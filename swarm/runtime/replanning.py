@@ -6,7 +6,7 @@ from __future__ import annotations
 from swarm.errors import TaskError
 from swarm.plan import Plan, TaskSpec, prefixed
 from swarm.providers.base import Provider
-from swarm.runtime.driver import Replanner
+from swarm.runtime.growth import Replanner
 
 
 def make_replanner(plan: Plan, provider: Provider) -> Replanner:
