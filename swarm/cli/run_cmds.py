@@ -14,6 +14,7 @@ import anyio
 import typer
 from rich.console import Console
 
+from swarm.api import with_budget
 from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
 from swarm.cli.progress import Progress
 from swarm.errors import ConfigError, RunNotFound
@@ -39,26 +40,47 @@ def _exit_code(status: str) -> int:
     return {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
 
 
-def _apply_overrides(
-    plan: Plan,
+ProviderOption = Annotated[
+    str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDERS)}.")
+]
+ConcurrencyOption = Annotated[
+    int | None, typer.Option(min=1, max=10_000, help="Tasks running at once (plan: 64).")
+]
+MaxStepsOption = Annotated[
+    int | None, typer.Option(min=1, help="Swarm-wide step pool (plan default: 4000).")
+]
+MaxTokensOption = Annotated[int | None, typer.Option(min=1, help="Run-wide token budget.")]
+MaxCostOption = Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")]
+FailFastOption = Annotated[bool, typer.Option(help="Stop the run at the first failed task.")]
+MaxReplansOption = Annotated[
+    int, typer.Option(min=0, max=20, help="Let the planner revise up to N failed branches.")
+]
+RunIdOption = Annotated[str | None, typer.Option(help="Choose the new run's id.")]
+ArtifactsOption = Annotated[
+    Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
+]
+"""The options `swarm execute` and `swarm run` share."""
+
+
+def budget_overrides(
     concurrency: int | None,
     max_steps: int | None,
     max_tokens: int | None,
     max_cost: float | None,
-) -> Plan:
-    update: dict[str, Any] = {}
-    if concurrency is not None:
-        update["max_concurrency"] = concurrency
-    if max_steps is not None:
-        update["max_steps"] = max_steps
-    if max_tokens is not None:
-        update["max_tokens"] = max_tokens
-    if max_cost is not None:
-        update["max_cost_usd"] = max_cost
-    if not update:
-        return plan
-    budget = plan.budget.model_validate({**plan.budget.model_dump(), **update})
-    return plan.model_copy(update={"budget": budget})
+) -> dict[str, Any]:
+    """The budget fields the flags set (for :func:`swarm.api.with_budget`)."""
+    flags = {
+        "max_concurrency": concurrency,
+        "max_steps": max_steps,
+        "max_tokens": max_tokens,
+        "max_cost_usd": max_cost,
+    }
+    return {key: value for key, value in flags.items() if value is not None}
+
+
+def check_run_id(run_id: str | None) -> None:
+    if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '-' and '_' only")
 
 
 def _apply_model_overrides(plan: Plan, model: str | None, reasoning_effort: str | None) -> Plan:
@@ -126,26 +148,15 @@ async def _run(
 def execute(
     plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan JSON file.")],
     db: DbOption = None,
-    provider: Annotated[
-        str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDERS)}.")
-    ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(min=1, max=10_000, help="Tasks running at once (plan: 64).")
-    ] = None,
-    max_steps: Annotated[
-        int | None, typer.Option(min=1, help="Swarm-wide step pool (plan default: 4000).")
-    ] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Run-wide token budget.")] = None,
-    max_cost: Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")] = None,
-    fail_fast: Annotated[bool, typer.Option(help="Stop the run at the first failed task.")] = False,
-    max_replans: Annotated[
-        int,
-        typer.Option(min=0, max=20, help="Let the planner revise up to N failed branches."),
-    ] = 0,
-    run_id: Annotated[str | None, typer.Option(help="Choose the new run's id.")] = None,
-    artifacts_dir: Annotated[
-        Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
-    ] = Path("swarm-runs"),
+    provider: ProviderOption = None,
+    concurrency: ConcurrencyOption = None,
+    max_steps: MaxStepsOption = None,
+    max_tokens: MaxTokensOption = None,
+    max_cost: MaxCostOption = None,
+    fail_fast: FailFastOption = False,
+    max_replans: MaxReplansOption = 0,
+    run_id: RunIdOption = None,
+    artifacts_dir: ArtifactsOption = Path("swarm-runs"),
     model_name: Annotated[
         str | None,
         typer.Option("--model", help="Model for every task without its own (plan defaults.model)."),
@@ -164,7 +175,9 @@ def execute(
     quiet: QuietOption = False,
 ) -> None:
     """Run a plan: validate it, record it in the database, and execute its DAG."""
-    plan = _apply_overrides(validate_file(plan_file), concurrency, max_steps, max_tokens, max_cost)
+    check_run_id(run_id)
+    budget = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
+    plan = with_budget(validate_file(plan_file), budget)
     plan = _apply_model_overrides(plan, model_name, reasoning_effort)
     options = runs.RunOptions(
         provider=provider or default_provider_name(),
@@ -177,8 +190,6 @@ def execute(
     )
     model = make_provider(options.provider, base_url=base_url, rate_limit=rate_limit)
     path = db or default_db()
-    if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
-        raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '-' and '_' only")
     if model.simulated and not as_json:
         err_console.print("provider: sim — simulated answers, no real model is called")
 

@@ -13,9 +13,26 @@ from planners.planner import check_request
 from swarm.api import submit_goal
 from swarm.cli.app import app, err_console
 from swarm.cli.planner_cmds import _images
-from swarm.cli.run_cmds import DbOption, JsonOption, QuietOption, _exit_code, _report, _run
-from swarm.errors import ConfigError
-from swarm.providers.factory import PROVIDERS, default_provider_name, make_provider
+from swarm.cli.run_cmds import (
+    ArtifactsOption,
+    ConcurrencyOption,
+    DbOption,
+    FailFastOption,
+    JsonOption,
+    MaxCostOption,
+    MaxReplansOption,
+    MaxStepsOption,
+    MaxTokensOption,
+    ProviderOption,
+    QuietOption,
+    RunIdOption,
+    _exit_code,
+    _report,
+    _run,
+    budget_overrides,
+    check_run_id,
+)
+from swarm.providers.factory import default_provider_name, make_provider
 from swarm.runtime import run as runs
 from swarm.store.engine import default_db
 from swarm.store.store import Store
@@ -25,45 +42,26 @@ from swarm.store.store import Store
 def run_goal(
     goal: Annotated[str, typer.Argument(metavar="GOAL", help="What the swarm should achieve.")],
     db: DbOption = None,
-    provider: Annotated[
-        str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDERS)}.")
-    ] = None,
+    provider: ProviderOption = None,
     image: Annotated[
         list[str] | None, typer.Option("--image", help="An image for the planner (repeatable).")
     ] = None,
     max_tasks: Annotated[int, typer.Option(min=1, max=5000, help="Most tasks to plan.")] = 300,
-    concurrency: Annotated[
-        int | None, typer.Option(min=1, max=10_000, help="Tasks running at once.")
-    ] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Swarm-wide step pool.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Run-wide token budget.")] = None,
-    max_cost: Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")] = None,
-    fail_fast: Annotated[bool, typer.Option(help="Stop the run at the first failed task.")] = False,
-    max_replans: Annotated[
-        int,
-        typer.Option(min=0, max=20, help="Let the planner revise up to N failed branches."),
-    ] = 0,
-    run_id: Annotated[str | None, typer.Option(help="Choose the new run's id.")] = None,
-    artifacts_dir: Annotated[
-        Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
-    ] = Path("swarm-runs"),
+    concurrency: ConcurrencyOption = None,
+    max_steps: MaxStepsOption = None,
+    max_tokens: MaxTokensOption = None,
+    max_cost: MaxCostOption = None,
+    fail_fast: FailFastOption = False,
+    max_replans: MaxReplansOption = 0,
+    run_id: RunIdOption = None,
+    artifacts_dir: ArtifactsOption = Path("swarm-runs"),
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Plan GOAL with the planner model and run the plan while it is being written."""
-    if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
-        raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '-' and '_' only")
+    check_run_id(run_id)
     images = _images(image or [])
-    budget: dict[str, Any] = {
-        key: value
-        for key, value in (
-            ("max_concurrency", concurrency),
-            ("max_steps", max_steps),
-            ("max_tokens", max_tokens),
-            ("max_cost_usd", max_cost),
-        )
-        if value is not None
-    }
+    budget = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
     settings = PlannerSettings(
         max_tasks=max_tasks,
         concurrency=concurrency or PlannerSettings.concurrency,
