@@ -4,8 +4,10 @@ One run, one driver. It owns two task groups: the outer one holds the store's si
 the inner one the workers, retry timers and the signal watcher. Every state change goes through
 the writer, and the driver acts on a change only once the writer reports it committed:
 
-- ``AttemptStarted`` committed → the worker starts (the attempt is counted before it runs);
-- a success's ``AttemptFinished`` committed → the core releases the task's dependents.
+- ``AttemptStarted`` committed → a pool worker runs the attempt (counted before it runs);
+- a success is handed to the writer → the core releases the task's dependents at once, but
+  their ``AttemptStarted`` ops are queued behind the success, so they commit with it or after
+  it: no dependent runs before the result it depends on is durable.
 
 Cancelling (SIGINT/SIGTERM, or :meth:`RunDriver.cancel`) cancels only the inner group; the
 writer stays up to record ``cancelled`` for the run and the attempts in flight, then drains.
@@ -18,6 +20,7 @@ import math
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,17 @@ class RunState:
     durations: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each task's attempts (all of this session's attempts added up)."""
     started: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Slot:
+    """A pool worker's state: the attempt it is handed or running, and its cancel scope."""
+
+    wake: anyio.Event = field(default_factory=anyio.Event)
+    dispatch: Dispatch | None = None
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    running: tuple[Dispatch, TaskContext, float, float] | None = None
+    """The attempt in progress: dispatch, context, start time, timeout."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,15 @@ class RunDriver(RunGrowth):
         self._pending_infos: dict[str, TaskInfo] = {}
         self._expanding: dict[str, list[str]] = {}
         self._adds_in_flight = 0
+        self._stale_seen = 0
+        self.superseded_by: str | None = None
+        """Set when the database refused one of this process's results (see _taken_over)."""
+        self._queue: deque[Dispatch] = deque()
+        """Committed attempts waiting for a pool worker."""
+        self._idle: list[_Slot] = []
+        self._pool_size = 0
+        self._busy = 0
+        """Attempts handed to the pool and not yet finished."""
         """TasksAdded ops submitted but not yet committed: the run is not over while any is."""
 
     # -- the run --------------------------------------------------------------------------
@@ -168,6 +191,13 @@ class RunDriver(RunGrowth):
                 # (shielded) writer commits them before the outer group exits.
                 end = self._finish(started)
                 self.writer.close()
+        if self.superseded_by is not None:
+            raise StoreError(
+                f"run {self.run_id} was taken over by another process: the database refused the "
+                f"result of {self.superseded_by}, whose attempt is no longer current; this "
+                "process stopped without writing the run's end",
+                hint=f"follow the run with `swarm show {self.run_id}`",
+            )
         return end
 
     async def _writer_main(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
@@ -199,10 +229,11 @@ class RunDriver(RunGrowth):
         else:
             status = "failed"
         cancelled = tuple(sorted({task for task, _ in self._cancelled_attempts}))
-        with contextlib.suppress(StoreError):  # a failed writer reports its own error
-            self.writer.submit(
-                RunFinished(self.run_id, status, finished, self.summary_data(), cancelled)
-            )
+        if self.superseded_by is None:
+            with contextlib.suppress(StoreError):  # a failed writer reports its own error
+                self.writer.submit(
+                    RunFinished(self.run_id, status, finished, self.summary_data(), cancelled)
+                )
         return RunEnd(status, finished - started, started, finished)
 
     def summary_data(self) -> dict[str, Any]:
@@ -251,6 +282,8 @@ class RunDriver(RunGrowth):
 
     def on_commit(self, batch: list[Op]) -> None:
         """The writer's callback: act on state changes now that they are durable."""
+        if len(self.writer.stale) > self._stale_seen:
+            self._taken_over()
         for op in batch:
             if isinstance(op, TasksAdded):
                 self._tasks_added(op)
@@ -258,26 +291,92 @@ class RunDriver(RunGrowth):
                 self._start_worker(op)
             elif (
                 isinstance(op, AttemptFinished)
-                and op.task_status in ("succeeded", "pending")
-                and self.core.status(op.task_id) is Status.RUNNING
-                and self.core.attempt(op.task_id) == op.attempt
+                and op.task_status == "pending"
+                and op.task_id in self._expanding
+                and self._is_current(op.task_id, op.attempt)
             ):
-                children = self._expanding.pop(op.task_id, None)
-                if children is not None:
-                    self.core.expand(op.task_id, op.attempt, len(op.steps), children)
-                elif op.task_status == "succeeded":
-                    self.core.on_success(op.task_id, op.attempt, len(op.steps))
+                children = self._expanding.pop(op.task_id)
+                self.core.expand(op.task_id, op.attempt, len(op.steps), children)
         self._pump()
 
+    def _taken_over(self) -> None:
+        """The database refused a result of this process's attempt: another process has
+        taken the run over (it resumed it while this one looked dead). Stop at once, and leave
+        the run's status to the new owner."""
+        stale = self.writer.stale[self._stale_seen :]
+        self._stale_seen = len(self.writer.stale)
+        if self.superseded_by is None:
+            first = stale[0]
+            self.superseded_by = f"task {first.task_id!r} attempt {first.attempt}"
+            self.cancel()
+
+    def _is_current(self, task_id: str, attempt: int) -> bool:
+        return self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt
+
     def _start_worker(self, op: AttemptStarted) -> None:
+        """Hand a committed attempt to an idle pool worker, adding a worker if none is idle."""
         if self._stopping or self._tg is None or self.cancelled:
             self._record_cancelled(op.task_id, op.attempt, time.time(), ())
             return
-        self._tg.start_soon(self._run_attempt, Dispatch(op.task_id, op.attempt, op.allowance))
+        d = Dispatch(op.task_id, op.attempt, op.allowance)
+        self._busy += 1
+        if self._idle:
+            slot = self._idle.pop()
+            slot.dispatch = d
+            slot.wake.set()
+        else:
+            self._queue.append(d)
+            if self._busy > self._pool_size:
+                self._pool_size += 1
+                self._tg.start_soon(self._pool_worker)
+
+    async def _pool_worker(self) -> None:
+        """One of the run's long-lived workers: runs attempts one after another.
+
+        The pool grows to the most attempts ever in flight at once (at most the concurrency
+        limit) and no further. Handing an attempt to an idle worker costs an event, where a new
+        task and cancel scope per attempt cost several times the scheduling of a no-op task.
+
+        Timeouts: the worker's one cancel scope gets the running attempt's deadline. Only that
+        deadline cancels the scope, so when it catches a cancellation the attempt timed out;
+        the worker records that and carries on in a new scope.
+        """
+        slot = _Slot()
+        while True:
+            slot.scope = anyio.CancelScope()
+            try:
+                with slot.scope:
+                    await self._serve(slot)
+            except anyio.get_cancelled_exc_class():
+                if slot.running is not None:  # the run was cancelled while this attempt timed out
+                    d, ctx, started, _ = slot.running
+                    self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
+                raise
+            if slot.running is not None:
+                d, ctx, started, timeout = slot.running
+                slot.running = None
+                error = TaskTimeout(timeout)
+                error.task_id, error.attempt = d.task_id, d.attempt
+                self._finished(d, ctx, started, None, error)
+
+    async def _serve(self, slot: _Slot) -> None:
+        while True:
+            if self._queue:
+                d = self._queue.popleft()
+            else:
+                slot.wake = anyio.Event()
+                self._idle.append(slot)
+                await slot.wake.wait()
+                assert slot.dispatch is not None
+                d, slot.dispatch = slot.dispatch, None
+            try:
+                await self._run_attempt(d, slot)
+            finally:
+                self._busy -= 1
 
     # -- one attempt ----------------------------------------------------------------------
 
-    async def _run_attempt(self, d: Dispatch) -> None:
+    async def _run_attempt(self, d: Dispatch, slot: _Slot) -> None:
         spec = self.specs[d.task_id]
         defaults = self.plan.defaults
         model = spec.model or defaults.model
@@ -305,16 +404,23 @@ class RunDriver(RunGrowth):
                     f"the run's step pool (budget.max_steps={self.core.pool.total}) is used up",
                     hint="raise budget.max_steps (or --max-steps) and run the plan again",
                 )
-            with anyio.fail_after(timeout):
+            slot.running = (d, ctx, started, timeout)
+            slot.scope.deadline = anyio.current_time() + timeout
+            try:
                 result = await self.workers[spec.kind].run(ctx)
-        except TimeoutError:
-            error = TaskTimeout(timeout)
+            finally:
+                slot.scope.deadline = math.inf
+            slot.running = None
         except TaskError as exc:
+            slot.running = None
             error = exc
         except anyio.get_cancelled_exc_class():
-            self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
+            if not slot.scope.cancel_called:  # the run is being cancelled, not timed out
+                slot.running = None
+                self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
             raise
         except Exception as exc:  # a worker bug must fail its task, not the swarm
+            slot.running = None
             error = TaskError(f"worker crashed: {type(exc).__name__}: {exc}", retryable=False)
         if error is not None:
             error.task_id, error.attempt = d.task_id, d.attempt
@@ -359,6 +465,12 @@ class RunDriver(RunGrowth):
                     artifacts=tuple(ctx.artifacts),
                 )
             )
+            # Released at once, but safely: a dependent's AttemptStarted is submitted after
+            # this result, so it is committed in the same transaction or a later one, and its
+            # worker starts only once that commit (and so this result) is durable.
+            if self._is_current(d.task_id, d.attempt):
+                self.core.on_success(d.task_id, d.attempt, len(steps))
+            self._pump()
             return
         hint = getattr(error, "retry_after_s", None)
         decision = self.core.on_failure(

@@ -406,22 +406,21 @@ async def summarise(
     makespan_s: float,
 ) -> dict[str, Any]:
     """The run summary printed by the CLI (``--json``) and returned by the API."""
-    rows = await store.load_tasks(run_id)
+    totals = await store.task_totals(run_id)
     counts = {s.value: 0 for s in Status if s is not Status.READY}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
+    counts.update(totals["counts"])
     return {
         "run_id": run_id,
         "status": status,
         "goal": plan.goal,
-        "tasks": len(rows),
+        "tasks": totals["tasks"],
         "counts": counts,
         "makespan_s": round(makespan_s, 4),
-        "steps_total": sum(r.steps_used for r in rows),
+        "steps_total": totals["steps_total"],
         "steps_critical": critical_steps,
-        "tokens_in": sum(r.tokens_in for r in rows),
-        "tokens_out": sum(r.tokens_out for r in rows),
-        "cost_usd": round(sum(r.cost_usd for r in rows), 6),
+        "tokens_in": totals["tokens_in"],
+        "tokens_out": totals["tokens_out"],
+        "cost_usd": round(totals["cost_usd"], 6),
         "provider": provider.name,
         "simulated": provider.simulated,
         "db": store.path,

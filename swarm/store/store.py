@@ -142,6 +142,40 @@ class Store:
                 raise RunNotFound(run_id, self.path)
         return [TaskRecord(**row._mapping) for row in rows]
 
+    async def task_totals(self, run_id: str) -> dict[str, Any]:
+        """Counts by status and the sums of steps, tokens and cost over the run's tasks, added
+        up by SQLite (a run's summary without reading its rows back)."""
+        query = (
+            select(
+                tasks.c.status,
+                func.count(),
+                func.sum(tasks.c.steps_used),
+                func.sum(tasks.c.tokens_in),
+                func.sum(tasks.c.tokens_out),
+                func.sum(tasks.c.cost_usd),
+            )
+            .where(tasks.c.run_id == run_id)
+            .group_by(tasks.c.status)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        totals: dict[str, Any] = {
+            "tasks": 0,
+            "counts": {},
+            "steps_total": 0,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "cost_usd": 0.0,
+        }
+        for status, count, steps, tokens_in, tokens_out, cost in rows:
+            totals["counts"][status] = count
+            totals["tasks"] += count
+            totals["steps_total"] += steps or 0
+            totals["tokens_in"] += tokens_in or 0
+            totals["tokens_out"] += tokens_out or 0
+            totals["cost_usd"] += cost or 0.0
+        return totals
+
     async def open_calls(self, run_id: str) -> dict[tuple[str, int], str]:
         """Remote predictions whose outcome was never recorded, newest per (task, step): what a
         resumed run re-attaches to instead of creating them again."""

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from swarm.errors import ProviderError
+from swarm.errors import ProviderError, StoreError
 from swarm.plan import Plan
 from swarm.providers.base import ModelRequest
 from swarm.runtime import run as runs
@@ -240,3 +240,24 @@ async def test_cancel_then_resume_reruns_no_succeeded_task(tmp_path: Path) -> No
     assert summary["status"] == "succeeded"
     rerun = provider.tasks_called()[len(calls_before) :]
     assert not set(rerun) & done_before
+
+
+async def test_a_refused_result_means_another_process_took_over_and_this_one_stops(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+
+    async def taken_over(request: ModelRequest) -> str:
+        if task_key(request) == "b":  # another process resumed the run: b's attempt moved on
+            with sqlite3.connect(db) as conn:
+                conn.execute("UPDATE tasks SET attempt = attempt + 1 WHERE task_id = 'b'")
+        await anyio.lowlevel.checkpoint()
+        return "done"
+
+    provider = ScriptedProvider(taken_over)
+    with pytest.raises(StoreError, match="taken over by another process"):
+        await execute(db, plan_data(chain("a", "b", "c")), provider)
+    assert provider.tasks_called() == ["a", "b"]  # c, released with b's result, never ran
+    assert rows(db, "SELECT status FROM runs") == [("running",)]  # left to the new owner
+    assert rows(db, "SELECT status, attempt FROM tasks WHERE task_id = 'b'") == [("running", 2)]
+    assert rows(db, "SELECT count(*) FROM attempts WHERE task_id = 'b'") == [(0,)]
