@@ -54,6 +54,8 @@ _HOW_TO_PLAN = """How to plan:
 - A sub-agent sees only its own task's prompt and the results of its deps. Write every prompt
   so it stands on its own: say what to do, for which part of the goal, and what to return.
 - Give an output_schema (a JSON Schema) to tasks whose result other tasks will read as data.
+- Give estimate_s (a rough guess of the seconds a task takes) where tasks differ a lot in
+  length: the longest chains are started first.
 - Finish with one task that assembles the deliverable from the results before it.
 - Stay within the limits: fewer, broader tasks are better than a plan that is cut off."""
 

@@ -82,6 +82,16 @@ class TaskSpec(_Strict):
     max_steps: int | None = Field(None, ge=1, le=4000)
     timeout_s: float | None = Field(None, gt=0, le=86_400)
     retries: int | None = Field(None, ge=0, le=20)
+    estimate_s: float | None = Field(
+        None,
+        gt=0,
+        le=86_400,
+        description=(
+            "Expected duration in seconds, a rough guess; used only to start the tasks on the"
+            " longest path (in time) first. Without it a task's length is judged from its"
+            " max_tokens and steps."
+        ),
+    )
     output_schema: dict[str, Any] | None = None
     """A JSON Schema the task's output must satisfy; the model is asked for JSON then."""
     config: dict[str, Any] = Field(default_factory=dict)

@@ -141,16 +141,24 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def task_weight(plan: Plan, spec: TaskSpec, workers: Mapping[str, Worker]) -> float:
-    """Estimated relative duration of a task, for critical-path priorities.
+ASSUMED_TOKENS_PER_S = 40.0
+"""A decode rate assumed for tasks without ``estimate_s``, only to put them on the same scale
+(seconds) as tasks with one; it orders tasks, it limits nothing."""
 
-    A model call's time grows with the tokens it may write, and an agent's with its steps, so
-    the estimate is (max_tokens / 2048) x (steps the kind expects to use).
+
+def task_weight(plan: Plan, spec: TaskSpec, workers: Mapping[str, Worker]) -> float:
+    """Expected duration of a task in seconds, for critical-path priorities.
+
+    The task's ``estimate_s`` if it has one (the planner's or the user's guess); otherwise a
+    model call's time is taken to grow with the tokens it may write and an agent's with its
+    steps: max_tokens / ASSUMED_TOKENS_PER_S x (steps the kind expects to use).
     """
+    if spec.estimate_s is not None:
+        return spec.estimate_s
     params = plan.defaults.params.merged(spec.params)
     steps = spec.max_steps or plan.defaults.max_steps or workers[spec.kind].default_steps
     expected = steps if spec.kind == "agent" else 1  # only agents use many steps
-    return (params.max_tokens or 2048) / 2048 * expected
+    return (params.max_tokens or 2048) / ASSUMED_TOKENS_PER_S * expected
 
 
 def task_info(

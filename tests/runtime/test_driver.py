@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import anyio
 import pytest
 
-from swarm.errors import ProviderError, StoreError
-from swarm.plan import Plan
+from swarm.errors import PlanError, ProviderError, StoreError
+from swarm.plan import Plan, loads_plan
 from swarm.providers.base import ModelRequest
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
@@ -261,3 +262,20 @@ async def test_a_refused_result_means_another_process_took_over_and_this_one_sto
     assert rows(db, "SELECT status FROM runs") == [("running",)]  # left to the new owner
     assert rows(db, "SELECT status, attempt FROM tasks WHERE task_id = 'b'") == [("running", 2)]
     assert rows(db, "SELECT count(*) FROM attempts WHERE task_id = 'b'") == [(0,)]
+
+
+async def test_estimates_put_the_longest_path_in_time_first(tmp_path: Path) -> None:
+    tasks = [
+        {"id": "quick", "kind": "llm", "prompt": "x", "estimate_s": 1},
+        {"id": "slow", "kind": "llm", "prompt": "x", "estimate_s": 300},
+        *chain("c1", "c2"),  # no estimates: 2048 tokens at the assumed rate, ~51 s each
+    ]
+    provider = ScriptedProvider()
+    await execute(tmp_path / "s.db", plan_data(tasks, budget={"max_concurrency": 1}), provider)
+    assert provider.tasks_called() == ["slow", "c1", "c2", "quick"]
+
+
+def test_an_estimate_must_be_a_positive_number_of_seconds() -> None:
+    bad = plan_data([{"id": "a", "kind": "llm", "prompt": "x", "estimate_s": -3}])
+    with pytest.raises(PlanError, match="estimate_s"):
+        loads_plan(json.dumps(bad))
