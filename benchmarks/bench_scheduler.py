@@ -88,13 +88,19 @@ def lower_bound(plan: Plan, dur: dict[str, float], concurrency: int) -> float:
 
 
 def list_schedule(plan: Plan, dur: dict[str, float], concurrency: int, by: str) -> float:
-    """Zero-overhead list scheduling: a heap of ready tasks by priority, a heap of finishes."""
+    """Zero-overhead list scheduling: a heap of ready tasks by priority, a heap of finishes.
+
+    Priority: the longest path behind a task, counting tasks (``by="count"``), true durations
+    (``"duration"``, an oracle) or the plan's ``estimate_s`` (``"estimate"``)."""
     graph = nx.DiGraph()
     for t in plan.tasks:
         graph.add_node(t.id)
         for d in t.deps:
             graph.add_edge(d, t.id)
-    weight = {n: (dur[n] if by == "duration" else 1.0) for n in graph}
+    estimate = {t.id: t.estimate_s or 0.0 for t in plan.tasks}
+    weight = {
+        n: dur[n] if by == "duration" else estimate[n] if by == "estimate" else 1.0 for n in graph
+    }
     remaining: dict[str, float] = {}
     for node in reversed(list(nx.topological_sort(graph))):
         remaining[node] = weight[node] + max(

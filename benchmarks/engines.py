@@ -30,8 +30,12 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def run_swarm(shape: dict[str, Any], concurrency: int, workdir: Path) -> dict[str, Any]:
-    """swarm with the sim provider and a file database; a task sleeps its ``dur`` first."""
+def run_swarm(
+    shape: dict[str, Any], concurrency: int, workdir: Path, *, estimates: bool = False
+) -> dict[str, Any]:
+    """swarm with the sim provider and a file database; a task sleeps its ``dur`` first.
+
+    ``estimates``: the plan's tasks carry rough duration estimates (``shapes.plan_of``)."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import anyio
@@ -72,7 +76,11 @@ def run_swarm(shape: dict[str, Any], concurrency: int, workdir: Path) -> dict[st
         async def aclose(self) -> None:
             return None
 
-    plan = plan_of(shape, concurrency)
+    from workers.registry import registry
+
+    plan = plan_of(shape, concurrency, estimates=estimates)
+    for kind in {spec.kind for spec in plan.tasks}:
+        registry()[kind]  # imports are outside the timing, for every engine
     db = workdir / "swarm.db"
     options = runs.RunOptions(artifacts_dir=str(workdir / "runs"))
 
@@ -160,7 +168,16 @@ def _size_mb(db: Path) -> float:
     return sum(f.stat().st_size for f in files if f.exists()) / 1e6
 
 
-ENGINES = {"swarm": run_swarm, "dask": run_dask, "langgraph": run_langgraph}
+def run_swarm_estimates(shape: dict[str, Any], concurrency: int, workdir: Path) -> dict[str, Any]:
+    return run_swarm(shape, concurrency, workdir, estimates=True)
+
+
+ENGINES = {
+    "swarm": run_swarm,
+    "swarm-est": run_swarm_estimates,
+    "dask": run_dask,
+    "langgraph": run_langgraph,
+}
 
 
 def main() -> None:

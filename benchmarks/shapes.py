@@ -93,14 +93,25 @@ def depth(shape: Shape) -> int:
     return int(nx.dag_longest_path_length(graph_of(shape))) + 1
 
 
-def plan_of(shape: Shape, concurrency: int) -> Any:
-    """The shape as a swarm Plan of ``llm`` tasks (imports swarm; only the swarm child calls it)."""
+ESTIMATE_SIGMA = 0.5
+"""How far off the estimates given to swarm are: each is the true duration times a lognormal
+error of this sigma (drawn with a fixed seed), so half of them are off by more than 40%."""
+
+
+def plan_of(shape: Shape, concurrency: int, *, estimates: bool = False) -> Any:
+    """The shape as a swarm Plan of ``llm`` tasks (imports swarm; only the swarm child calls it).
+
+    ``estimates``: give each task an ``estimate_s``, its duration with a lognormal error of
+    ``ESTIMATE_SIGMA``, as a planner's rough guesses would be."""
     from swarm.plan import Plan
 
-    tasks = [
-        {"id": t["id"], "kind": "llm", "prompt": f"task {t['id']}", "deps": t["deps"]}
-        for t in shape["tasks"]
-    ]
+    rng = random.Random(23)
+    tasks = []
+    for t in shape["tasks"]:
+        task = {"id": t["id"], "kind": "llm", "prompt": f"task {t['id']}", "deps": t["deps"]}
+        if estimates and t["dur"] > 0:
+            task["estimate_s"] = t["dur"] * math.exp(rng.gauss(0.0, ESTIMATE_SIGMA))
+        tasks.append(task)
     n = len(tasks)
     return Plan.model_validate(
         {

@@ -28,25 +28,30 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import networkx as nx
 from anyio.abc import TaskGroup
 
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status, TaskInfo
+from swarm.dag import build_graph
 from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
 from swarm.runtime.growth import Replanner, RunGrowth
+from swarm.runtime.metrics import RunMetrics, compute_metrics
 from swarm.store.ops import (
     AttemptFinished,
     AttemptStarted,
     Op,
+    RunCreated,
     RunFinished,
     RunStarted,
     TasksAdded,
     TasksSkipped,
 )
+from swarm.store.records import NewRun
 from swarm.store.writer import Writer
 from workers.base import TaskContext, Worker
 
@@ -101,6 +106,7 @@ class RunDriver(RunGrowth):
         state: RunState,
         run_dir: Path,
         resumed: bool = False,
+        created: NewRun | None = None,
         clock: Clock | None = None,
         handle_signals: bool = False,
         on_tick: Callable[[], None] | None = None,
@@ -109,6 +115,7 @@ class RunDriver(RunGrowth):
         replan: Replanner | None = None,
         max_replans: int = 0,
         feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
+        metrics_in_memory: bool = False,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -122,6 +129,8 @@ class RunDriver(RunGrowth):
         self.state = state
         self.run_dir = run_dir
         self.resumed = resumed
+        self.created = created
+        """A new run to record in the first transaction, with its start (None: it exists)."""
         self.clock = clock or SystemClock()
         self.handle_signals = handle_signals
         self.on_tick = on_tick
@@ -137,6 +146,12 @@ class RunDriver(RunGrowth):
         self.feeders = feeders
         """Coroutines run beside the workers that add tasks while the run goes (a streaming
         planner); each holds the run open until it returns."""
+        self.metrics_in_memory = metrics_in_memory
+        """Every attempt of the run is in this session (a new run): its metrics are computed
+        at the end from memory and written with ``RunFinished``, not read back."""
+        self.metrics: RunMetrics | None = None
+        self.graph: nx.DiGraph[str] | None = None
+        """The plan's DAG as the run started (rebuilt at the end if tasks were added)."""
         self.cancelled = False
         self.end_status: str | None = None
         self._tg: TaskGroup | None = None
@@ -164,6 +179,8 @@ class RunDriver(RunGrowth):
         started = time.time()
         async with anyio.create_task_group() as outer:
             await outer.start(self._writer_main)
+            if self.created is not None:
+                self.writer.submit(RunCreated(self.created))
             self.writer.submit(RunStarted(self.run_id, started, os.getpid(), self.resumed))
             for failed in early_failures or []:
                 self._submit_skips(failed)
@@ -229,11 +246,22 @@ class RunDriver(RunGrowth):
         else:
             status = "failed"
         cancelled = tuple(sorted({task for task, _ in self._cancelled_attempts}))
+        summary = self.summary_data()
+        if self.metrics_in_memory:
+            graph = self.graph
+            if graph is None or graph.number_of_nodes() != len(self.specs):
+                graph = build_graph(self.plan)
+            self.metrics = compute_metrics(
+                graph,
+                self.state.durations,
+                self.state.steps_used,
+                self.plan.budget.max_concurrency,
+                finished - started,
+            )
+            summary["metrics"] = self.metrics.as_dict()
         if self.superseded_by is None:
             with contextlib.suppress(StoreError):  # a failed writer reports its own error
-                self.writer.submit(
-                    RunFinished(self.run_id, status, finished, self.summary_data(), cancelled)
-                )
+                self.writer.submit(RunFinished(self.run_id, status, finished, summary, cancelled))
         return RunEnd(status, finished - started, started, finished)
 
     def summary_data(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
-from swarm.runtime.metrics import compute_metrics, record_run_metrics
+from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
@@ -226,6 +226,8 @@ class _Setup:
     feeders: list[Callable[[RunDriver], Awaitable[None]]] = field(default_factory=list)
     open_calls: dict[tuple[str, int], str] = field(default_factory=dict)
     """Remote predictions an interrupted attempt left without an outcome (resume)."""
+    created: NewRun | None = None
+    """A new run, written by the driver's first transaction with its start."""
 
 
 async def _execute(
@@ -243,12 +245,13 @@ async def _execute(
         NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
         for s in plan.tasks
     )
-    await store.create_run(
-        NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), tasks)
-    )
+    await store.check_new_run_id(run_id)
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     scheduler.start()
     setup = _Setup(run_id, plan, graph, scheduler, budget, options)
+    setup.created = NewRun(
+        run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), tasks
+    )
     return await _drive(store, setup, provider, hooks)
 
 
@@ -273,9 +276,8 @@ async def execute_streamed(
         plan = Plan.model_construct(**{**dict(header), "tasks": []})
         run_id = run_id or new_run_id()
         scheduler = build_scheduler(plan, build_graph(plan), registry(), options)
-        await store.create_run(
-            NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), ())
-        )
+        await store.check_new_run_id(run_id)
+        created = NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), ())
         failure: list[SwarmError] = []
 
         async def feed(driver: RunDriver) -> None:
@@ -289,6 +291,7 @@ async def execute_streamed(
         scheduler.start()
         budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
         setup = _Setup(run_id, plan, build_graph(plan), scheduler, budget, options)
+        setup.created = created
         setup.feeders.append(feed)
         summary = await _drive(store, setup, provider, hooks)
         if failure:
@@ -357,6 +360,7 @@ async def _drive(
         state=setup.state,
         run_dir=Path(setup.options.artifacts_dir) / setup.run_id,
         resumed=setup.resumed,
+        created=setup.created,
         handle_signals=hooks.handle_signals,
         on_tick=hooks.on_tick,
         make_info=lambda spec, order: task_info(
@@ -366,7 +370,9 @@ async def _drive(
         cancel_requested=lambda: store.cancel_requested(setup.run_id),
         replan=make_replanner(setup.plan, provider) if setup.options.max_replans else None,
         max_replans=setup.options.max_replans,
+        metrics_in_memory=not setup.resumed,
     )
+    driver.graph = setup.graph
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
     driver_box.append(driver)
     if hooks.on_start is not None:
@@ -376,18 +382,10 @@ async def _drive(
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
     plan = driver.plan
-    graph = setup.graph if plan is setup.plan else build_graph(plan)
-    if setup.resumed:  # earlier sessions' attempts are only in the database
+    if driver.metrics is not None:  # written with the run's end, in its last transaction
+        metrics = driver.metrics
+    else:  # earlier sessions' attempts are only in the database
         metrics = await record_run_metrics(store, setup.run_id)
-    else:  # everything is in memory: no need to read 10,000 rows back
-        metrics = compute_metrics(
-            graph,
-            setup.state.durations,
-            setup.state.steps_used,
-            plan.budget.max_concurrency,
-            end.makespan_s,
-        )
-        await store.record_metrics(setup.run_id, metrics.as_dict())
     summary = await summarise(
         store, setup.run_id, plan, metrics.steps_critical, provider, end.status, end.makespan_s
     )

@@ -22,6 +22,7 @@ from swarm.store.ops import (
     CallFinished,
     Event,
     Op,
+    RunCreated,
     RunFinished,
     RunStarted,
     TasksAdded,
@@ -32,6 +33,10 @@ from swarm.store.schema import ATTEMPT_STATUSES
 
 Row = tuple[Any, ...]
 
+INSERT_RUN_SQL = (
+    "INSERT INTO runs (run_id, goal, plan_json, config_json, status, created_at)"
+    " VALUES (?, ?, ?, ?, 'created', ?)"
+)
 RUN_STARTED_SQL = (
     "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
     " owner_pid = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
@@ -102,8 +107,10 @@ FINISH_EVENTS = {
 RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 _RUN_STARTED, _TASKS_ADDED, _ATTEMPT_STARTED, _ATTEMPT_FINISHED, _SKIPPED, _RUN_FINISHED = range(6)
+_RUN_CREATED = -1
 _NO_FENCE = -1
 _OP_TYPES = (
+    RunCreated,
     RunStarted,
     TasksAdded,
     AttemptStarted,
@@ -121,6 +128,7 @@ _OP_TYPES = (
 class Segment:
     """Parameter rows per statement; safe to run statement by statement, in field order."""
 
+    created: list[Row] = field(default_factory=list)
     run_started: list[Row] = field(default_factory=list)
     tasks_added: list[Row] = field(default_factory=list)
     plans: list[Row] = field(default_factory=list)
@@ -259,6 +267,8 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _ATTEMPT_FINISHED, [("call", op.run_id, op.ref)]
     if isinstance(op, RunStarted):
         return _RUN_STARTED, [(op.run_id,)]
+    if isinstance(op, RunCreated):
+        return _RUN_CREATED, [(op.run.run_id,)]
     if isinstance(op, TasksAdded):
         return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks)]
     if isinstance(op, TasksSkipped):
@@ -301,6 +311,17 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
                 ),
             )
         )
+    elif isinstance(op, RunCreated):
+        run = op.run
+        seg.created.append(
+            (run.run_id, run.goal, run.plan_json, json.dumps(run.config), run.created_at)
+        )
+        seg.tasks_added.extend(
+            (run.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
+            for t in run.tasks
+        )
+        size = f'{{"tasks": {len(run.tasks)}}}'
+        events.append((_NO_FENCE, (run.run_id, run.created_at, "run.created", None, None, size)))
     elif isinstance(op, RunStarted):
         seg.run_started.append((op.at, op.at, op.pid, op.run_id))
         kind = "run.resumed" if op.resumed else "run.started"
@@ -364,7 +385,8 @@ def _dumps(value: object) -> str | None:
 
 def _has_rows(seg: Segment) -> bool:
     return bool(
-        seg.run_started
+        seg.created
+        or seg.run_started
         or seg.tasks_added
         or seg.plans
         or seg.attempt_started

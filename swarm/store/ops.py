@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from swarm.store.records import NewRun
+
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
@@ -45,6 +47,14 @@ class ArtifactRecord:
     size: int
     sha256: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunCreated:
+    """A new run, its pending tasks and its ``run.created`` event, written in the same
+    transaction as its start and first dispatches (the caller has checked the id is free)."""
+
+    run: NewRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +197,8 @@ class Event:
 
 
 Op = (
-    RunStarted
+    RunCreated
+    | RunStarted
     | TasksAdded
     | AttemptStarted
     | AttemptFinished

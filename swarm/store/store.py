@@ -77,12 +77,8 @@ class Store:
 
     async def _create_run(self, run: NewRun, task_rows: list[tuple[Any, ...]]) -> None:
         async with self._writing("create a run") as conn:
-            taken = await conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id))
-            if taken.first() is not None:
-                raise ConfigError(
-                    f"run {run.run_id!r} already exists in {self.path}",
-                    hint="pick another run id, or resume the existing run",
-                )
+            if await _run_exists(conn, run.run_id):
+                raise self._taken(run.run_id)
             await conn.execute(
                 insert(runs).values(
                     run_id=run.run_id,
@@ -107,6 +103,18 @@ class Store:
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
             return await _run_exists(conn, run_id)
+
+    async def check_new_run_id(self, run_id: str) -> None:
+        """:class:`ConfigError` if a run ``run_id`` exists (before a run is created by the writer,
+        in the transaction that starts it: see :class:`~swarm.store.ops.RunCreated`)."""
+        if await self.run_exists(run_id):
+            raise self._taken(run_id)
+
+    def _taken(self, run_id: str) -> ConfigError:
+        return ConfigError(
+            f"run {run_id!r} already exists in {self.path}",
+            hint="pick another run id, or resume the existing run",
+        )
 
     async def load_run(self, run_id: str) -> RunRecord:
         """The run's row; :class:`RunNotFound` if there is none."""

@@ -265,6 +265,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
     """Run ``plan`` inside the open transaction; returns the batch indices the fence refused."""
     refused: set[int] = set()
     for seg in plan.segments:
+        _many(conn, sql.INSERT_RUN_SQL, seg.created)
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
         _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
         _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
