@@ -68,6 +68,17 @@ class RunState:
     durations: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each task's attempts (all of this session's attempts added up)."""
     started: dict[str, float] = field(default_factory=dict)
+    steps_total: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    """Totals over every result this session handed to the writer (all outcomes)."""
+
+    def count(self, op: AttemptFinished) -> None:
+        self.steps_total += len(op.steps)
+        self.tokens_in += op.tokens_in
+        self.tokens_out += op.tokens_out
+        self.cost_usd += op.cost_usd
 
 
 @dataclass
@@ -338,6 +349,10 @@ class RunDriver(RunGrowth):
             self.superseded_by = f"task {first.task_id!r} attempt {first.attempt}"
             self.cancel()
 
+    def _submit_result(self, op: AttemptFinished) -> None:
+        self.state.count(op)
+        self.writer.submit(op)
+
     def _is_current(self, task_id: str, attempt: int) -> bool:
         return self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt
 
@@ -484,7 +499,7 @@ class RunDriver(RunGrowth):
         if error is None:
             assert result is not None
             self.state.results[d.task_id] = result
-            self.writer.submit(
+            self._submit_result(
                 AttemptFinished(
                     **common,
                     outcome="succeeded",
@@ -512,7 +527,7 @@ class RunDriver(RunGrowth):
         retry_at = None
         if isinstance(decision, Retry):
             retry_at = time.time() + (decision.at - self.clock.now())
-        self.writer.submit(
+        self._submit_result(
             AttemptFinished(
                 **common,
                 outcome="timeout" if isinstance(error, TaskTimeout) else "failed",
@@ -545,7 +560,7 @@ class RunDriver(RunGrowth):
         if self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt:
             self.core.on_cancelled(task_id, attempt, len(steps))
         self._cancelled_attempts.append((task_id, attempt))
-        self.writer.submit(
+        self._submit_result(
             AttemptFinished(
                 run_id=self.run_id,
                 task_id=task_id,

@@ -50,6 +50,7 @@ class RunGrowth:
     _adds_in_flight: int
     _expanding: dict[str, list[str]]
     _pump: Callable[[], None]
+    _submit_result: Callable[[AttemptFinished], None]
 
     def add_tasks(
         self, specs: Sequence[TaskSpec], *, reason: str = "plan", replace: TaskSpec | None = None
@@ -97,7 +98,7 @@ class RunGrowth:
         joined = spec.model_copy(update={"deps": [*spec.deps, *(c.id for c in children)]})
         self.add_tasks(children, reason="expand", replace=joined)
         self._expanding[d.task_id] = [c.id for c in children]
-        self.writer.submit(
+        self._submit_result(
             AttemptFinished(**common, outcome="succeeded", task_status="pending", result=None)
         )
         return None

@@ -386,8 +386,27 @@ async def _drive(
         metrics = driver.metrics
     else:  # earlier sessions' attempts are only in the database
         metrics = await record_run_metrics(store, setup.run_id)
+    totals = None
+    if driver.metrics_in_memory and end.status == "succeeded":
+        # A new run that succeeded: this session saw every result, so no need to read them back.
+        state = driver.state
+        totals = {
+            "tasks": len(driver.specs),
+            "counts": driver.core.counts(),
+            "steps_total": state.steps_total,
+            "tokens_in": state.tokens_in,
+            "tokens_out": state.tokens_out,
+            "cost_usd": state.cost_usd,
+        }
     summary = await summarise(
-        store, setup.run_id, plan, metrics.steps_critical, provider, end.status, end.makespan_s
+        store,
+        setup.run_id,
+        plan,
+        metrics.steps_critical,
+        provider,
+        end.status,
+        end.makespan_s,
+        totals=totals,
     )
     summary["metrics"] = metrics.as_dict()
     return summary
@@ -410,11 +429,18 @@ async def summarise(
     provider: Provider,
     status: str,
     makespan_s: float,
+    *,
+    totals: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run summary printed by the CLI (``--json``) and returned by the API."""
-    totals = await store.task_totals(run_id)
+    """The run summary printed by the CLI (``--json``) and returned by the API.
+
+    ``totals`` (counts by status, steps, tokens, cost) as :meth:`Store.task_totals` gives
+    them; read from the database when not given.
+    """
+    if totals is None:
+        totals = await store.task_totals(run_id)
     counts = {s.value: 0 for s in Status if s is not Status.READY}
-    counts.update(totals["counts"])
+    counts.update({k: v for k, v in totals["counts"].items() if k != Status.READY.value})
     return {
         "run_id": run_id,
         "status": status,

@@ -279,3 +279,30 @@ def test_an_estimate_must_be_a_positive_number_of_seconds() -> None:
     bad = plan_data([{"id": "a", "kind": "llm", "prompt": "x", "estimate_s": -3}])
     with pytest.raises(PlanError, match="estimate_s"):
         loads_plan(json.dumps(bad))
+
+
+async def test_a_new_runs_summary_from_memory_equals_the_databases_totals(tmp_path: Path) -> None:
+    failures = {"b": 2}
+
+    async def flaky(request: ModelRequest) -> str:
+        task = task_key(request)
+        if failures.get(task, 0) > 0:
+            failures[task] -= 1
+            raise ProviderError("HTTP 503", retryable=True, status=503)
+        return f"result of {task} " * 20
+
+    db = tmp_path / "s.db"
+    tasks = [*chain("a", "b", "c"), {"id": "d", "kind": "llm", "prompt": "x", "deps": ["a"]}]
+    summary = await execute(db, plan_data(tasks, defaults={"retries": 3}), ScriptedProvider(flaky))
+    assert summary["status"] == "succeeded"
+    store = await Store.open(db)
+    try:
+        totals = await store.task_totals("r")
+    finally:
+        await store.close()
+    assert summary["tasks"] == totals["tasks"] == 4
+    assert summary["counts"]["succeeded"] == totals["counts"]["succeeded"] == 4
+    for key in ("steps_total", "tokens_in", "tokens_out"):
+        assert summary[key] == totals[key], key
+    assert summary["steps_total"] == 6  # b's two failed attempts count their steps too
+    assert summary["cost_usd"] == round(totals["cost_usd"], 6)
