@@ -9,6 +9,7 @@ import networkx as nx
 import pytest
 
 from swarm.dag import (
+    Dag,
     build_graph,
     critical_path,
     graph_problems,
@@ -18,7 +19,7 @@ from swarm.dag import (
     render_tree,
 )
 from swarm.errors import Problem
-from swarm.plan import parse_plan
+from swarm.plan import Plan, parse_plan
 
 
 def task(tid: str, *deps: str, kind: str = "llm") -> dict[str, Any]:
@@ -258,3 +259,25 @@ def test_render_dot() -> None:
             "}",
         ]
     )
+
+
+def test_the_runs_dag_scores_tasks_as_the_networkx_graph_does() -> None:
+    plan = Plan.model_validate(
+        {
+            "goal": "g",
+            "tasks": [
+                {"id": "d", "kind": "llm", "prompt": "x", "deps": ["b", "c"]},
+                {"id": "b", "kind": "llm", "prompt": "x", "deps": ["a"]},
+                {"id": "a", "kind": "llm", "prompt": "x"},
+                {"id": "c", "kind": "llm", "prompt": "x", "deps": ["a"]},
+                {"id": "e", "kind": "llm", "prompt": "x"},
+            ],
+        }
+    )
+    dag, graph = Dag(plan), build_graph(plan)
+    weight = {"a": 1.0, "b": 5.0, "c": 2.0, "d": 1.0, "e": 6.5}
+    assert longest_remaining(dag, weight) == longest_remaining(graph, weight)
+    assert critical_path(dag, weight) == critical_path(graph, weight) == ["a", "b", "d"]
+    order = list(dag)
+    assert sorted(order) == sorted(weight)
+    assert all(order.index(dep) < order.index(s.id) for s in plan.tasks for dep in s.deps)

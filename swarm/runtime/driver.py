@@ -28,13 +28,12 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import networkx as nx
 from anyio.abc import TaskGroup
 
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status, TaskInfo
-from swarm.dag import build_graph
+from swarm.dag import Dag
 from swarm.errors import BudgetExceeded, StoreError, TaskError, TaskTimeout
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
@@ -161,7 +160,7 @@ class RunDriver(RunGrowth):
         """Every attempt of the run is in this session (a new run): its metrics are computed
         at the end from memory and written with ``RunFinished``, not read back."""
         self.metrics: RunMetrics | None = None
-        self.graph: nx.DiGraph[str] | None = None
+        self.graph: Dag | None = None
         """The plan's DAG as the run started (rebuilt at the end if tasks were added)."""
         self.cancelled = False
         self.end_status: str | None = None
@@ -260,8 +259,8 @@ class RunDriver(RunGrowth):
         summary = self.summary_data()
         if self.metrics_in_memory:
             graph = self.graph
-            if graph is None or graph.number_of_nodes() != len(self.specs):
-                graph = build_graph(self.plan)
+            if graph is None or len(graph) != len(self.specs):
+                graph = Dag(self.plan)
             self.metrics = compute_metrics(
                 graph,
                 self.state.durations,

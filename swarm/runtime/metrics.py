@@ -13,13 +13,13 @@ from typing import Any
 
 import networkx as nx
 
-from swarm.dag import critical_path, longest_remaining
+from swarm.dag import Graph, critical_path, longest_remaining
 from swarm.plan import RunBudget
 from swarm.store.queries import Queries, RunDetail, TaskDetail
 from swarm.store.store import Store
 
 
-def steps_critical(graph: nx.DiGraph[str], steps_used: Mapping[str, int]) -> int:
+def steps_critical(graph: Graph, steps_used: Mapping[str, int]) -> int:
     """Steps along the heaviest dependency chain: the steps no amount of parallelism hides."""
     weights = {task: float(steps_used.get(task, 0)) for task in graph}
     remaining = longest_remaining(graph, weights)
@@ -63,7 +63,7 @@ class RunMetrics:
 
 
 def compute_metrics(
-    graph: nx.DiGraph[str],
+    graph: Graph,
     durations: Mapping[str, float],
     steps: Mapping[str, int],
     concurrency: int,

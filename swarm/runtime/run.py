@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from swarm.core.budget import Budget
 from swarm.core.scheduler import Failed, Limits, Scheduler, Status, TaskInfo
 from swarm.core.steps import StepPool
-from swarm.dag import build_graph, longest_remaining
+from swarm.dag import Dag, longest_remaining
 from swarm.errors import ConfigError, SwarmError
 from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import Provider
@@ -179,7 +177,7 @@ def task_info(
 
 
 def build_scheduler(
-    plan: Plan, graph: nx.DiGraph[str], workers: Mapping[str, Worker], options: RunOptions
+    plan: Plan, graph: Dag, workers: Mapping[str, Worker], options: RunOptions
 ) -> Scheduler:
     """The core for a plan; priority ties are broken by the task's position in the plan."""
     weights = {spec.id: task_weight(plan, spec, workers) for spec in plan.tasks}
@@ -216,7 +214,7 @@ class _Setup:
 
     run_id: str
     plan: Plan
-    graph: nx.DiGraph[str]
+    graph: Dag
     scheduler: Scheduler
     budget: Budget
     options: RunOptions
@@ -239,7 +237,7 @@ async def _execute(
     hooks: Hooks | None,
 ) -> dict[str, Any]:
     run_id = run_id or new_run_id()
-    graph = build_graph(plan)
+    graph = Dag(plan)
     scheduler = build_scheduler(plan, graph, registry(), options)
     tasks = tuple(
         NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
@@ -275,7 +273,7 @@ async def execute_streamed(
     with fewer_collections():
         plan = Plan.model_construct(**{**dict(header), "tasks": []})
         run_id = run_id or new_run_id()
-        scheduler = build_scheduler(plan, build_graph(plan), registry(), options)
+        scheduler = build_scheduler(plan, Dag(plan), registry(), options)
         await store.check_new_run_id(run_id)
         created = NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), ())
         failure: list[SwarmError] = []
@@ -290,7 +288,7 @@ async def execute_streamed(
 
         scheduler.start()
         budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
-        setup = _Setup(run_id, plan, build_graph(plan), scheduler, budget, options)
+        setup = _Setup(run_id, plan, Dag(plan), scheduler, budget, options)
         setup.created = created
         setup.feeders.append(feed)
         summary = await _drive(store, setup, provider, hooks)
@@ -321,7 +319,7 @@ async def _resume(
     options = RunOptions.from_config(record.config)
     await store.mark_interrupted(run_id)
     rows = await store.load_tasks(run_id)
-    graph = build_graph(plan)
+    graph = Dag(plan)
     scheduler = build_scheduler(plan, graph, registry(), options)
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True)
