@@ -208,6 +208,7 @@ class RunDriver(RunGrowth):
                         inner.start_soon(self._feed, feeder)
                     self._pump()
                     await self._done.wait()
+                    self._dismiss_idle_workers()
                     inner.cancel_scope.cancel()
             except anyio.get_cancelled_exc_class():
                 self.cancelled = True  # cancelled from outside: record it like a signal
@@ -394,12 +395,21 @@ class RunDriver(RunGrowth):
                     d, ctx, started, _ = slot.running
                     self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
                 raise
+            if not slot.scope.cancelled_caught:
+                return  # dismissed at the end of the run
             if slot.running is not None:
                 d, ctx, started, timeout = slot.running
                 slot.running = None
                 error = TaskTimeout(timeout)
                 error.task_id, error.attempt = d.task_id, d.attempt
                 self._finished(d, ctx, started, None, error)
+
+    def _dismiss_idle_workers(self) -> None:
+        """Let idle pool workers return instead of cancelling them one by one (the run is
+        over; anything still running is cancelled with the task group)."""
+        idle, self._idle = self._idle, []
+        for slot in idle:
+            slot.wake.set()
 
     async def _serve(self, slot: _Slot) -> None:
         while True:
@@ -409,7 +419,8 @@ class RunDriver(RunGrowth):
                 slot.wake = anyio.Event()
                 self._idle.append(slot)
                 await slot.wake.wait()
-                assert slot.dispatch is not None
+                if slot.dispatch is None:  # dismissed: the run is over
+                    return
                 d, slot.dispatch = slot.dispatch, None
             try:
                 await self._run_attempt(d, slot)
