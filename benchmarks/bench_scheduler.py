@@ -234,7 +234,8 @@ def write_section(path: Path, heading: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        rest = "\n" + text[end + 1 :] if end != -1 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
     path.write_text(text)
 
 
