@@ -32,8 +32,10 @@ from swarm.providers.governor import DEFAULT_PER_MINUTE, RateGovernor
 from swarm.providers.images import image_inputs
 from swarm.providers.retry import (
     CREATION_POLICY,
+    DEFAULT_MAX_OUTAGE_S,
     MAX_CREATE_TRIES,
     is_retryable_status,
+    max_outage_from_env,
     retry_hint,
     with_creation_retries,
 )
@@ -203,6 +205,7 @@ class OpenAICompatProvider:
         clock: Clock | None = None,
         create_policy: RetryPolicy = CREATION_POLICY,
         max_create_tries: int = MAX_CREATE_TRIES,
+        max_outage_s: float = DEFAULT_MAX_OUTAGE_S,
         read_timeout_s: float = 300.0,
         max_connections: int = 1000,
         image_dir: Path | None = None,
@@ -214,6 +217,9 @@ class OpenAICompatProvider:
         self.governor = governor or RateGovernor(rate_limit, clock=self.clock)
         self.create_policy = create_policy
         self.max_create_tries = max_create_tries
+        self.max_outage_s = max_outage_s
+        """How long a call keeps retrying a server that fails transiently (see
+        :class:`~swarm.providers.retry.Patience`)."""
         self.read_timeout_s = read_timeout_s
         self.max_connections = max_connections
         self.image_dir = image_dir
@@ -242,7 +248,12 @@ class OpenAICompatProvider:
                 f"the openai provider needs {KEY_ENV}, which is not set",
                 hint=f"export {KEY_ENV}=... (a local server without keys accepts any, e.g. EMPTY)",
             )
-        return cls(key, url, rate_limit=rate_limit or DEFAULT_PER_MINUTE)
+        return cls(
+            key,
+            url,
+            rate_limit=rate_limit or DEFAULT_PER_MINUTE,
+            max_outage_s=max_outage_from_env(env),
+        )
 
     def __repr__(self) -> str:
         return f"OpenAICompatProvider(base_url={self.base_url!r})"
@@ -259,6 +270,7 @@ class OpenAICompatProvider:
             rng=self._rng,
             policy=self.create_policy,
             max_tries=self.max_create_tries,
+            max_outage_s=self.max_outage_s,
         )
         try:
             chat = await read_chat_stream(response, self.read_timeout_s)

@@ -9,7 +9,9 @@ One call, in order:
    canceled, aborted, unknown) → create a new one. A resumed run never pays twice.
 2. **Create** through :func:`~swarm.providers.retry.with_creation_retries`: every try waits for
    the shared governor; 429, 5xx and connection errors are retried (the client never retries a
-   POST), 400/401/402/403/404/422 fail at once with what to fix.
+   POST), 400/401/402/403/404/422 fail at once with what to fix. A provider that stays down is
+   waited for, with capped and jittered backoff, for up to ``max_outage_s`` (five minutes by
+   default) before the call fails; reads of a prediction get the same patience.
 3. **Journal** the prediction id (``journal.created``) before reading any output.
 4. **Follow**: stream the SSE output; if the stream breaks, poll the prediction instead. Then
    read the terminal prediction for its token counts and timings.
@@ -74,7 +76,15 @@ from swarm.providers.replicate_io import (
     model_input,
     normalise_base_url,
 )
-from swarm.providers.retry import CREATION_POLICY, MAX_CREATE_TRIES, with_creation_retries
+from swarm.providers.retry import (
+    CREATION_POLICY,
+    DEFAULT_MAX_OUTAGE_S,
+    MAX_CREATE_TRIES,
+    FailureStreak,
+    Patience,
+    max_outage_from_env,
+    with_creation_retries,
+)
 from swarm.providers.transport import DEFAULT_SHARDS, ShardedTransport
 
 
@@ -101,6 +111,7 @@ class ReplicateProvider:
         clock: Clock | None = None,
         create_policy: RetryPolicy = CREATION_POLICY,
         max_create_tries: int = MAX_CREATE_TRIES,
+        max_outage_s: float = DEFAULT_MAX_OUTAGE_S,
         create_timeout_s: float = 30.0,
         read_timeout_s: float = 300.0,
         poll_interval_s: float = 0.5,
@@ -118,6 +129,9 @@ class ReplicateProvider:
         self.governor = governor or RateGovernor(rate_limit, clock=self.clock)
         self.create_policy = create_policy
         self.max_create_tries = max_create_tries
+        self.max_outage_s = max_outage_s
+        """How long a call keeps retrying a provider that fails transiently (see
+        :class:`~swarm.providers.retry.Patience`)."""
         self.create_timeout_s = create_timeout_s
         self.read_timeout_s = read_timeout_s
         self.poll_interval_s = poll_interval_s
@@ -149,7 +163,12 @@ class ReplicateProvider:
             token,
             base_url=base_url or env.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL,
             rate_limit=rate_limit or DEFAULT_PER_MINUTE,
+            max_outage_s=max_outage_from_env(env),
         )
+
+    @property
+    def patience(self) -> Patience:
+        return Patience(self.create_policy, self.max_create_tries, self.max_outage_s)
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(base_url={self.base_url!r}, rate_limit={self.governor.limit})"
@@ -205,7 +224,7 @@ class ReplicateProvider:
         if ref is None:
             return None
         try:
-            found = await self._get(client, ref, request.model)
+            found = await self._get_patiently(client, ref, request.model)
         except ProviderError as exc:
             if exc.status == 404:
                 return None
@@ -259,6 +278,7 @@ class ReplicateProvider:
             rng=self._rng,
             policy=self.create_policy,
             max_tries=self.max_create_tries,
+            max_outage_s=self.max_outage_s,
         )
 
     async def _watch(
@@ -324,21 +344,24 @@ class ReplicateProvider:
         return Streamed("".join(chunks), reason is None, first)
 
     async def _settle(self, client: Client, ref: str, model: str) -> Prediction | str:
-        """Poll until the prediction is terminal; a few transient read failures are tolerated."""
-        failures = 0
+        """Poll until the prediction is terminal."""
         while True:
-            try:
-                found = await self._get(client, ref, model)
-            except ProviderError as exc:
-                failures += 1
-                if not exc.retryable or failures >= self.max_create_tries:
-                    raise
-                await self.clock.sleep(self.create_policy.delay(failures, self._rng))
-                continue
+            found = await self._get_patiently(client, ref, model)
             if isinstance(found, str) or found.status in TERMINAL:
                 return found
-            failures = 0
             await self.clock.sleep(self.poll_interval_s)
+
+    async def _get_patiently(self, client: Client, ref: str, model: str) -> Prediction | str:
+        """:meth:`_get`, with transient failures (5xx, resets, an outage) retried as patiently
+        as creations are: a prediction keeps running on Replicate while we cannot read it."""
+        streak = FailureStreak(self.patience, self.clock, self._rng)
+        while True:
+            try:
+                return await self._get(client, ref, model)
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                await self.clock.sleep(streak.failed(exc, getattr(exc, "retry_after_s", None)))
 
     async def _get(self, client: Client, ref: str, model: str) -> Prediction | str:
         """The prediction, or the raw status if the client cannot parse it (``aborted``)."""

@@ -1,8 +1,12 @@
 """Retrying the creation of a remote call: which answers are transient, what the server's retry
-hints mean, and the bounded loop that sends every try through the rate governor.
+hints mean, how long a call keeps trying, and the loop that sends every try through the rate
+governor.
 
 The ``replicate`` client never retries a POST, so a 429 on a prediction creation reaches us at
-once; this loop is what turns a 429 storm into a slower run instead of failed tasks.
+once; this loop is what turns a 429 storm into a slower run instead of failed tasks. A call
+that keeps failing transiently is given up only after ``max_tries`` tries *and* once it has
+been failing for ``max_outage_s`` (:class:`Patience`): a provider that is down for a few
+minutes makes the run wait, with capped, jittered backoff, rather than fail its tasks.
 """
 
 from __future__ import annotations
@@ -11,19 +15,24 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from swarm.core.clock import Clock
 from swarm.core.retry import RetryPolicy
-from swarm.errors import ProviderError, RateLimited
+from swarm.errors import ConfigError, ProviderError, RateLimited
 from swarm.providers.governor import RateGovernor
 
 T = TypeVar("T")
 
 CREATION_POLICY = RetryPolicy(base_s=0.5, cap_s=30.0)
 MAX_CREATE_TRIES = 8
+DEFAULT_MAX_OUTAGE_S = 300.0
+"""How long one call keeps retrying a provider that fails transiently (5xx, resets, 429s):
+five minutes, well inside the default task timeout of ten. ``SWARM_MAX_OUTAGE_S`` changes it."""
+MAX_OUTAGE_ENV = "SWARM_MAX_OUTAGE_S"
 MAX_HINT_S = 300.0
 """A server hint longer than this is treated as this long (a bad header must not stall a run)."""
 
@@ -98,6 +107,42 @@ def _clamp(seconds: float) -> float:
     return min(max(0.0, seconds), MAX_HINT_S)
 
 
+@dataclass(frozen=True, slots=True)
+class Patience:
+    """When to give up on a call that keeps failing transiently: after ``max_tries`` tries and
+    once it has been failing for ``max_outage_s`` seconds, whichever comes later. Between tries
+    it waits ``policy``'s capped exponential backoff with full jitter."""
+
+    policy: RetryPolicy = CREATION_POLICY
+    max_tries: int = MAX_CREATE_TRIES
+    max_outage_s: float = 0.0
+
+
+class FailureStreak:
+    """One call's transient failures in a row, timed on ``clock``; see :class:`Patience`."""
+
+    def __init__(self, patience: Patience, clock: Clock, rng: random.Random) -> None:
+        self.patience = patience
+        self.clock = clock
+        self.rng = rng
+        self.tries = 0
+        self.since: float | None = None
+
+    def failed(self, exc: ProviderError, hint_s: float | None = None) -> float:
+        """Count a retryable failure; return the seconds to wait before trying again, never
+        shorter than the server's hint. Raises the error, still retryable and saying how long
+        it has been failing, once patience runs out."""
+        now = self.clock.now()
+        self.since = now if self.since is None else self.since
+        self.tries += 1
+        failing_s = now - self.since
+        patience = self.patience
+        if self.tries >= patience.max_tries and failing_s >= patience.max_outage_s:
+            over = failing_s if patience.max_outage_s > 0 else None
+            raise _exhausted(exc, self.tries, over) from None
+        return patience.policy.delay(self.tries, self.rng, hint_s)
+
+
 async def with_creation_retries(
     create: Callable[[], Awaitable[T]],
     *,
@@ -106,38 +151,61 @@ async def with_creation_retries(
     rng: random.Random,
     policy: RetryPolicy = CREATION_POLICY,
     max_tries: int = MAX_CREATE_TRIES,
+    max_outage_s: float = 0.0,
 ) -> tuple[T, int]:
     """Call ``create`` until it succeeds; return its result and the number of tries.
 
     Every try waits for the governor first. ``create`` raises :class:`ProviderError` on failure:
     a non-retryable one ends the loop at once; a 429 (:class:`RateLimited`) also pauses the
     whole swarm through the governor; others wait a capped, fully jittered backoff that is never
-    shorter than the server's hint. After ``max_tries`` the last error is raised, still marked
-    retryable, for the scheduler's own task retries.
+    shorter than the server's hint. Once :class:`Patience` (``max_tries``, ``max_outage_s``)
+    runs out, the last error is raised, still marked retryable, for the scheduler's own task
+    retries.
     """
-    for attempt in range(1, max_tries + 1):
+    streak = FailureStreak(Patience(policy, max_tries, max_outage_s), clock, rng)
+    while True:
         await governor.acquire()
         try:
             result = await create()
         except RateLimited as exc:
             governor.rate_limited(exc.retry_after_s)
-            if attempt == max_tries:
-                raise _exhausted(exc, max_tries) from None
-            await clock.sleep(policy.delay(attempt, rng, exc.retry_after_s))
+            await clock.sleep(streak.failed(exc, exc.retry_after_s))
         except ProviderError as exc:
             if not exc.retryable:
                 raise
-            if attempt == max_tries:
-                raise _exhausted(exc, max_tries) from None
-            await clock.sleep(policy.delay(attempt, rng))
+            await clock.sleep(streak.failed(exc))
         else:
             governor.succeeded()
-            return result, attempt
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+            return result, streak.tries + 1
 
 
-def _exhausted(exc: ProviderError, tries: int) -> ProviderError:
-    message = f"{exc.message} (still failing after {tries} tries)"
+def max_outage_from_env(env: Mapping[str, str]) -> float:
+    """``SWARM_MAX_OUTAGE_S`` in seconds (0 or more), or the default."""
+    text = env.get(MAX_OUTAGE_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_OUTAGE_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(
+            f"{MAX_OUTAGE_ENV}={text!r}: not a number of seconds",
+            hint=f"set it to how long a call may wait for a provider that is down, e.g. "
+            f"{DEFAULT_MAX_OUTAGE_S:g}",
+        )
+    return seconds
+
+
+def _exhausted(exc: ProviderError, tries: int, failing_s: float | None) -> ProviderError:
+    over = "" if failing_s is None else f" over {failing_s:.0f}s"
+    message = f"{exc.message} (still failing after {tries} tries{over})"
     if isinstance(exc, RateLimited):
         return RateLimited(message, retry_after_s=exc.retry_after_s)
-    return ProviderError(message, retryable=True, status=exc.status, hint=exc.hint)
+    hint = exc.hint
+    if failing_s is not None:
+        hint = (
+            "the provider seems down or unreachable; check its status page, then resume the "
+            f"run (`swarm resume RUN_ID`); {MAX_OUTAGE_ENV} sets how long a call waits"
+        )
+    return ProviderError(message, retryable=True, status=exc.status, hint=hint)

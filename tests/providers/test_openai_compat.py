@@ -124,7 +124,7 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(
 async def test_a_429_that_never_ends_surfaces_as_rate_limited(server: FakeOpenAI) -> None:
     server.fail_next(*(Fault(429) for _ in range(3)))
     quick = RateGovernor(60_000, cooldown=Cooldown(base_s=0.01, cap_s=0.02))
-    provider = make(server, max_create_tries=3, governor=quick)
+    provider = make(server, max_create_tries=3, max_outage_s=0.0, governor=quick)
     try:
         with pytest.raises(RateLimited):
             await provider.complete(ask("again and again"))

@@ -243,7 +243,7 @@ async def test_a_provider_down_for_longer_than_the_retries_fails_retryably(
     fake: FakeReplicate,
 ) -> None:
     fake.down(seconds=30)
-    provider = fast_provider(fake, max_create_tries=3)
+    provider = fast_provider(fake, max_create_tries=3, max_outage_s=0.0)  # no outage window
     try:
         with pytest.raises(ProviderError, match="still failing after 3 tries") as caught:
             await provider.complete(ask("anyone?"))
@@ -255,7 +255,9 @@ async def test_a_provider_down_for_longer_than_the_retries_fails_retryably(
 async def test_an_unreachable_server_is_a_retryable_connection_error() -> None:
     with FakeReplicate() as gone:
         url = gone.base_url
-    provider = ReplicateProvider(FAKE_TOKEN, base_url=url, max_create_tries=2, seed=0)
+    provider = ReplicateProvider(
+        FAKE_TOKEN, base_url=url, max_create_tries=2, max_outage_s=0.0, seed=0
+    )
     try:
         with pytest.raises(ProviderError, match="cannot reach Replicate") as caught:
             await provider.complete(ask("hello"))

@@ -1,4 +1,5 @@
-"""Creation retries: which answers are retried, what server hints mean, and the bounded loop."""
+"""Creation retries: which answers are retried, what server hints mean, and the loop that waits
+out an outage of minutes with capped, jittered backoff before it gives up (F5)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import pytest
 
 from swarm.core.clock import FakeClock
 from swarm.core.retry import RetryPolicy
-from swarm.errors import ProviderError, RateLimited
+from swarm.errors import ConfigError, ProviderError, RateLimited
 from swarm.providers.governor import RateGovernor
 from swarm.providers.retry import (
+    CREATION_POLICY,
+    DEFAULT_MAX_OUTAGE_S,
+    MAX_CREATE_TRIES,
+    MAX_OUTAGE_ENV,
     is_retryable_status,
+    max_outage_from_env,
     parse_detail_hint,
     parse_ratelimit_reset,
     parse_retry_after,
@@ -126,3 +132,65 @@ async def test_the_last_failure_surfaces_retryable_after_the_allowed_tries() -> 
             max_tries=3,
         )
     assert create.calls == 3 and caught.value.retryable and caught.value.retry_after_s == 1.0
+
+
+class DownUntil:
+    """A create() against a provider that answers 503 (or 429) until ``back_at`` on the clock."""
+
+    def __init__(self, clock: FakeClock, back_at: float, error: ProviderError) -> None:
+        self.clock, self.back_at, self.error = clock, back_at, error
+        self.tries: list[float] = []
+
+    async def __call__(self) -> str:
+        self.tries.append(self.clock.now())
+        if self.clock.now() < self.back_at:
+            raise self.error
+        return "created"
+
+
+async def test_a_provider_down_for_minutes_is_waited_out_with_capped_jittered_backoff() -> None:
+    clock, governor = loop_parts()
+    create = DownUntil(clock, 240.0, ProviderError("unavailable", retryable=True, status=503))
+    result, tries = await with_creation_retries(
+        create, governor=governor, clock=clock, rng=random.Random(4), max_outage_s=300.0
+    )
+    assert result == "created" and tries == len(create.tries) > MAX_CREATE_TRIES
+    policy = CREATION_POLICY
+    for n, delay in enumerate(clock.slept, start=1):  # capped exponential: U[0, min(cap, b·2ⁿ⁻¹)]
+        assert 0 <= delay <= min(policy.cap_s, policy.base_s * 2 ** (n - 1))
+    capped = clock.slept[6:]  # from the 7th retry on, the ceiling is the cap
+    assert len(set(capped)) == len(capped) and max(capped) > policy.cap_s / 2  # jittered
+    assert 240.0 <= clock.now() < 240.0 + policy.cap_s  # back within one capped wait
+
+
+async def test_a_429_storm_of_minutes_is_ridden_out_through_the_shared_cooldown() -> None:
+    clock, governor = loop_parts()
+    create = DownUntil(clock, 120.0, RateLimited("throttled"))
+    result, _ = await with_creation_retries(
+        create, governor=governor, clock=clock, rng=random.Random(2), max_outage_s=300.0
+    )
+    assert result == "created" and governor.stats.rate_limited == len(create.tries) - 1
+    assert 120.0 <= clock.now() < 120.0 + governor.cooldown.cap_s + CREATION_POLICY.cap_s
+
+
+async def test_an_outage_longer_than_the_patience_fails_with_a_clear_retryable_error() -> None:
+    clock, governor = loop_parts()
+    create = DownUntil(
+        clock, float("inf"), ProviderError("unavailable", retryable=True, status=503)
+    )
+    with pytest.raises(ProviderError, match=r"still failing after \d+ tries over 3\d\ds") as caught:
+        await with_creation_retries(
+            create, governor=governor, clock=clock, rng=random.Random(0), max_outage_s=300.0
+        )
+    assert caught.value.retryable and caught.value.status == 503
+    assert caught.value.hint is not None and MAX_OUTAGE_ENV in caught.value.hint
+    assert 300.0 <= clock.now() < 300.0 + CREATION_POLICY.cap_s
+
+
+def test_the_outage_window_comes_from_the_environment() -> None:
+    assert max_outage_from_env({}) == DEFAULT_MAX_OUTAGE_S == 300.0
+    assert max_outage_from_env({MAX_OUTAGE_ENV: " 900 "}) == 900.0
+    assert max_outage_from_env({MAX_OUTAGE_ENV: "0"}) == 0.0
+    for bad in ("soon", "-1", "inf", "nan"):
+        with pytest.raises(ConfigError, match=MAX_OUTAGE_ENV):
+            max_outage_from_env({MAX_OUTAGE_ENV: bad})
