@@ -11,6 +11,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -106,7 +107,8 @@ class Hit:
     """One request as the fake saw it."""
 
     t: float
-    """``time.monotonic()`` when the request arrived."""
+    """The fake's clock (``time.monotonic()`` unless it was given another) when the request
+    arrived."""
     method: str
     path: str
     status: int
@@ -118,9 +120,15 @@ class Hit:
 
 class FakeHTTP:
     """Start with ``with Fake() as fake:`` (or ``start()``/``stop()``); ``base_url`` is its
-    address. Subclasses implement :meth:`dispatch`."""
+    address. Subclasses implement :meth:`dispatch`.
 
-    def __init__(self) -> None:
+    ``clock`` is what the fake reads for every time it keeps or schedules: give it the clock of
+    the code under test (a :class:`~swarm.testing.clock.ScaledClock`) so that an outage of
+    minutes takes seconds and both sides agree when it ends.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.hits: list[Hit] = []
@@ -176,9 +184,8 @@ class FakeHTTP:
         """Sleep up to ``seconds``; False if the fake is stopping."""
         return not self.stopping.wait(max(0.0, seconds))
 
-    @staticmethod
-    def now() -> float:
-        return time.monotonic()
+    def now(self) -> float:
+        return self.clock()
 
 
 def sse(event: str | None, data: str, event_id: str | None) -> bytes:

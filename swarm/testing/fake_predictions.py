@@ -4,16 +4,20 @@ A prediction's whole life is fixed when it is created (a :class:`Script`), and i
 moment is computed from the clock, so a GET, a stream and a cancel all see one consistent story
 without a thread per prediction. Markers in the prompt pick a script, so end-to-end tests can
 ask for a fault from a plan file: ``[fail]``, ``[hang]``, ``[slow]``, ``[cancel]``, ``[abort]``,
-``[drop]``, ``[url]``.
+``[drop]``, ``[url]``. :class:`RandomFaults` instead draws faults at given rates, one draw per
+prediction, for runs at scale.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import random
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 K26 = "moonshotai/kimi-k2.6"
@@ -69,6 +73,49 @@ def script_for(inputs: dict[str, Any], token_delay_s: float) -> Script:
     return script
 
 
+@dataclass
+class RandomFaults:
+    """Faults drawn once per prediction, each at its rate: the prediction ``failed`` (after two
+    tokens), ``hang`` (one token, then nothing until it is cancelled), or ``malformed`` (it
+    succeeds with an answer the caller must refuse: a JSON answer cut in half, any other answer
+    empty). One seeded draw per creation, so a retry of the same prompt draws afresh."""
+
+    failed: float = 0.0
+    hang: float = 0.0
+    malformed: float = 0.0
+    seed: int = 0
+    drawn: Counter[str] = field(default_factory=Counter)
+    """How many predictions got each fault."""
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def apply(self, script: Script) -> Script:
+        """``script``, or a copy of it with the fault this draw picked (not thread-safe: the
+        fake calls it under its lock)."""
+        roll = self._rng.random()
+        for kind, rate in (("failed", self.failed), ("hang", self.hang)):
+            if roll < rate:
+                self.drawn[kind] += 1
+                return replace(script, outcome=kind, stop_after=2 if kind == "failed" else 1)
+            roll -= rate
+        if roll < self.malformed:
+            self.drawn["malformed"] += 1
+            return replace(script, tokens=malformed(script.tokens))
+        return script
+
+
+def malformed(tokens: list[str]) -> list[str]:
+    """A JSON answer truncated to its first half (invalid JSON); any other answer, empty."""
+    text = "".join(tokens)
+    try:
+        json.loads(text)
+    except ValueError:
+        return []
+    return [text[: len(text) // 2]]
+
+
 def count_tokens(text: str) -> int:
     """The fake tokenizer: about four characters a token (what swarm reserves by)."""
     return max(1, math.ceil(len(text) / 4)) if text else 0
@@ -122,7 +169,7 @@ class FakePrediction:
     inputs: dict[str, Any]
     script: Script
     created: float
-    """``time.monotonic()`` at creation."""
+    """The fake's clock at creation."""
     id: str = field(default_factory=lambda: secrets.token_hex(13)[:26])
     stream_key: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     created_epoch: float = field(default_factory=time.time)

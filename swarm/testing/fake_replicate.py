@@ -10,9 +10,12 @@ Endpoints: ``POST /v1/models/{owner}/{name}/predictions`` and ``POST /v1/predict
 Faults: a wrong token → 401; an unknown model → 404; bad input → 422 (K2.6's input schema);
 :meth:`FakeReplicate.fail_next` queues answers for the next creations (429 with or without
 ``Retry-After``/``ratelimit-reset``, 5xx, dropped connections); :meth:`FakeReplicate.storm`
-throttles a fraction of creations for a while; :meth:`FakeReplicate.down` fails everything for
-a while; prompt markers (see :mod:`swarm.testing.fake_predictions`) make predictions fail,
-hang, run slowly, get cancelled, abort, drop their stream, or emit URL chunks.
+throttles a fraction of creations for a while (from now, or once some creations went through);
+:meth:`FakeReplicate.down` fails everything for a while (likewise); prompt markers (see
+:mod:`swarm.testing.fake_predictions`) make predictions fail, hang, run slowly, get cancelled,
+abort, drop their stream, or emit URL chunks; :attr:`FakeReplicate.prediction_faults` draws
+failures, hangs and malformed answers at random rates. All times are read from the fake's
+``clock``, which a test may share with the code under test to compress minutes into seconds.
 
 It records every request (:attr:`hits`), the times of accepted creations (:attr:`creations`)
 and of cancels (:attr:`cancels`), so tests measure behaviour where Replicate would see it.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ from swarm.testing._http import Exchange, FakeHTTP, Hit, sse
 from swarm.testing.fake_predictions import (
     K26,
     FakePrediction,
+    RandomFaults,
     Script,
     script_for,
     validate_k26,
@@ -63,11 +68,22 @@ class Fault:
 @dataclass
 class _Storm:
     until: float | None
-    """None until the first creation arrives, if the storm waits for one."""
+    """None until the storm begins, if it waits for creations."""
     seconds: float
     fraction: float
     fault: Fault
     rng: random.Random
+    after: int = 0
+    """A waiting storm begins with the first creation after this many were accepted."""
+
+
+@dataclass
+class _Outage:
+    until: float | None
+    """None until the outage begins, if it waits for creations."""
+    seconds: float
+    fault: Fault
+    after: int = 0
 
 
 class FakeReplicate(FakeHTTP):
@@ -80,8 +96,9 @@ class FakeReplicate(FakeHTTP):
         models: tuple[str, ...] = (K26,),
         token_delay_s: float = 0.002,
         event_ids: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__()
+        super().__init__(clock=clock)
         self.token = token
         self.models = set(models)
         self.token_delay_s = token_delay_s
@@ -89,6 +106,8 @@ class FakeReplicate(FakeHTTP):
         """Real streams tag every event with an ``id:``; the client drops events without one."""
         self.script: Callable[[dict[str, Any]], Script] | None = None
         """Overrides the prompt-marker scripts when set."""
+        self.prediction_faults: RandomFaults | None = None
+        """Applied to every new prediction's script when set."""
         self.predictions: dict[str, FakePrediction] = {}
         self.creations: list[float] = []
         self.cancels: dict[str, float] = {}
@@ -97,7 +116,7 @@ class FakeReplicate(FakeHTTP):
         """The most event streams that were open at once."""
         self._faults: deque[Fault] = deque()
         self._storm: _Storm | None = None
-        self._down: tuple[float, Fault] | None = None
+        self._down: _Outage | None = None
         self._streams: dict[str, FakePrediction] = {}
 
     # -- knobs --------------------------------------------------------------------------
@@ -115,17 +134,29 @@ class FakeReplicate(FakeHTTP):
         seed: int = 0,
         *,
         from_next_creation: bool = False,
+        after_creations: int | None = None,
     ) -> None:
-        """For ``seconds`` (from now, or from the next creation that arrives), answer each
-        creation with ``fault`` with probability ``fraction``."""
-        with self.lock:
-            until = None if from_next_creation else self.now() + seconds
-            self._storm = _Storm(until, seconds, fraction, fault, random.Random(seed))
+        """For ``seconds``, answer each creation with ``fault`` with probability ``fraction``.
 
-    def down(self, seconds: float, fault: Fault = Fault(503)) -> None:
-        """For ``seconds``, answer every request with ``fault`` (503 by default, or drops)."""
+        The storm begins now; or with the next creation that arrives; or, with
+        ``after_creations``, with the first creation after that many were accepted (a storm in
+        the middle of a run).
+        """
         with self.lock:
-            self._down = (self.now() + seconds, fault)
+            waits = from_next_creation or after_creations is not None
+            until = None if waits else self.now() + seconds
+            self._storm = _Storm(
+                until, seconds, fraction, fault, random.Random(seed), after_creations or 0
+            )
+
+    def down(
+        self, seconds: float, fault: Fault = Fault(503), *, after_creations: int | None = None
+    ) -> None:
+        """For ``seconds``, answer every request with ``fault`` (503 by default, or drops):
+        from now, or from the first request after ``after_creations`` were accepted."""
+        with self.lock:
+            until = None if after_creations is not None else self.now() + seconds
+            self._down = _Outage(until, seconds, fault, after_creations or 0)
 
     def remove_data(self, prediction_id: str) -> None:
         """Replicate removes API predictions' inputs and outputs after an hour."""
@@ -181,8 +212,11 @@ class FakeReplicate(FakeHTTP):
         now = self.now()
         creating = method == "POST" and not path.endswith("/cancel")
         with self.lock:
-            if self._down is not None and now < self._down[0]:
-                return self._down[1]
+            outage = self._down
+            if outage is not None and outage.until is None and len(self.creations) >= outage.after:
+                outage.until = now + outage.seconds
+            if outage is not None and outage.until is not None and now < outage.until:
+                return outage.fault
             if not creating:
                 return None
             if self._faults:
@@ -191,6 +225,8 @@ class FakeReplicate(FakeHTTP):
             if storm is None:
                 return None
             if storm.until is None:
+                if len(self.creations) < storm.after:
+                    return None
                 storm.until = now + storm.seconds
             if now < storm.until and storm.rng.random() < storm.fraction:
                 return storm.fault
@@ -238,12 +274,16 @@ class FakeReplicate(FakeHTTP):
             )
         assert isinstance(inputs, dict)
         script = self.script(inputs) if self.script else script_for(inputs, self.token_delay_s)
-        prediction = FakePrediction(model, inputs, script, self.now())
         with self.lock:
+            if self.prediction_faults is not None:
+                script = self.prediction_faults.apply(script)
+            prediction = FakePrediction(model, inputs, script, self.now())
             self.predictions[prediction.id] = prediction
             self._streams[prediction.stream_key] = prediction
             self.creations.append(prediction.created)
-        self.record(Hit(prediction.created, "POST", path, 201, key))
+            # In the same critical section as the count a storm waits for, so the hits list
+            # never shows a 429 ahead of a creation that came before it.
+            self.hits.append(Hit(prediction.created, "POST", path, 201, key))
         headers = self._wait_for(exchange, prediction)
         answer = prediction.to_json(self.base_url, self.now())
         if headers and answer["status"] == "processing":
@@ -258,7 +298,9 @@ class FakeReplicate(FakeHTTP):
         limit = self.now() + float(match.group(1) or 60)
         ends = prediction.ends
         deadline = min(limit, ends) if ends is not None else limit
-        prediction.cancelled.wait(max(0.0, deadline - self.now()))
+        while (left := deadline - self.now()) > 0 and not self.stopping.is_set():
+            if prediction.cancelled.wait(min(left, 0.05)):  # short waits: the clock may be fast
+                break
         return {"Preference-Applied": "wait"}
 
     def _prediction(

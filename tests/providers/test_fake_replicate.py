@@ -3,6 +3,8 @@ the client's own behaviours and gotchas must show up against it as they do again
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -13,7 +15,8 @@ from replicate.client import Client
 from replicate.exceptions import ReplicateError
 from replicate.helpers import FileOutput
 
-from swarm.testing.fake_predictions import URL_CHUNK, Script
+from swarm.testing.clock import ScaledClock
+from swarm.testing.fake_predictions import URL_CHUNK, RandomFaults, Script, malformed
 from swarm.testing.fake_replicate import FAKE_TOKEN, FakeReplicate, Fault
 
 pytestmark = pytest.mark.anyio
@@ -103,3 +106,65 @@ async def test_creations_are_counted_per_window(fake: FakeReplicate, client: Cli
     for _ in range(3):
         await client.models.predictions.async_create(K26, input={"prompt": "x"})
     assert fake.max_creations_in(60.0) == 3 and len(fake.creations) == 3
+
+
+async def test_a_storm_can_wait_for_creations_to_begin(fake: FakeReplicate, client: Client) -> None:
+    fake.storm(1.0, 60.0, Fault(429, retry_after="1"), after_creations=2)
+    for _ in range(2):
+        await client.models.predictions.async_create(K26, input={"prompt": "x"})
+    with pytest.raises(ReplicateError) as caught:
+        await client.models.predictions.async_create(K26, input={"prompt": "x"})
+    assert caught.value.status == 429
+    assert [h.status for h in fake.creation_attempts()] == [201, 201, 429]
+
+
+async def test_an_outage_can_wait_for_creations_to_begin(
+    fake: FakeReplicate, client: Client
+) -> None:
+    fake.down(60.0, Fault(502), after_creations=1)
+    made = await client.models.predictions.async_create(K26, input={"prompt": "x"})
+    with pytest.raises(ReplicateError) as caught:  # every request now, reads included
+        await client.predictions.async_get(made.id)
+    assert caught.value.status == 502
+    assert [h.status for h in fake.hits] == [201, 502]
+
+
+async def test_random_faults_fail_hang_or_garble_predictions_at_their_rates(
+    fake: FakeReplicate, client: Client
+) -> None:
+    fake.prediction_faults = faults = RandomFaults(failed=0.3, hang=0.2, malformed=0.3, seed=1)
+    outcomes = []
+    for _ in range(40):
+        made = await client.models.predictions.async_create(K26, input={"prompt": "x"})
+        outcomes.append(fake.predictions[made.id].script)
+        await client.predictions.async_cancel(made.id)  # the hung ones would wait forever
+    kinds = [s.outcome if s.tokens else "malformed" for s in outcomes]
+    assert kinds.count("failed") == faults.drawn["failed"] > 5
+    assert kinds.count("hang") == faults.drawn["hang"] > 3
+    assert kinds.count("malformed") == faults.drawn["malformed"] > 5  # text answers: empty
+    assert kinds.count("succeeded") == 40 - sum(faults.drawn.values()) > 3
+
+
+def test_a_malformed_json_answer_is_cut_in_half_and_any_other_emptied() -> None:
+    cut = malformed(['{"n": ', "7}"])
+    assert cut == ['{"n"'] and not _is_json("".join(cut))
+    assert malformed(["just", " text"]) == []
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_the_fake_keeps_the_time_of_the_clock_it_is_given() -> None:
+    clock = ScaledClock(1000.0)
+    headers = {"Authorization": f"Bearer {FAKE_TOKEN}"}
+    with FakeReplicate(clock=clock.now) as fast, httpx.Client(base_url=fast.base_url) as http:
+        fast.down(60.0)  # a minute on the fast clock: 60 ms on the wall's
+        assert http.get("/v1/predictions/p1", headers=headers).status_code == 503
+        time.sleep(0.1)
+        assert http.get("/v1/predictions/p1", headers=headers).status_code == 404
+        assert fast.hits[1].t - fast.hits[0].t >= 60.0
