@@ -1,0 +1,316 @@
+"""Running attempts: the driver's pool of long-lived worker coroutines, one attempt from its
+context to its recorded outcome, and the accounting of results. Mixed into
+:class:`~swarm.runtime.driver.RunDriver`.
+
+A committed ``AttemptStarted`` is handed to an idle pool worker (the pool grows to the most
+attempts ever in flight at once). Each worker's one cancel scope carries its running attempt's
+deadline, so a timeout costs a new scope only when it fires. A success is handed to the writer
+and releases the task's dependents at once; their starts queue behind it in the writer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from swarm.core.budget import Budget
+from swarm.core.clock import Clock
+from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
+from swarm.errors import BudgetExceeded, TaskError, TaskTimeout
+from swarm.plan import Plan, TaskSpec
+from swarm.providers.base import CallJournal, Provider
+from swarm.providers.pricing import Price, price_for
+from swarm.store.ops import AttemptFinished, AttemptStarted, TasksSkipped
+from swarm.store.writer import Writer
+from workers.base import TaskContext, Worker
+
+if TYPE_CHECKING:
+    from swarm.runtime.driver import RunState
+
+
+@dataclass
+class Slot:
+    """A pool worker's state: the attempt it is handed or running, and its cancel scope."""
+
+    wake: anyio.Event = field(default_factory=anyio.Event)
+    dispatch: Dispatch | None = None
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    running: tuple[Dispatch, TaskContext, float, float] | None = None
+    """The attempt in progress: dispatch, context, start time, timeout."""
+
+
+class RunAttempts:
+    """The part of the driver that runs attempts and records their outcomes."""
+
+    run_id: str
+    plan: Plan
+    specs: dict[str, TaskSpec]
+    core: Scheduler
+    writer: Writer
+    provider: Provider
+    workers: Mapping[str, Worker]
+    budget: Budget
+    prices: dict[str, Price]
+    state: RunState
+    run_dir: Path
+    journal: CallJournal | None
+    clock: Clock
+    cancelled: bool
+    _stopping: bool
+    _tg: TaskGroup | None
+    _queue: deque[Dispatch]
+    _idle: list[Slot]
+    _pool_size: int
+    _busy: int
+    _cancelled_attempts: list[tuple[str, int]]
+    _pump: Callable[[], None]
+    _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
+    _maybe_replan: Callable[[Failed, str], None]
+
+    def _submit_result(self, op: AttemptFinished) -> None:
+        self.state.count(op)
+        self.writer.submit(op)
+
+    def _is_current(self, task_id: str, attempt: int) -> bool:
+        return self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt
+
+    def _start_worker(self, op: AttemptStarted) -> None:
+        """Hand a committed attempt to an idle pool worker, adding a worker if none is idle."""
+        if self._stopping or self._tg is None or self.cancelled:
+            self._record_cancelled(op.task_id, op.attempt, time.time(), ())
+            return
+        d = Dispatch(op.task_id, op.attempt, op.allowance)
+        self._busy += 1
+        if self._idle:
+            slot = self._idle.pop()
+            slot.dispatch = d
+            slot.wake.set()
+        else:
+            self._queue.append(d)
+            if self._busy > self._pool_size:
+                self._pool_size += 1
+                self._tg.start_soon(self._pool_worker)
+
+    async def _pool_worker(self) -> None:
+        """One of the run's long-lived workers: runs attempts one after another.
+
+        The pool grows to the most attempts ever in flight at once (at most the concurrency
+        limit) and no further. Handing an attempt to an idle worker costs an event, where a new
+        task and cancel scope per attempt cost several times the scheduling of a no-op task.
+
+        Timeouts: the worker's one cancel scope gets the running attempt's deadline. Only that
+        deadline cancels the scope, so when it catches a cancellation the attempt timed out;
+        the worker records that and carries on in a new scope.
+        """
+        slot = Slot()
+        while True:
+            slot.scope = anyio.CancelScope()
+            try:
+                with slot.scope:
+                    await self._serve(slot)
+            except anyio.get_cancelled_exc_class():
+                if slot.running is not None:  # the run was cancelled while this attempt timed out
+                    d, ctx, started, _ = slot.running
+                    self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
+                raise
+            if not slot.scope.cancelled_caught:
+                return  # dismissed at the end of the run
+            if slot.running is not None:
+                d, ctx, started, timeout = slot.running
+                slot.running = None
+                error = TaskTimeout(timeout)
+                error.task_id, error.attempt = d.task_id, d.attempt
+                self._finished(d, ctx, started, None, error)
+
+    def _dismiss_idle_workers(self) -> None:
+        """Let idle pool workers return instead of cancelling them one by one (the run is
+        over; anything still running is cancelled with the task group)."""
+        idle, self._idle = self._idle, []
+        for slot in idle:
+            slot.wake.set()
+
+    async def _serve(self, slot: Slot) -> None:
+        while True:
+            if self._queue:
+                d = self._queue.popleft()
+            else:
+                slot.wake = anyio.Event()
+                self._idle.append(slot)
+                await slot.wake.wait()
+                if slot.dispatch is None:  # dismissed: the run is over
+                    return
+                d, slot.dispatch = slot.dispatch, None
+            try:
+                await self._run_attempt(d, slot)
+            finally:
+                self._busy -= 1
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def _run_attempt(self, d: Dispatch, slot: Slot) -> None:
+        spec = self.specs[d.task_id]
+        defaults = self.plan.defaults
+        model = spec.model or defaults.model
+        ctx = TaskContext(
+            run_id=self.run_id,
+            spec=spec,
+            attempt=d.attempt,
+            allowance=d.allowance,
+            model=model,
+            params=defaults.params.merged(spec.params),
+            inputs={dep: self.state.results.get(dep, "") for dep in spec.deps},
+            provider=self.provider,
+            budget=self.budget,
+            price=price_for(self.prices, model),
+            run_dir=self.run_dir,
+            journal=self.journal,
+        )
+        timeout = spec.timeout_s or defaults.timeout_s
+        started = time.time()
+        result: str | None = None
+        error: TaskError | None = None
+        try:
+            if d.allowance < 1:
+                raise BudgetExceeded(
+                    f"the run's step pool (budget.max_steps={self.core.pool.total}) is used up",
+                    hint="raise budget.max_steps (or --max-steps) and run the plan again",
+                )
+            slot.running = (d, ctx, started, timeout)
+            slot.scope.deadline = anyio.current_time() + timeout
+            try:
+                result = await self.workers[spec.kind].run(ctx)
+            finally:
+                slot.scope.deadline = math.inf
+            slot.running = None
+        except TaskError as exc:
+            slot.running = None
+            error = exc
+        except anyio.get_cancelled_exc_class():
+            if not slot.scope.cancel_called:  # the run is being cancelled, not timed out
+                slot.running = None
+                self._record_cancelled(d.task_id, d.attempt, started, tuple(ctx.steps), ctx)
+            raise
+        except Exception as exc:  # a worker bug must fail its task, not the swarm
+            slot.running = None
+            error = TaskError(f"worker crashed: {type(exc).__name__}: {exc}", retryable=False)
+        if error is not None:
+            error.task_id, error.attempt = d.task_id, d.attempt
+        self._finished(d, ctx, started, result, error)
+
+    def _finished(
+        self,
+        d: Dispatch,
+        ctx: TaskContext,
+        started: float,
+        result: str | None,
+        error: TaskError | None,
+    ) -> None:
+        now = time.time()
+        steps = tuple(ctx.steps)
+        common: dict[str, Any] = {
+            "run_id": self.run_id,
+            "task_id": d.task_id,
+            "attempt": d.attempt,
+            "started_at": started,
+            "finished_at": now,
+            "steps": steps,
+            "tokens_in": ctx.tokens_in,
+            "tokens_out": ctx.tokens_out,
+            "cost_usd": ctx.cost_usd,
+        }
+        self.state.steps_used[d.task_id] = self.state.steps_used.get(d.task_id, 0) + len(steps)
+        self.state.durations[d.task_id] = self.state.durations.get(d.task_id, 0.0) + now - started
+        if error is None and ctx.expansion:
+            error = self._expand(d, ctx, common)
+            if error is None:
+                return
+        if error is None:
+            assert result is not None
+            self.state.results[d.task_id] = result
+            self._submit_result(
+                AttemptFinished(
+                    **common,
+                    outcome="succeeded",
+                    task_status="succeeded",
+                    result=result,
+                    artifacts=tuple(ctx.artifacts),
+                )
+            )
+            # Released at once, but safely: a dependent's AttemptStarted is submitted after
+            # this result, so it is committed in the same transaction or a later one, and its
+            # worker starts only once that commit (and so this result) is durable.
+            if self._is_current(d.task_id, d.attempt):
+                self.core.on_success(d.task_id, d.attempt, len(steps))
+            self._pump()
+            return
+        hint = getattr(error, "retry_after_s", None)
+        decision = self.core.on_failure(
+            d.task_id,
+            d.attempt,
+            len(steps),
+            retryable=error.retryable,
+            now=self.clock.now(),
+            retry_after_s=hint,
+        )
+        retry_at = None
+        if isinstance(decision, Retry):
+            retry_at = time.time() + (decision.at - self.clock.now())
+        self._submit_result(
+            AttemptFinished(
+                **common,
+                outcome="timeout" if isinstance(error, TaskTimeout) else "failed",
+                task_status="pending" if isinstance(decision, Retry) else "failed",
+                error=str(error),
+                error_kind=error.kind,
+                retryable=error.retryable,
+                retry_at=retry_at,
+            )
+        )
+        if isinstance(decision, Failed):
+            self._submit_skips(decision)
+            self._maybe_replan(decision, str(error))
+        self._pump()
+
+    def _submit_skips(self, failed: Failed) -> None:
+        if failed.skipped:
+            self.writer.submit(
+                TasksSkipped(self.run_id, failed.skipped, failed.task_id, time.time())
+            )
+
+    def _record_cancelled(
+        self,
+        task_id: str,
+        attempt: int,
+        started: float,
+        steps: tuple[Any, ...],
+        ctx: TaskContext | None = None,
+    ) -> None:
+        if self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt:
+            self.core.on_cancelled(task_id, attempt, len(steps))
+        self._cancelled_attempts.append((task_id, attempt))
+        self._submit_result(
+            AttemptFinished(
+                run_id=self.run_id,
+                task_id=task_id,
+                attempt=attempt,
+                started_at=started,
+                finished_at=time.time(),
+                outcome="cancelled",
+                task_status="cancelled",
+                error="the run was cancelled",
+                error_kind="Cancelled",
+                retryable=True,
+                steps=steps,
+                tokens_in=ctx.tokens_in if ctx else 0,
+                tokens_out=ctx.tokens_out if ctx else 0,
+                cost_usd=ctx.cost_usd if ctx else 0.0,
+            )
+        )
