@@ -1,21 +1,28 @@
-"""Test fakes: a provider driven by a plain function, and small plan builders."""
+"""Test fakes: a provider driven by a plain function, small plan builders, and a run of a plan
+through a remote provider."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
 
-from swarm.providers.base import ModelRequest, ModelResponse, estimate_tokens
+from swarm.plan import Plan
+from swarm.providers.base import ModelRequest, ModelResponse, Provider, estimate_tokens
+from swarm.runtime import run as runs
+from swarm.store.store import Store
+
+Script = Callable[[ModelRequest], Awaitable[str]]
 
 
 @dataclass
 class ScriptedProvider:
     """Answers each call with ``script(request)``; records calls and the peak concurrency."""
 
-    script: Callable[[ModelRequest], Awaitable[str]] | None = None
+    script: Script | None = None
     name: str = "scripted"
     simulated: bool = True
     calls: list[ModelRequest] = field(default_factory=list)
@@ -53,3 +60,19 @@ def chain(*ids: str) -> list[dict[str, Any]]:
         deps = [ids[i - 1]] if i else []
         out.append({"id": tid, "kind": "llm", "prompt": f"do {tid}", "deps": deps})
     return out
+
+
+async def execute_remote(
+    db: Path, plan: Plan, provider: Provider, *, within_s: float
+) -> dict[str, Any]:
+    """Record and run ``plan`` (run id ``r``) on the database at ``db`` through a remote provider
+    (as ``--provider replicate``), failing after ``within_s``; closes the provider and store."""
+    store = await Store.open(db)
+    try:
+        with anyio.fail_after(within_s):
+            return await runs.execute(
+                store, plan, provider, runs.RunOptions(provider="replicate"), run_id="r"
+            )
+    finally:
+        await provider.aclose()
+        await store.close()

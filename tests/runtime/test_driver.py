@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from swarm.providers.base import ModelRequest
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.store import Store
-from tests.fakes import ScriptedProvider, chain, plan_data
+from tests.fakes import Script, ScriptedProvider, chain, plan_data
 
 pytestmark = pytest.mark.anyio
 
@@ -96,19 +97,24 @@ async def test_per_kind_limit(tmp_path: Path) -> None:
     assert provider.peak <= 3
 
 
-async def test_retry_then_success(tmp_path: Path) -> None:
-    failures = {"a": 2}
+def flaky(failures: dict[str, int], answer: Callable[[str], str]) -> Script:
+    """A script whose calls for each task in ``failures`` fail (HTTP 503) that many times
+    first; then a call for task ``t`` answers ``answer(t)``."""
 
-    async def flaky(request: ModelRequest) -> str:
+    async def script(request: ModelRequest) -> str:
         task = task_key(request)
         if failures.get(task, 0) > 0:
             failures[task] -= 1
             raise ProviderError("HTTP 503", retryable=True, status=503)
-        return "fine"
+        return answer(task)
 
+    return script
+
+
+async def test_retry_then_success(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     data = plan_data(chain("a", "b"), defaults={"retries": 3})
-    summary = await execute(db, data, ScriptedProvider(flaky))
+    summary = await execute(db, data, ScriptedProvider(flaky({"a": 2}, lambda task: "fine")))
     assert summary["status"] == "succeeded"
     attempts = rows(db, "SELECT attempt, status FROM attempts WHERE task_id='a' ORDER BY attempt")
     assert attempts == [(1, "failed"), (2, "failed"), (3, "succeeded")]
@@ -282,18 +288,10 @@ def test_an_estimate_must_be_a_positive_number_of_seconds() -> None:
 
 
 async def test_a_new_runs_summary_from_memory_equals_the_databases_totals(tmp_path: Path) -> None:
-    failures = {"b": 2}
-
-    async def flaky(request: ModelRequest) -> str:
-        task = task_key(request)
-        if failures.get(task, 0) > 0:
-            failures[task] -= 1
-            raise ProviderError("HTTP 503", retryable=True, status=503)
-        return f"result of {task} " * 20
-
     db = tmp_path / "s.db"
     tasks = [*chain("a", "b", "c"), {"id": "d", "kind": "llm", "prompt": "x", "deps": ["a"]}]
-    summary = await execute(db, plan_data(tasks, defaults={"retries": 3}), ScriptedProvider(flaky))
+    provider = ScriptedProvider(flaky({"b": 2}, lambda task: f"result of {task} " * 20))
+    summary = await execute(db, plan_data(tasks, defaults={"retries": 3}), provider)
     assert summary["status"] == "succeeded"
     store = await Store.open(db)
     try:

@@ -17,19 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from swarm.plan import Plan
 from swarm.providers.replicate import ReplicateProvider
 from swarm.providers.retry import CREATION_POLICY
-from swarm.runtime import run as runs
-from swarm.store.store import Store
 from swarm.testing._http import Hit
 from swarm.testing.clock import ScaledClock
 from swarm.testing.crash import fan_plan
 from swarm.testing.fake_predictions import Script, answer_tokens
 from swarm.testing.fake_replicate import FAKE_TOKEN, FakeReplicate
+from tests.fakes import execute_remote
 
 pytestmark = pytest.mark.anyio
 SPEED = 100.0
@@ -95,20 +93,8 @@ async def run_through_outage(db: Path) -> OutageRun:
             FAKE_TOKEN, base_url=fake.base_url, rate_limit=60_000, clock=clock, seed=2
         )
         fake.down(OUTAGE_S, after_creations=10)
-        store = await Store.open(db)
         began = clock.now()
-        try:
-            with anyio.fail_after(60):
-                summary = await runs.execute(
-                    store,
-                    Plan.model_validate(spec),
-                    provider,
-                    runs.RunOptions(provider="replicate"),
-                    run_id="r",
-                )
-        finally:
-            await provider.aclose()
-            await store.close()
+        summary = await execute_remote(db, Plan.model_validate(spec), provider, within_s=60)
         return OutageRun(summary, clock.now() - began, list(fake.hits), set(fake.predictions))
 
 

@@ -21,16 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from swarm.plan import Plan
 from swarm.providers.replicate import ReplicateProvider
-from swarm.runtime import run as runs
-from swarm.store.store import Store
 from swarm.testing._http import Hit
 from swarm.testing.fake_predictions import RandomFaults, Script, answer_tokens
 from swarm.testing.fake_replicate import FAKE_TOKEN, FakeReplicate, Fault
+from tests.fakes import execute_remote
 from tests.providers.test_storm import EARLY_WAKE_S, retries_after_429
 
 pytestmark = pytest.mark.anyio
@@ -112,20 +110,10 @@ async def run_at_scale(
         fake.prediction_faults = faults
         fake.storm(0.5, STORM_S, Fault(429, retry_after="1"), seed=9, after_creations=2 * n // 5)
         provider = ReplicateProvider(FAKE_TOKEN, base_url=fake.base_url, rate_limit=60_000, seed=1)
-        store = await Store.open(db)
         started = time.perf_counter()
-        try:
-            with anyio.fail_after(240):
-                summary = await runs.execute(
-                    store,
-                    plan(n, concurrency, task_timeout(token_delay_s)),
-                    provider,
-                    runs.RunOptions(provider="replicate"),
-                    run_id="r",
-                )
-        finally:
-            await provider.aclose()
-            await store.close()
+        summary = await execute_remote(
+            db, plan(n, concurrency, task_timeout(token_delay_s)), provider, within_s=240
+        )
         seen = Seen(
             fake.creation_attempts(),
             set(fake.predictions),
