@@ -36,13 +36,14 @@ def fan_plan(width: int = 50) -> dict[str, object]:
     return {"goal": "fan out and in", "budget": {"max_concurrency": 8}, "tasks": tasks}
 
 
-def swarm(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``python -m swarm.cli ARGS`` as a child process, its output piped."""
+def swarm(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """``python -m swarm.cli ARGS`` as a child process, its output piped as text."""
     return subprocess.Popen(
         [sys.executable, "-m", "swarm.cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -83,7 +84,7 @@ def run_ids(db: Path) -> set[str]:
         return set()
 
 
-def wait_for_run(db: Path, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+def wait_for_run(db: Path, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
     """Until the run is recorded in ``db`` (or the process ended, or ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
@@ -111,7 +112,7 @@ def run_reference(tmp: Path) -> Reference:
     )
     out, err = proc.communicate(timeout=120)
     if proc.returncode != 0:
-        raise RuntimeError(f"the reference run failed: {err.decode()}")
+        raise RuntimeError(f"the reference run failed: {err}")
     return Reference(plan, results(db, "ref"), float(json.loads(out)["makespan_s"]))
 
 
@@ -220,7 +221,7 @@ def crash_and_resume(tmp: Path, reference: Reference, seed: int) -> Recovery:
         calls_after=ledger_counts(ledger),
         resume_code=resumed.returncode,
         resume_status=json.loads(out)["status"] if resumed.returncode == 0 else None,
-        resume_stderr=err.decode(),
+        resume_stderr=err,
         to_first_dispatch_s=_first_start_after(db, launched),
         to_done_s=to_done,
         results=results(db, RUN_ID),

@@ -7,13 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from swarm.testing.crash import swarm
 from tests.cli.conftest import CliRunner
 
 REQUIRED_KEYS = {
@@ -158,16 +158,6 @@ def test_plain_progress_off_a_terminal(cli: CliRunner, tmp_path: Path) -> None:
     assert "done:" in result.err and "\x1b[" not in result.err
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "swarm.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _wait_for_tasks(db: Path, n: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -188,7 +178,7 @@ def test_signal_cancels_exits_130_and_resumes(tmp_path: Path, sig: signal.Signal
     db, ledger = tmp_path / "s.db", tmp_path / "ledger"
     env = dict(os.environ, SWARM_SIM_LATENCY="fixed:0.2", SWARM_SIM_LEDGER=str(ledger))
     env.pop("SWARM_SIM_FAULTS", None)
-    proc = _spawn(["execute", str(plan), "--db", str(db), "--run-id", "r", "--json"], env)
+    proc = swarm(["execute", str(plan), "--db", str(db), "--run-id", "r", "--json"], env)
     _wait_for_tasks(db, 3, proc)
     sent = time.monotonic()
     proc.send_signal(sig)
@@ -202,7 +192,7 @@ def test_signal_cancels_exits_130_and_resumes(tmp_path: Path, sig: signal.Signal
     assert "running" not in statuses.values()
     assert "cancelled" in statuses.values()
     succeeded = {t for t, s in statuses.items() if s == "succeeded"}
-    resumed = _spawn(["resume", "r", "--db", str(db), "--json"], env)
+    resumed = swarm(["resume", "r", "--db", str(db), "--json"], env)
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, err
     assert json.loads(out)["counts"]["succeeded"] == 40

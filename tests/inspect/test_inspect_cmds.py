@@ -19,6 +19,7 @@ from swarm.providers.sim import Latency, SimProvider
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.store import Store
+from swarm.testing.crash import swarm
 from tests.cli.conftest import CliRunner
 from tests.fakes import plan_data
 from tests.inspect.conftest import HOSTILE_ERROR, HOSTILE_RESULT, SOURCES, RecordedRun
@@ -113,13 +114,7 @@ def test_a_missing_database_is_not_created(cli: CliRunner, tmp_path: Path) -> No
 def _spawn(args: list[str], **env: str) -> subprocess.Popen[str]:
     environment = {**os.environ, **env}
     environment.pop("SWARM_SIM_FAULTS", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "swarm.cli", *args],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return swarm(args, environment)
 
 
 def _wait_for_run(db: Path, run_id: str, proc: subprocess.Popen[str]) -> None:
