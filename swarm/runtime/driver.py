@@ -114,7 +114,7 @@ class RunDriver(RunGrowth, RunAttempts):
         replan: Replanner | None = None,
         max_replans: int = 0,
         feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
-        metrics_in_memory: bool = False,
+        graph: Dag | None = None,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -135,21 +135,20 @@ class RunDriver(RunGrowth, RunAttempts):
         self.on_tick = on_tick
         self.make_info = make_info
         self.cancel_requested = cancel_requested
+        """Asks the store whether `swarm cancel` (any process) wants this run stopped."""
         self.journal: CallJournal | None = None
         self.replan = replan
         """Revises a failed branch: (failed id, error, branch specs, results, revision number)
         → replacement tasks; None: a failed task just skips its descendants."""
         self.max_replans = max_replans
         self.replans = 0
-        """Asks the store whether `swarm cancel` (any process) wants this run stopped."""
         self.feeders = feeders
         """Coroutines run beside the workers that add tasks while the run goes (a streaming
         planner); each holds the run open until it returns."""
-        self.metrics_in_memory = metrics_in_memory
-        """Every attempt of the run is in this session (a new run): its metrics are computed
-        at the end from memory and written with ``RunFinished``, not read back."""
         self.metrics: RunMetrics | None = None
-        self.graph: Dag | None = None
+        """A new run's metrics, computed from memory at its end and written with
+        ``RunFinished`` (a resumed run's earlier sessions are only in the database)."""
+        self.graph = graph
         """The plan's DAG as the run started (rebuilt at the end if tasks were added)."""
         self.cancelled = False
         self.end_status: str | None = None
@@ -247,7 +246,7 @@ class RunDriver(RunGrowth, RunAttempts):
             status = "failed"
         cancelled = tuple(sorted({task for task, _ in self._cancelled_attempts}))
         summary = self.summary_data()
-        if self.metrics_in_memory:
+        if not self.resumed:
             graph = self.graph
             if graph is None or len(graph) != len(self.specs):
                 graph = Dag(self.plan)
@@ -263,6 +262,21 @@ class RunDriver(RunGrowth, RunAttempts):
             with contextlib.suppress(StoreError):  # a failed writer reports its own error
                 self.writer.submit(RunFinished(self.run_id, status, finished, summary, cancelled))
         return RunEnd(status, finished - started, started, finished)
+
+    def totals_in_memory(self, end: RunEnd) -> dict[str, Any] | None:
+        """A new run that succeeded: its summary totals (as ``Store.task_totals`` gives them),
+        from memory, since this session saw every result. None for any other run."""
+        if self.resumed or end.status != "succeeded":
+            return None
+        state = self.state
+        return {
+            "tasks": len(self.specs),
+            "counts": self.core.counts(),
+            "steps_total": state.steps_total,
+            "tokens_in": state.tokens_in,
+            "tokens_out": state.tokens_out,
+            "cost_usd": state.cost_usd,
+        }
 
     def summary_data(self) -> dict[str, Any]:
         return {

@@ -368,9 +368,8 @@ async def _drive(
         cancel_requested=lambda: store.cancel_requested(setup.run_id),
         replan=make_replanner(setup.plan, provider) if setup.options.max_replans else None,
         max_replans=setup.options.max_replans,
-        metrics_in_memory=not setup.resumed,
+        graph=setup.graph,
     )
-    driver.graph = setup.graph
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
     driver_box.append(driver)
     if hooks.on_start is not None:
@@ -384,18 +383,6 @@ async def _drive(
         metrics = driver.metrics
     else:  # earlier sessions' attempts are only in the database
         metrics = await record_run_metrics(store, setup.run_id)
-    totals = None
-    if driver.metrics_in_memory and end.status == "succeeded":
-        # A new run that succeeded: this session saw every result, so no need to read them back.
-        state = driver.state
-        totals = {
-            "tasks": len(driver.specs),
-            "counts": driver.core.counts(),
-            "steps_total": state.steps_total,
-            "tokens_in": state.tokens_in,
-            "tokens_out": state.tokens_out,
-            "cost_usd": state.cost_usd,
-        }
     summary = await summarise(
         store,
         setup.run_id,
@@ -404,7 +391,7 @@ async def _drive(
         provider,
         end.status,
         end.makespan_s,
-        totals=totals,
+        totals=driver.totals_in_memory(end),
     )
     summary["metrics"] = metrics.as_dict()
     return summary

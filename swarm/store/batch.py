@@ -29,6 +29,7 @@ from swarm.store.ops import (
     TasksReplaced,
     TasksSkipped,
 )
+from swarm.store.records import NewRun
 from swarm.store.schema import ATTEMPT_STATUSES
 
 Row = tuple[Any, ...]
@@ -191,6 +192,18 @@ def plan_batch(ops: list[Op]) -> Plan:
     return Plan(segments=[s for s in segments if _has_rows(s)], events=events)
 
 
+def created_rows(run: NewRun) -> tuple[Row, list[Row], Row]:
+    """A new run's rows: the run (``INSERT_RUN_SQL``), its pending tasks (``INSERT_TASK_SQL``)
+    and its ``run.created`` event (``INSERT_EVENT_SQL``)."""
+    run_row = (run.run_id, run.goal, run.plan_json, json.dumps(run.config), run.created_at)
+    task_rows = [
+        (run.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
+        for t in run.tasks
+    ]
+    size = f'{{"tasks": {len(run.tasks)}}}'
+    return run_row, task_rows, (run.run_id, run.created_at, "run.created", None, None, size)
+
+
 def attempt_row(op: AttemptFinished) -> Row:
     retryable = None if op.retryable is None else int(op.retryable)
     return (
@@ -312,16 +325,10 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
             )
         )
     elif isinstance(op, RunCreated):
-        run = op.run
-        seg.created.append(
-            (run.run_id, run.goal, run.plan_json, json.dumps(run.config), run.created_at)
-        )
-        seg.tasks_added.extend(
-            (run.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
-            for t in run.tasks
-        )
-        size = f'{{"tasks": {len(run.tasks)}}}'
-        events.append((_NO_FENCE, (run.run_id, run.created_at, "run.created", None, None, size)))
+        run_row, task_rows, event_row = created_rows(op.run)
+        seg.created.append(run_row)
+        seg.tasks_added.extend(task_rows)
+        events.append((_NO_FENCE, event_row))
     elif isinstance(op, RunStarted):
         seg.run_started.append((op.at, op.at, op.pid, op.run_id))
         kind = "run.resumed" if op.resumed else "run.started"

@@ -64,41 +64,23 @@ class Store:
         return Writer(self.engine, on_commit, clock=self._clock)
 
     async def create_run(self, run: NewRun) -> None:
-        """Write the run (status ``created``), its pending tasks and a ``run.created`` event.
+        """Write the run (status ``created``), its pending tasks and a ``run.created`` event, as
+        the writer's ``RunCreated`` does (runs started by the runtime go that way).
 
         Raises :class:`ConfigError` if the run id is taken, and writes nothing then.
         """
-        task_rows = [
-            (run.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
-            for t in run.tasks
-        ]
         with anyio.CancelScope(shield=True):
-            await self._create_run(run, task_rows)
+            await self._create_run(run)
 
-    async def _create_run(self, run: NewRun, task_rows: list[tuple[Any, ...]]) -> None:
+    async def _create_run(self, run: NewRun) -> None:
+        run_row, task_rows, event_row = sql_text.created_rows(run)
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
                 raise self._taken(run.run_id)
-            await conn.execute(
-                insert(runs).values(
-                    run_id=run.run_id,
-                    goal=run.goal,
-                    plan_json=run.plan_json,
-                    config_json=json.dumps(run.config),
-                    status="created",
-                    created_at=run.created_at,
-                )
-            )
+            await conn.exec_driver_sql(sql_text.INSERT_RUN_SQL, run_row)
             if task_rows:
                 await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
-            await conn.execute(
-                insert(events).values(
-                    run_id=run.run_id,
-                    at=run.created_at,
-                    type="run.created",
-                    data_json=json.dumps({"tasks": len(task_rows)}),
-                )
-            )
+            await conn.exec_driver_sql(sql_text.INSERT_EVENT_SQL, event_row)
 
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
@@ -151,8 +133,8 @@ class Store:
         return [TaskRecord(**row._mapping) for row in rows]
 
     async def task_totals(self, run_id: str) -> dict[str, Any]:
-        """Counts by status and the sums of steps, tokens and cost over the run's tasks, added
-        up by SQLite (a run's summary without reading its rows back)."""
+        """Counts by status and the sums of steps, tokens and cost over the run's tasks (all
+        attempts), added up by SQLite in one query; :class:`RunNotFound` for no run."""
         query = (
             select(
                 tasks.c.status,
@@ -167,6 +149,8 @@ class Store:
         )
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
+            if not rows and not await _run_exists(conn, run_id):
+                raise RunNotFound(run_id, self.path)
         totals: dict[str, Any] = {
             "tasks": 0,
             "counts": {},
@@ -324,37 +308,16 @@ class Store:
 
     async def counts(self, run_id: str) -> dict[str, int]:
         """How many tasks are in each status (every task status is a key, zeros included)."""
-        query = (
-            select(tasks.c.status, func.count())
-            .where(tasks.c.run_id == run_id)
-            .group_by(tasks.c.status)
-        )
-        async with self._reading() as conn:
-            rows = (await conn.execute(query)).all()
-            if not rows and not await _run_exists(conn, run_id):
-                raise RunNotFound(run_id, self.path)
         counts = dict.fromkeys(sorted(TASK_STATUSES), 0)
-        counts.update({status: int(n) for status, n in rows})
+        counts.update((await self.task_totals(run_id))["counts"])
         return counts
 
     async def totals(self, run_id: str) -> dict[str, float]:
         """Steps, tokens and cost summed over the run's tasks (all attempts)."""
-        query = select(
-            func.count(),
-            func.coalesce(func.sum(tasks.c.steps_used), 0),
-            func.coalesce(func.sum(tasks.c.tokens_in), 0),
-            func.coalesce(func.sum(tasks.c.tokens_out), 0),
-            func.coalesce(func.sum(tasks.c.cost_usd), 0.0),
-        ).where(tasks.c.run_id == run_id)
-        async with self._reading() as conn:
-            n, steps_total, tokens_in, tokens_out, cost = (await conn.execute(query)).one()
-            if not n and not await _run_exists(conn, run_id):
-                raise RunNotFound(run_id, self.path)
+        totals = await self.task_totals(run_id)
         return {
-            "steps_total": float(steps_total),
-            "tokens_in": float(tokens_in),
-            "tokens_out": float(tokens_out),
-            "cost_usd": float(cost),
+            key: float(totals[key])
+            for key in ("steps_total", "tokens_in", "tokens_out", "cost_usd")
         }
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
