@@ -68,8 +68,6 @@ class RunAttempts:
     _tg: TaskGroup | None
     _queue: deque[Dispatch]
     _idle: list[Slot]
-    _pool_size: int
-    _busy: int
     _cancelled_attempts: list[tuple[str, int]]
     _pump: Callable[[], None]
     _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
@@ -88,16 +86,16 @@ class RunAttempts:
             self._record_cancelled(op.task_id, op.attempt, time.time(), ())
             return
         d = Dispatch(op.task_id, op.attempt, op.allowance)
-        self._busy += 1
         if self._idle:
             slot = self._idle.pop()
             slot.dispatch = d
             slot.wake.set()
         else:
+            # Every worker is running an attempt (or, just started, about to take one from the
+            # queue): one more worker for this one. So the pool never outgrows the attempts in
+            # flight at once.
             self._queue.append(d)
-            if self._busy > self._pool_size:
-                self._pool_size += 1
-                self._tg.start_soon(self._pool_worker)
+            self._tg.start_soon(self._pool_worker)
 
     async def _pool_worker(self) -> None:
         """One of the run's long-lived workers: runs attempts one after another.
@@ -148,10 +146,7 @@ class RunAttempts:
                 if slot.dispatch is None:  # dismissed: the run is over
                     return
                 d, slot.dispatch = slot.dispatch, None
-            try:
-                await self._run_attempt(d, slot)
-            finally:
-                self._busy -= 1
+            await self._run_attempt(d, slot)
 
     # -- one attempt ----------------------------------------------------------------------
 

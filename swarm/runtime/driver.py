@@ -160,16 +160,14 @@ class RunDriver(RunGrowth, RunAttempts):
         self._pending_infos: dict[str, TaskInfo] = {}
         self._expanding: dict[str, list[str]] = {}
         self._adds_in_flight = 0
+        """TasksAdded ops submitted but not yet committed: the run is not over while any is."""
         self._stale_seen = 0
         self.superseded_by: str | None = None
         """Set when the database refused one of this process's results (see _taken_over)."""
         self._queue: deque[Dispatch] = deque()
         """Committed attempts waiting for a pool worker."""
         self._idle: list[Slot] = []
-        self._pool_size = 0
-        self._busy = 0
-        """Attempts handed to the pool and not yet finished."""
-        """TasksAdded ops submitted but not yet committed: the run is not over while any is."""
+        """Pool workers waiting for an attempt."""
 
     # -- the run --------------------------------------------------------------------------
 
