@@ -10,16 +10,15 @@ import gc
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swarm.core.budget import Budget
-from swarm.core.scheduler import Failed, Limits, Scheduler, Status, TaskInfo
-from swarm.core.steps import StepPool
-from swarm.dag import Dag, longest_remaining
+from swarm.core.scheduler import Failed, Scheduler, Status
+from swarm.dag import Dag
 from swarm.errors import ConfigError, SwarmError
 from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import Provider
@@ -28,9 +27,9 @@ from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
 from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
+from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
-from workers.base import Worker
 from workers.registry import registry
 
 
@@ -139,61 +138,6 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-ASSUMED_TOKENS_PER_S = 40.0
-"""A decode rate assumed for tasks without ``estimate_s``, only to put them on the same scale
-(seconds) as tasks with one; it orders tasks, it limits nothing."""
-
-
-def task_weight(plan: Plan, spec: TaskSpec, workers: Mapping[str, Worker]) -> float:
-    """Expected duration of a task in seconds, for critical-path priorities.
-
-    The task's ``estimate_s`` if it has one (the planner's or the user's guess); otherwise a
-    model call's time is taken to grow with the tokens it may write and an agent's with its
-    steps: max_tokens / ASSUMED_TOKENS_PER_S x (steps the kind expects to use).
-    """
-    if spec.estimate_s is not None:
-        return spec.estimate_s
-    params = plan.defaults.params.merged(spec.params)
-    steps = spec.max_steps or plan.defaults.max_steps or workers[spec.kind].default_steps
-    expected = steps if spec.kind == "agent" else 1  # only agents use many steps
-    return (params.max_tokens or 2048) / ASSUMED_TOKENS_PER_S * expected
-
-
-def task_info(
-    plan: Plan, spec: TaskSpec, priority: float, order: int, workers: Mapping[str, Worker]
-) -> TaskInfo:
-    """What the scheduler core needs to know of a task, with the plan's defaults applied."""
-    defaults = plan.defaults
-    retries = spec.retries if spec.retries is not None else defaults.retries
-    return TaskInfo(
-        id=spec.id,
-        kind=spec.kind,
-        deps=tuple(spec.deps),
-        priority=priority,
-        order=order,
-        max_attempts=retries + 1,
-        steps_wanted=spec.max_steps or defaults.max_steps or workers[spec.kind].default_steps,
-    )
-
-
-def build_scheduler(
-    plan: Plan, graph: Dag, workers: Mapping[str, Worker], options: RunOptions
-) -> Scheduler:
-    """The core for a plan; priority ties are broken by the task's position in the plan."""
-    weights = {spec.id: task_weight(plan, spec, workers) for spec in plan.tasks}
-    remaining = longest_remaining(graph, weights)
-    infos = [
-        task_info(plan, spec, remaining[spec.id], index, workers)
-        for index, spec in enumerate(plan.tasks)
-    ]
-    limits = Limits(
-        concurrency=plan.budget.max_concurrency,
-        per_kind=dict(plan.budget.per_kind_concurrency),
-        fail_fast=options.fail_fast,
-    )
-    return Scheduler(infos, limits, StepPool(plan.budget.max_steps), seed=options.seed)
-
-
 async def execute(
     store: Store,
     plan: Plan,
@@ -238,7 +182,9 @@ async def _execute(
 ) -> dict[str, Any]:
     run_id = run_id or new_run_id()
     graph = Dag(plan)
-    scheduler = build_scheduler(plan, graph, registry(), options)
+    scheduler = build_scheduler(
+        plan, graph, registry(), fail_fast=options.fail_fast, seed=options.seed
+    )
     tasks = tuple(
         NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
         for s in plan.tasks
@@ -273,7 +219,9 @@ async def execute_streamed(
     with fewer_collections():
         plan = Plan.model_construct(**{**dict(header), "tasks": []})
         run_id = run_id or new_run_id()
-        scheduler = build_scheduler(plan, Dag(plan), registry(), options)
+        scheduler = build_scheduler(
+            plan, Dag(plan), registry(), fail_fast=options.fail_fast, seed=options.seed
+        )
         await store.check_new_run_id(run_id)
         created = NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), ())
         failure: list[SwarmError] = []
@@ -320,7 +268,9 @@ async def _resume(
     await store.mark_interrupted(run_id)
     rows = await store.load_tasks(run_id)
     graph = Dag(plan)
-    scheduler = build_scheduler(plan, graph, registry(), options)
+    scheduler = build_scheduler(
+        plan, graph, registry(), fail_fast=options.fail_fast, seed=options.seed
+    )
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True)
     spent_steps = 0
