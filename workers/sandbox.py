@@ -15,39 +15,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
-import re
 import signal
-import stat
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import anyio
 import anyio.abc
 
+from workers.sandbox_host import (
+    NAMESPACES,
+    PYTHON,
+    SAFE_ENV,
+    UIDS,
+    UidPool,
+    chown_tree,
+    mount_plan,
+    secret_names,
+    system_python,
+)
+
 BOOT = str(Path(__file__).with_name("sandbox_boot.py"))
-PYTHON = os.path.realpath(sys.executable)
-"""The base interpreter (a virtual environment's is only a link to it); run without site."""
-
-SAFE_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "HOME": "/tmp",
-    "TMPDIR": "/tmp",
-    "PYTHONIOENCODING": "utf-8",
-}
-"""The whole environment of sandboxed code: an allow-list, never a copy of ours."""
-
-SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
-"""Shared writable directories that get a private tmpfs inside the sandbox."""
-NAMESPACES = ("net", "mount", "pid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,109 +140,6 @@ class Sandbox(Protocol):
     ) -> SandboxResult: ...
 
 
-class UidPool:
-    """Dedicated uids for concurrent sandboxes: each run gets a uid no other run in this process
-    holds, so RLIMIT_NPROC (counted per uid) caps that run alone. Drawn at random from a high
-    range no account uses, which also keeps two swarm processes apart in practice."""
-
-    def __init__(self, base: int = 0x7A000000, size: int = 1 << 20) -> None:
-        self.base = base
-        self.size = size
-        self.in_use: set[int] = set()
-        self._random = random.SystemRandom()
-
-    def acquire(self) -> int:
-        while True:
-            uid = self.base + self._random.randrange(self.size)
-            if uid not in self.in_use:
-                self.in_use.add(uid)
-                return uid
-
-    def release(self, uid: int) -> None:
-        self.in_use.discard(uid)
-
-
-UIDS = UidPool()
-"""The one pool of sandbox uids for this process (a limiter of a resource, held explicitly)."""
-
-
-def secret_names(environ: dict[str, str] | None = None) -> list[str]:
-    """Variables of this process that look like secrets, including those in its initial
-    environment block (what ``/proc/PID/environ`` shows, even after ``os.environ`` changes)."""
-    names = set(os.environ if environ is None else environ)
-    if environ is None:
-        with contextlib.suppress(OSError):
-            block = Path("/proc/self/environ").read_bytes()
-            names |= {e.split(b"=", 1)[0].decode(errors="replace") for e in block.split(b"\0")}
-    return sorted(n for n in names if n and SECRET_NAME.search(n))
-
-
-@cache
-def mount_plan(python: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """What the bootstrap mounts: (directories to hide under a private tmpfs with their mode,
-    interpreter directories to bind back read-only if hiding covered them)."""
-    keep: list[str] = []
-    prefixes = {sys.base_prefix, sys.base_exec_prefix} if python == PYTHON else set()
-    for path in sorted({os.path.dirname(os.path.dirname(python)), *prefixes}):
-        real = os.path.realpath(path)
-        if not any(real == k or real.startswith(k + os.sep) for k in keep):
-            keep.append(real)
-    hide: dict[str, str] = {d: "1777" for d in WORLD_WRITABLE if os.path.isdir(d)}
-    for path in keep:
-        parts = Path(path).parts
-        for i in range(2, len(parts) + 1):
-            ancestor = str(Path(*parts[:i]))
-            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-                hide.setdefault(ancestor, "755")
-                break
-    return tuple(hide.items()), tuple(keep)
-
-
-def world_reachable(path: str) -> bool:
-    """Could a user with no rights of its own reach and run ``path``?"""
-    try:
-        parts = Path(path).parts
-        dirs = [str(Path(*parts[:i])) for i in range(1, len(parts))]
-        return all(os.stat(p).st_mode & stat.S_IXOTH for p in [*dirs, path])
-    except OSError:
-        return False
-
-
-@cache
-def system_python(python: str) -> str | None:
-    """A Python any user may run, for when ``python`` is not one and the sandbox cannot bind it
-    in (no mount namespace): the code needs only the standard library."""
-    if world_reachable(python):
-        return None
-    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"):
-        real = os.path.realpath(candidate)
-        if os.path.isfile(real) and world_reachable(real):
-            return real
-    return None
-
-
-def _chown_tree(root: Path, uid: int, gid: int, limit: int = 100_000) -> None:
-    """Give the workspace to ``uid`` without ever following a link out of it: symlinks are
-    changed themselves, and files with other hard links are left alone. Entries that cannot be
-    changed (a path too long, say) are skipped: they stay with their previous owner."""
-    os.chown(root, uid, gid, follow_symlinks=False)
-    os.chmod(root, 0o700)
-    stack, seen = [root], 0
-    while stack and seen <= limit:
-        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                seen += 1
-                if seen > limit:
-                    break
-                with contextlib.suppress(OSError):
-                    info = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(info.st_mode):
-                        stack.append(Path(entry.path))
-                    elif info.st_nlink > 1:
-                        continue
-                    os.chown(entry.path, uid, gid, follow_symlinks=False)
-
-
 class _Capture:
     """Bytes read from a pipe, never more than ``cap`` of them kept."""
 
@@ -320,7 +207,7 @@ class ProcessSandbox:
         result: SandboxResult | None = None
         try:
             if uid is not None:
-                await anyio.to_thread.run_sync(_chown_tree, workspace, uid, uid)
+                await anyio.to_thread.run_sync(chown_tree, workspace, uid, uid)
             result = await self._run(code, workspace, stdin, limits, uid)
         finally:
             if uid is not None:
@@ -328,7 +215,7 @@ class ProcessSandbox:
                     if result is None or "pid" not in result.isolation.get("namespaces", ()):
                         await self._sweep(uid)
                     await anyio.to_thread.run_sync(
-                        _chown_tree, workspace, os.geteuid(), os.getegid()
+                        chown_tree, workspace, os.geteuid(), os.getegid()
                     )
                 self.uids.release(uid)
         return result

@@ -20,12 +20,10 @@ from typing import Any
 import anyio
 import pytest
 
-from workers.sandbox import (
+from workers.sandbox import Limits, ProcessSandbox, SandboxResult
+from workers.sandbox_host import (
     PYTHON,
     SAFE_ENV,
-    Limits,
-    ProcessSandbox,
-    SandboxResult,
     UidPool,
     secret_names,
     system_python,
