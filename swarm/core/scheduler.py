@@ -15,8 +15,9 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from swarm.core.retry import RetryPolicy
 from swarm.core.steps import StepPool
@@ -42,9 +43,11 @@ TERMINAL = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TaskInfo:
-    """What the core needs to know about a task: structure, limits and priority."""
+class TaskInfo(NamedTuple):
+    """What the core needs to know about a task: structure, limits and priority.
+
+    Immutable; a named tuple because a run builds one per task before its first dispatch, at
+    half the cost of a frozen dataclass."""
 
     id: str
     kind: str
@@ -126,6 +129,9 @@ class Scheduler:
         self._delayed: list[tuple[float, int, str]] = []
         self._running_by_kind: dict[str, int] = {}
         self.running = 0
+        self.unstarted = len(self._tasks)
+        """Tasks pending or ready: the most attempts that can still be dispatched without a
+        retry or an added task (the runtime keeps no more idle workers than this)."""
         self.halted = False
         """Set by fail-fast (or by the runtime when cancelling): nothing more is dispatched."""
         self._started = False
@@ -145,10 +151,12 @@ class Scheduler:
         task.attempt = attempt
         if status is Status.SUCCEEDED:
             task.status = Status.SUCCEEDED
+            self.unstarted -= 1
             for dependent in task.dependents:
                 self._tasks[dependent].unmet -= 1
         elif status in (Status.FAILED, Status.SKIPPED, Status.REPLACED):
             task.status = status
+            self.unstarted -= 1
 
     def hold(self) -> None:
         """More tasks may still be added (a planner is streaming): the run is not over yet."""
@@ -178,6 +186,7 @@ class Scheduler:
         if doomed:
             task.status = Status.SKIPPED
             return False
+        self.unstarted += 1
         if task.unmet == 0 and self._started:
             self._make_ready(task)
         return True
@@ -190,12 +199,12 @@ class Scheduler:
         """
         task = self._current(task_id, attempt)
         self._finish(task, steps_used)
-        task.info = replace(
-            task.info,
+        task.info = task.info._replace(
             deps=(*task.info.deps, *children),
             max_attempts=task.info.max_attempts + 1,
         )
         task.status = Status.PENDING
+        self.unstarted += 1
         for child_id in children:
             child = self._tasks[child_id]
             child.dependents.append(task_id)
@@ -229,10 +238,10 @@ class Scheduler:
         return self._tasks[task_id].info
 
     def counts(self) -> dict[str, int]:
-        counts = {s.value: 0 for s in Status}
+        tally = dict.fromkeys(Status, 0)
         for task in self._tasks.values():
-            counts[task.status.value] += 1
-        return counts
+            tally[task.status] += 1
+        return {status.value: n for status, n in tally.items()}
 
     def is_done(self) -> bool:
         """Nothing running, ready or waiting to retry: the run is over."""
@@ -317,6 +326,7 @@ class Scheduler:
         if retryable and task.attempts_here < task.info.max_attempts and not self.halted:
             delay = self.retry.delay(task.attempts_here, self._rng, retry_after_s)
             task.status = Status.PENDING
+            self.unstarted += 1
             heapq.heappush(self._delayed, (now + delay, task.info.order, task_id))
             return Retry(task_id, attempt, now + delay)
         task.status = Status.FAILED
@@ -359,6 +369,7 @@ class Scheduler:
         if allowance is None:
             allowance = self.pool.draw(task.info.steps_wanted)
         task.status = Status.RUNNING
+        self.unstarted -= 1
         task.attempt += 1
         task.attempts_here += 1
         task.allowance = allowance
@@ -380,6 +391,7 @@ class Scheduler:
             dependent = self._tasks[stack.pop()]
             if dependent.status in (Status.PENDING, Status.READY):
                 dependent.status = Status.SKIPPED
+                self.unstarted -= 1
                 skipped.append(dependent.info.id)
                 stack.extend(dependent.dependents)
         if skipped:
@@ -390,9 +402,10 @@ class Scheduler:
 
     def check_invariants(self) -> None:
         """Raise AssertionError if any invariant is broken (used by tests after every step)."""
-        running = 0
+        running = unstarted = 0
         by_kind: dict[str, int] = {}
         for task in self._tasks.values():
+            unstarted += task.status in (Status.PENDING, Status.READY)
             if task.status is Status.RUNNING:
                 running += 1
                 by_kind[task.info.kind] = by_kind.get(task.info.kind, 0) + 1
@@ -401,6 +414,7 @@ class Scheduler:
                     assert self._tasks[dep].status is Status.SUCCEEDED, (task.info.id, dep)
             assert task.attempts_here <= task.info.max_attempts, task.info.id
         assert running == self.running <= self.limits.concurrency
+        assert unstarted == self.unstarted, (unstarted, self.unstarted)
         for kind, n in by_kind.items():
             limit = self.limits.per_kind.get(kind)
             assert limit is None or n <= limit, kind

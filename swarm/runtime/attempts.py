@@ -68,6 +68,7 @@ class RunAttempts:
     _tg: TaskGroup | None
     _queue: deque[Dispatch]
     _idle: list[Slot]
+    _awaiting: int
     _cancelled_attempts: list[tuple[str, int]]
     _pump: Callable[[], None]
     _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
@@ -82,6 +83,7 @@ class RunAttempts:
 
     def _start_worker(self, op: AttemptStarted) -> None:
         """Hand a committed attempt to an idle pool worker, adding a worker if none is idle."""
+        self._awaiting -= 1
         if self._stopping or self._tg is None or self.cancelled:
             self._record_cancelled(op.task_id, op.attempt, time.time(), ())
             return
@@ -139,6 +141,11 @@ class RunAttempts:
         while True:
             if self._queue:
                 d = self._queue.popleft()
+            elif len(self._idle) >= self.core.unstarted + self._awaiting:
+                # Enough idle workers for every attempt still to come (a retry or an added
+                # task gets a new worker): return now, in the run's quiet tail, rather than be
+                # woken to return at its end.
+                return
             else:
                 slot.wake = anyio.Event()
                 self._idle.append(slot)

@@ -155,6 +155,10 @@ class RunDriver(RunGrowth, RunAttempts):
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
         self._stopping = False
+        self._started = 0.0
+        self._end: RunEnd | None = None
+        """Set when the run ends: by :meth:`_pump` the moment the last task is settled (so the
+        run's end shares a transaction with the last result), else when :meth:`execute` exits."""
         self._timer_at = math.inf
         self._cancelled_attempts: list[tuple[str, int]] = []
         self._pending_infos: dict[str, TaskInfo] = {}
@@ -168,11 +172,13 @@ class RunDriver(RunGrowth, RunAttempts):
         """Committed attempts waiting for a pool worker."""
         self._idle: list[Slot] = []
         """Pool workers waiting for an attempt."""
+        self._awaiting = 0
+        """Attempts submitted (``AttemptStarted``) and not yet handed to a pool worker."""
 
     # -- the run --------------------------------------------------------------------------
 
     async def execute(self, *, early_failures: list[Failed] | None = None) -> RunEnd:
-        started = time.time()
+        started = self._started = time.time()
         async with anyio.create_task_group() as outer:
             await outer.start(self._writer_main)
             if self.created is not None:
@@ -194,6 +200,10 @@ class RunDriver(RunGrowth, RunAttempts):
                         inner.start_soon(self._feed, feeder)
                     self._pump()
                     await self._done.wait()
+                    if self._end is not None:
+                        # The end is submitted: let it commit before the idle workers are
+                        # woken to return (on a quiet loop; the commit needs the GIL too).
+                        await self.writer.flush()
                     self._dismiss_idle_workers()
                     inner.cancel_scope.cancel()
             except anyio.get_cancelled_exc_class():
@@ -203,7 +213,7 @@ class RunDriver(RunGrowth, RunAttempts):
             finally:
                 # No await here, so nothing can be cancelled: the final ops are queued and the
                 # (shielded) writer commits them before the outer group exits.
-                end = self._finish(started)
+                end = self._end or self._finish(started)
                 self.writer.close()
         if self.superseded_by is not None:
             raise StoreError(
@@ -233,6 +243,7 @@ class RunDriver(RunGrowth, RunAttempts):
             self._tg.cancel_scope.cancel()
 
     def _finish(self, started: float) -> RunEnd:
+        """Settle the run's status and metrics and submit its end (once)."""
         self._stopping = True
         finished = time.time()
         counts = self.core.counts()
@@ -257,9 +268,12 @@ class RunDriver(RunGrowth, RunAttempts):
             )
             summary["metrics"] = self.metrics.as_dict()
         if self.superseded_by is None:
+            # If another process took the run over, the writer refuses this with the result
+            # that shows it (see swarm.store.batch), so the run's end stays the new owner's.
             with contextlib.suppress(StoreError):  # a failed writer reports its own error
                 self.writer.submit(RunFinished(self.run_id, status, finished, summary, cancelled))
-        return RunEnd(status, finished - started, started, finished)
+        self._end = RunEnd(status, finished - started, started, finished)
+        return self._end
 
     def totals_in_memory(self, end: RunEnd) -> dict[str, Any] | None:
         """A new run that succeeded: its summary totals (as ``Store.task_totals`` gives them),
@@ -301,12 +315,17 @@ class RunDriver(RunGrowth, RunAttempts):
             return
         now = self.clock.now()
         dispatches = self.core.dispatch(now) + self.core.starved()
+        self._awaiting += len(dispatches)
         for d in dispatches:
             self.state.started[d.task_id] = time.time()
             self.writer.submit(
                 AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
             )
         if self.core.is_done() and not self._adds_in_flight:
+            if not self.cancelled:
+                # Now, not after the pool is dismissed: the run's end joins the last result's
+                # transaction instead of waiting for a commit of its own.
+                self._finish(self._started)
             self._done.set()
             return
         wake = self.core.next_wakeup()

@@ -137,7 +137,9 @@ class Segment:
     finished: list[tuple[int, AttemptFinished]] = field(default_factory=list)
     """Fenced results with their index in the batch, in submission order."""
     skipped: list[Row] = field(default_factory=list)
-    run_finished: list[Row] = field(default_factory=list)
+    run_finished: list[tuple[int, Row]] = field(default_factory=list)
+    """Run ends with their index in the batch: refused with a result of the same run that the
+    fence refused (another process took the run over; its end is the new owner's to write)."""
     cancelled: list[Row] = field(default_factory=list)
     calls: list[Row] = field(default_factory=list)
     calls_finished: list[Row] = field(default_factory=list)
@@ -359,10 +361,10 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
             seg.skipped.append((error, op.at, op.run_id, task_id))
             events.append((_NO_FENCE, (op.run_id, op.at, "task.skipped", task_id, None, data)))
     elif isinstance(op, RunFinished):
-        seg.run_finished.append((op.status, op.at, _dumps(op.summary), op.run_id))
+        seg.run_finished.append((index, (op.status, op.at, _dumps(op.summary), op.run_id)))
         seg.cancelled.extend((op.at, op.run_id, t) for t in op.cancelled_tasks)
         data = _dumps({"status": op.status, "cancelled_tasks": len(op.cancelled_tasks)})
-        events.append((_NO_FENCE, (op.run_id, op.at, "run.finished", None, None, data)))
+        events.append((index, (op.run_id, op.at, "run.finished", None, None, data)))
 
 
 def _finish_event(op: AttemptFinished) -> str:

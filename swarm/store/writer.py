@@ -53,7 +53,8 @@ class Writer:
 
     ``on_commit`` receives each committed group in submission order, *without* the fenced
     :class:`AttemptFinished` ops the database refused: those are appended to :attr:`stale`
-    and wrote nothing (no task change, no attempt row, no steps, no event).
+    and wrote nothing (no task change, no attempt row, no steps, no event). A
+    :class:`RunFinished` in the same group as a refused result of its run is dropped too.
 
     ``engine`` names the database; the writer writes through a connection of its own (see the
     module docstring). ``clock`` gives the wall time written as the runs' heartbeat.
@@ -196,7 +197,7 @@ class Writer:
             )
         self._track_runs(committed, now)
         self._notify()
-        if committed:
+        if committed or refused:  # a refusal alone must be seen too (the run was taken over)
             self._on_commit(committed)
 
     async def _transact(self, plan: Plan, beats: list[Row], *, careful: bool) -> set[int]:
@@ -264,6 +265,7 @@ class Writer:
 def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool) -> set[int]:
     """Run ``plan`` inside the open transaction; returns the batch indices the fence refused."""
     refused: set[int] = set()
+    taken: set[str] = set()  # runs with a refused result: another process owns them now
     for seg in plan.segments:
         _many(conn, sql.INSERT_RUN_SQL, seg.created)
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
@@ -274,6 +276,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)
         if seg.finished:
             accepted = _fenced(conn, seg.finished, careful, refused)
+            taken.update(op.run_id for i, op in seg.finished if i in refused)
             _many(conn, sql.INSERT_ATTEMPT_SQL, [sql.attempt_row(op) for op in accepted])
             _many(conn, sql.INSERT_STEP_SQL, [r for op in accepted for r in sql.step_rows(op)])
             _many(
@@ -281,8 +284,9 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
             )
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
-        _many(conn, sql.RUN_FINISHED_SQL, seg.run_finished)
-        _many(conn, sql.TASK_CANCELLED_SQL, seg.cancelled)
+        refused.update(i for i, row in seg.run_finished if row[-1] in taken)
+        _many(conn, sql.RUN_FINISHED_SQL, [row for i, row in seg.run_finished if i not in refused])
+        _many(conn, sql.TASK_CANCELLED_SQL, [row for row in seg.cancelled if row[1] not in taken])
     _many(conn, sql.INSERT_EVENT_SQL, [row for i, row in plan.events if i not in refused])
     _many(conn, sql.HEARTBEAT_SQL, beats)
     return refused

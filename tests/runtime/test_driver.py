@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from swarm.errors import PlanError, ProviderError, StoreError
+from swarm.errors import ConfigError, PlanError, ProviderError, StoreError
 from swarm.plan import Plan, loads_plan
 from swarm.providers.base import ModelRequest
 from swarm.runtime import run as runs
@@ -268,6 +268,41 @@ async def test_a_refused_result_means_another_process_took_over_and_this_one_sto
     assert rows(db, "SELECT status FROM runs") == [("running",)]  # left to the new owner
     assert rows(db, "SELECT status, attempt FROM tasks WHERE task_id = 'b'") == [("running", 2)]
     assert rows(db, "SELECT count(*) FROM attempts WHERE task_id = 'b'") == [(0,)]
+
+
+async def test_when_the_last_result_is_refused_the_runs_end_is_not_written_either(
+    tmp_path: Path,
+) -> None:
+    """The run's end is submitted with its last result; the writer refuses both."""
+    db = tmp_path / "s.db"
+
+    async def taken_over(request: ModelRequest) -> str:
+        if task_key(request) == "b":
+            with sqlite3.connect(db) as conn:
+                conn.execute("UPDATE tasks SET attempt = attempt + 1 WHERE task_id = 'b'")
+        await anyio.lowlevel.checkpoint()
+        return "done"
+
+    with pytest.raises(StoreError, match="taken over by another process"):
+        await execute(db, plan_data(chain("a", "b")), ScriptedProvider(taken_over))
+    assert rows(db, "SELECT status, finished_at, summary_json FROM runs") == [
+        ("running", None, None)
+    ]
+    assert rows(db, "SELECT count(*) FROM events WHERE type = 'run.finished'") == [(0,)]
+
+
+async def test_a_new_run_with_a_taken_id_is_refused_and_the_old_run_is_untouched(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+    first = await execute(db, plan_data(chain("a", "b")), ScriptedProvider())
+    before = rows(db, "SELECT * FROM runs"), rows(db, "SELECT count(*) FROM events")
+    provider = ScriptedProvider()
+    with pytest.raises(ConfigError, match="run 'r' already exists"):
+        await execute(db, plan_data(chain("x", "y", "z")), provider)
+    assert first["status"] == "succeeded" and provider.calls == []
+    assert (rows(db, "SELECT * FROM runs"), rows(db, "SELECT count(*) FROM events")) == before
+    assert rows(db, "SELECT task_id FROM tasks ORDER BY task_id") == [("a",), ("b",)]
 
 
 async def test_estimates_put_the_longest_path_in_time_first(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_events_keep_submission_order_and_mark_fenced_ops() -> None:
         "run.finished",
     ]
     fenced = [index for index, _ in plan.events]
-    assert fenced == [-1, -1, -1, 3, -1, -1, -1]
+    assert fenced == [-1, -1, -1, 3, -1, -1, 5]  # a run's end is refused with a stale result
 
 
 def test_an_events_only_batch_has_no_segments() -> None:

@@ -186,6 +186,26 @@ async def test_a_stale_result_is_refused_and_writes_nothing(store: Store) -> Non
     assert sorted(done) == [("t0", 2), ("t1", 1)]
 
 
+async def test_a_run_end_with_a_refused_result_of_its_run_is_refused_too(store: Store) -> None:
+    """The driver submits the run's end with its last result; if the fence refuses that result
+    (another process took the run over), the end is not written either."""
+    await store.create_run(new_run(n_tasks=2))
+    seen = Recorder()
+    writer = store.writer(seen)
+    await writer.write_now([RunStarted("r1", 1.0, 1, False), started("t0"), started("t0", 2)])
+    await writer.write_now([started("t1")])
+    stale, good = finished("t0", attempt=1), finished("t1")
+    end = RunFinished("r1", "succeeded", 3000.0, {"n": 2}, ("t0",))
+    await writer.write_now([good, stale, end])
+    assert writer.stale == [stale]
+    assert seen.batches[-1] == [good]
+    run = await store.load_run("r1")
+    assert (run.status, run.finished_at) == ("running", None)
+    status = {t.task_id: t.status for t in await store.load_tasks("r1")}
+    assert status == {"t0": "running", "t1": "succeeded"}
+    assert "run.finished" not in await _event_types(store)
+
+
 async def test_a_duplicate_result_is_refused(store: Store) -> None:
     await store.create_run(new_run(n_tasks=1))
     writer = store.writer(Recorder())
