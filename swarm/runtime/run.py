@@ -189,7 +189,6 @@ async def _execute(
         NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
         for s in plan.tasks
     )
-    await store.check_new_run_id(run_id)
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     scheduler.start()
     setup = _Setup(run_id, plan, graph, scheduler, budget, options)
@@ -222,7 +221,6 @@ async def execute_streamed(
         scheduler = build_scheduler(
             plan, Dag(plan), registry(), fail_fast=options.fail_fast, seed=options.seed
         )
-        await store.check_new_run_id(run_id)
         created = NewRun(run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), ())
         failure: list[SwarmError] = []
 
@@ -322,6 +320,9 @@ async def _drive(
     )
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
     driver_box.append(driver)
+    # A new run's id is checked here, on the writer's connection (opened now, off the loop);
+    # the run itself is written by the driver's first transaction.
+    await writer.open(new_run_id=setup.run_id if setup.created is not None else None)
     if hooks.on_start is not None:
         hooks.on_start(driver)
     try:

@@ -12,6 +12,8 @@ the whole batch.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,11 +201,24 @@ def created_rows(run: NewRun) -> tuple[Row, list[Row], Row]:
     and its ``run.created`` event (``INSERT_EVENT_SQL``)."""
     run_row = (run.run_id, run.goal, run.plan_json, json.dumps(run.config), run.created_at)
     task_rows = [
-        (run.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
-        for t in run.tasks
+        (run.run_id, t.task_id, t.kind, t.title, deps_json(t.deps), t.priority) for t in run.tasks
     ]
     size = f'{{"tasks": {len(run.tasks)}}}'
     return run_row, task_rows, (run.run_id, run.created_at, "run.created", None, None, size)
+
+
+_PLAIN_IDS = re.compile(r"[A-Za-z0-9_.:-]*")
+"""Characters a task id may have (``swarm.plan.TASK_ID_PATTERN``): none needs JSON escaping."""
+
+
+def deps_json(deps: Sequence[str]) -> str:
+    """``json.dumps(list(deps))``, by a join when the ids need no escaping (about 10× faster;
+    a run's first transaction writes one per task)."""
+    if not deps:
+        return "[]"
+    if _PLAIN_IDS.fullmatch("".join(deps)):
+        return '["' + '", "'.join(deps) + '"]'
+    return json.dumps(list(deps))
 
 
 def attempt_row(op: AttemptFinished) -> Row:
@@ -345,7 +360,7 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         data = _dumps({"reason": op.reason})
         for t in op.tasks:
             seg.tasks_added.append(
-                (op.run_id, t.task_id, t.kind, t.title, json.dumps(list(t.deps)), t.priority)
+                (op.run_id, t.task_id, t.kind, t.title, deps_json(t.deps), t.priority)
             )
             events.append((_NO_FENCE, (op.run_id, op.at, "task.added", t.task_id, None, data)))
         seg.plans.append((op.plan_json, op.run_id))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class NewTask:
+class NewTask(NamedTuple):
+    """A task row to write with a new run (a named tuple: a run builds one per task)."""
+
     task_id: str
     kind: str
     deps: tuple[str, ...]

@@ -25,7 +25,7 @@ from swarm.store import migrate
 from swarm.store.engine import create_engine, reader
 from swarm.store.records import NewRun, RunRecord, TaskRecord
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
-from swarm.store.writer import OnCommit, Writer
+from swarm.store.writer import OnCommit, Writer, run_id_taken
 
 _INTERRUPTED = "the process stopped before this attempt finished"
 
@@ -86,17 +86,8 @@ class Store:
         async with self._reading() as conn:
             return await _run_exists(conn, run_id)
 
-    async def check_new_run_id(self, run_id: str) -> None:
-        """:class:`ConfigError` if a run ``run_id`` exists (before a run is created by the writer,
-        in the transaction that starts it: see :class:`~swarm.store.ops.RunCreated`)."""
-        if await self.run_exists(run_id):
-            raise self._taken(run_id)
-
     def _taken(self, run_id: str) -> ConfigError:
-        return ConfigError(
-            f"run {run_id!r} already exists in {self.path}",
-            hint="pick another run id, or resume the existing run",
-        )
+        return run_id_taken(run_id, self.path)
 
     async def load_run(self, run_id: str) -> RunRecord:
         """The run's row; :class:`RunNotFound` if there is none."""

@@ -29,7 +29,7 @@ import anyio.to_thread
 from anyio.abc import TaskStatus
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from swarm.errors import StoreError
+from swarm.errors import ConfigError, StoreError
 from swarm.store import batch as sql
 from swarm.store.batch import Plan, Row, check_op, plan_batch
 from swarm.store.engine import connect_for_writing
@@ -42,6 +42,13 @@ _EXIT_AFTER_COMMIT = int(os.environ.get("SWARM_FAILPOINT_EXIT_AFTER_COMMIT", "0"
 """Fault injection for the crash tests (fault F2): with ``SWARM_FAILPOINT_EXIT_AFTER_COMMIT=k``
 the process exits at once, like a ``kill -9``, right after its k-th commit. Read once, at import;
 0 (the default) disables it."""
+
+
+def run_id_taken(run_id: str, path: object) -> ConfigError:
+    return ConfigError(
+        f"run {run_id!r} already exists in {path}",
+        hint="pick another run id, or resume the existing run",
+    )
 
 
 class _FenceMismatch(Exception):
@@ -109,6 +116,33 @@ class Writer:
         self._pending.append(op)
         self._submitted += 1
         self._wake.set()
+
+    async def open(self, *, new_run_id: str | None = None) -> None:
+        """Open the writer's connection now, before :meth:`run`, instead of in its first
+        transaction; with ``new_run_id``, :class:`ConfigError` if that run already exists (the
+        run is created by a ``RunCreated`` op in the first transaction)."""
+        async with self._lock:
+            await anyio.to_thread.run_sync(self._open_sync, new_run_id, limiter=self._limiter)
+
+    def _open_sync(self, new_run_id: str | None) -> None:
+        if self._conn is None:
+            self._conn = connect_for_writing(self._path)
+        if new_run_id is None:
+            return
+        try:
+            found = self._conn.execute(
+                "SELECT 1 FROM runs WHERE run_id = ?", (new_run_id,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            found = None
+            error: Exception = StoreError(f"cannot read {self._path}: {exc}")
+        else:
+            if found is None:
+                return
+            error = run_id_taken(new_run_id, self._path)
+        self._conn.close()
+        self._conn = None
+        raise error
 
     def close(self) -> None:
         """Ask :meth:`run` to return once everything submitted so far is committed."""

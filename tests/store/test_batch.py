@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from swarm.store.batch import check_op, plan_batch
+from swarm.store.batch import check_op, deps_json, plan_batch
 from swarm.store.ops import Event, Op, RunFinished, RunStarted, TasksSkipped
 from tests.store.builders import finished, started
 
@@ -111,3 +113,10 @@ def test_known_statuses_pass() -> None:
         check_op(finished("a", task_status=status))
     check_op(finished("a", task_status="pending", outcome="timeout"))
     check_op(RunFinished("r1", "succeeded", 1.0))
+
+
+@pytest.mark.parametrize(
+    "deps", [(), ("a",), ("t1", "t2", "x:y-z.w_v"), ('a"b',), ("ü", "b"), ("x\\y", "z"), ("a b",)]
+)
+def test_deps_json_is_exactly_json_dumps(deps: tuple[str, ...]) -> None:
+    assert deps_json(deps) == json.dumps(list(deps))
