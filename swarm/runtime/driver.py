@@ -174,6 +174,9 @@ class RunDriver(RunGrowth, RunAttempts):
         """Pool workers waiting for an attempt."""
         self._awaiting = 0
         """Attempts submitted (``AttemptStarted``) and not yet handed to a pool worker."""
+        self._workers = 0
+        """Pool workers alive (running an attempt, idle, or just started)."""
+        self._filling = False
 
     # -- the run --------------------------------------------------------------------------
 
@@ -356,6 +359,9 @@ class RunDriver(RunGrowth, RunAttempts):
             ):
                 children = self._expanding.pop(op.task_id)
                 self.core.expand(op.task_id, op.attempt, len(op.steps), children)
+        if not self._filling and self._tg is not None:
+            self._filling = True
+            self._tg.start_soon(self._fill_pool)
         self._pump()
 
     def _taken_over(self) -> None:
