@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Collection, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -83,11 +84,29 @@ class Bench:
         result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         return result
 
-    def repeat(self, engine: str, shape_file: Path, concurrency: int, reps: int) -> dict[str, Any]:
-        runs = [self.run(engine, shape_file, concurrency) for _ in range(reps)]
-        walls = [r["wall_s"] for r in runs]
-        median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
-        return {**median, "wall_s": statistics.median(walls), "walls": walls, "reps": reps}
+    def taking_turns(
+        self,
+        engines: Sequence[str],
+        shape_file: Path,
+        concurrency: int,
+        reps: int,
+        once: Collection[str] = (),
+    ) -> dict[str, dict[str, Any]]:
+        """Each engine ``reps`` times, in turns (A, B, C, A, B, C, ...), so that a drift in the
+        shared machine's speed falls on every engine alike instead of on whichever ran last;
+        the engines in ``once`` run in the first turn only. The median run of each."""
+        runs: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
+        for turn in range(reps):
+            for engine in engines:
+                if turn == 0 or engine not in once:
+                    runs[engine].append(self.run(engine, shape_file, concurrency))
+        return {engine: _median(done) for engine, done in runs.items()}
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    walls = [r["wall_s"] for r in runs]
+    median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    return {**median, "wall_s": statistics.median(walls), "walls": walls, "reps": len(runs)}
 
 
 def overhead(bench: Bench, sizes: list[int], reps: int) -> list[dict[str, Any]]:
@@ -95,15 +114,16 @@ def overhead(bench: Bench, sizes: list[int], reps: int) -> list[dict[str, Any]]:
     for n in sizes:
         shape_file = bench.save(shapes.random_shape(n, seed=0))
         row: dict[str, Any] = {"tasks": n}
-        for engine in ENGINES:
-            if engine == "langgraph" and n > 2_000:
-                small = rows[0]["langgraph"]["wall_s"] if rows else 0.0
-                if small * n / 2_000 * 2 > LANGGRAPH_10K_BUDGET_S:
-                    row[engine] = None
-                    continue
-                row[engine] = bench.repeat(engine, shape_file, 16, 1)
+        engines, once = list(ENGINES), []
+        if n > 2_000:  # LangGraph + SQLite grows superlinearly: once, and only if it fits
+            small = rows[0]["langgraph"]["wall_s"] if rows else 0.0
+            if small * n / 2_000 * 2 > LANGGRAPH_10K_BUDGET_S:
+                engines.remove("langgraph")
+                row["langgraph"] = None
             else:
-                row[engine] = bench.repeat(engine, shape_file, 16, reps)
+                once.append("langgraph")
+        row.update(bench.taking_turns(engines, shape_file, 16, reps, once))
+        for engine in engines:
             row[engine]["tasks_per_s"] = n / row[engine]["wall_s"]
             print(f"overhead {n} {engine}: {row[engine]['tasks_per_s']:,.0f}/s", flush=True)
         rows.append(row)
@@ -140,8 +160,8 @@ def efficiency(bench: Bench, n: int, reps: int) -> list[dict[str, Any]]:
                 "sim_duration_s": list_schedule(plan, dur, concurrency, "duration"),
                 "sim_estimate_s": list_schedule(estimated, dur, concurrency, "estimate"),
             }
-            for engine in (*ENGINES, "swarm-est"):
-                result = bench.repeat(engine, shape_file, concurrency, reps)
+            taken = bench.taking_turns([*ENGINES, "swarm-est"], shape_file, concurrency, reps)
+            for engine, result in taken.items():
                 result["efficiency"] = row["lower_bound_s"] / result["wall_s"]
                 row[engine] = result
             print(
@@ -157,8 +177,8 @@ def agents(bench: Bench, n: int, seconds: float, reps: int) -> dict[str, Any]:
     shape = shapes.with_durations(shapes.independent_shape(n), f"fixed:{seconds}", seed=0)
     shape_file = bench.save(shape)
     row: dict[str, Any] = {"tasks": n, "seconds": seconds}
+    row.update(bench.taking_turns(list(ENGINES), shape_file, n, reps))
     for engine in ENGINES:
-        row[engine] = bench.repeat(engine, shape_file, n, reps)
         print(f"agents {engine}: {row[engine]['peak_rss_mb']:.0f} MB", flush=True)
     return row
 
@@ -311,7 +331,9 @@ def render(results: dict[str, Any], notes: str) -> str:
         f"Machine: {results['machine']}. Command: `pip install -e '.[bench]' && python "
         f"benchmarks/bench_peers.py` ({results['minutes']:.0f} min here). Each measurement runs "
         "in its own child process (`benchmarks/engines.py`); every figure is the median "
-        f"of {results['reps']} repetitions (LangGraph at 10,000 tasks: one). The machine is shared "
+        f"of {results['reps']} repetitions (LangGraph at 10,000 tasks: one), the engines taking "
+        "turns (swarm, Dask, LangGraph, swarm, ...) so that a drift in the machine's speed falls "
+        "on all of them alike. The machine is shared "
         "and noisy: compare within a table, not across runs"
         + (
             f" (1-minute load average {results['load'][0]:.1f} at the start, "
