@@ -2,10 +2,12 @@
 context to its recorded outcome, and the accounting of results. Mixed into
 :class:`~swarm.runtime.driver.RunDriver`.
 
-A committed ``AttemptStarted`` is handed to an idle pool worker (the pool grows to the most
-attempts ever in flight at once). Each worker's one cancel scope carries its running attempt's
-deadline, so a timeout costs a new scope only when it fires. A success is handed to the writer
-and releases the task's dependents at once; their starts queue behind it in the writer.
+A committed ``AttemptStarted`` is handed to an idle pool worker (the pool is filled ahead of
+need while the first tasks run, up to the concurrency limit, and shrinks again in the run's
+tail when fewer attempts remain than workers idle). Each worker's one cancel scope carries its
+running attempt's deadline, so a timeout costs a new scope only when it fires. A success is
+handed to the writer and releases the task's dependents at once; their starts queue behind it
+in the writer.
 """
 
 from __future__ import annotations
@@ -125,9 +127,9 @@ class RunAttempts:
     async def _pool_worker(self) -> None:
         """One of the run's long-lived workers: runs attempts one after another.
 
-        The pool grows to the most attempts ever in flight at once (at most the concurrency
-        limit) and no further. Handing an attempt to an idle worker costs an event, where a new
-        task and cancel scope per attempt cost several times the scheduling of a no-op task.
+        Workers are started when an attempt finds none idle and by :meth:`_fill_pool`, never
+        past the concurrency limit. Handing an attempt to an idle worker costs an event, where a
+        new task and cancel scope per attempt cost several times the scheduling of a no-op task.
 
         Timeouts: the worker's one cancel scope gets the running attempt's deadline. Only that
         deadline cancels the scope, so when it catches a cancellation the attempt timed out;
