@@ -293,6 +293,11 @@ class RunDriver(RunGrowth, RunAttempts):
             "cost_usd": state.cost_usd,
         }
 
+    @property
+    def pool(self) -> tuple[int, int]:
+        """The worker pool as (workers alive, of which idle)."""
+        return self._workers, len(self._idle)
+
     def summary_data(self) -> dict[str, Any]:
         return {
             "counts": self.core.counts(),

@@ -305,6 +305,50 @@ async def test_a_new_run_with_a_taken_id_is_refused_and_the_old_run_is_untouched
     assert rows(db, "SELECT task_id FROM tasks ORDER BY task_id") == [("a",), ("b",)]
 
 
+async def test_the_pool_fills_while_the_first_task_runs_and_shrinks_in_the_tail(
+    tmp_path: Path,
+) -> None:
+    """After the first commit idle workers are started up to the concurrency limit, so the
+    40-task wave after the root is handed to idle workers; in the run's tail, workers that
+    cannot be needed any more return, so only the last task's worker is left at its end."""
+    seen: dict[str, tuple[int, int]] = {}
+    box: list[RunDriver] = []
+
+    async def script(request: ModelRequest) -> str:
+        task = task_key(request)
+        if task == "root":
+            await anyio.sleep(0.2)  # the loop is idle: the filler runs
+            seen["root"] = box[0].pool
+        elif task == "last":
+            seen["last"] = box[0].pool
+        await anyio.lowlevel.checkpoint()
+        return "ok"
+
+    wave = [{"id": f"w{i}", "kind": "llm", "prompt": "x", "deps": ["root"]} for i in range(40)]
+    tasks = [
+        {"id": "root", "kind": "llm", "prompt": "x"},
+        *wave,
+        {"id": "join", "kind": "llm", "prompt": "x", "deps": [t["id"] for t in wave]},
+        {"id": "last", "kind": "llm", "prompt": "x", "deps": ["join"]},
+    ]
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        summary = await runs.execute(
+            store,
+            Plan.model_validate(plan_data(tasks, budget={"max_concurrency": 20})),
+            ScriptedProvider(script),
+            runs.RunOptions(),
+            run_id="r",
+            hooks=runs.Hooks(on_start=box.append),
+        )
+    finally:
+        await store.close()
+    assert summary["status"] == "succeeded"
+    assert seen["root"] == (20, 19)  # the root's worker and 19 idle ones
+    assert seen["last"] == (1, 0)  # the others left as they went idle
+    assert box[0].pool == (0, 0)
+
+
 async def test_estimates_put_the_longest_path_in_time_first(tmp_path: Path) -> None:
     tasks = [
         {"id": "quick", "kind": "llm", "prompt": "x", "estimate_s": 1},
