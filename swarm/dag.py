@@ -6,7 +6,7 @@ order is an order in which tasks can run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 import networkx as nx
@@ -127,21 +127,18 @@ def longest_remaining(graph: Graph, weight: Mapping[str, float]) -> dict[str, fl
     This is the critical-path priority: the ready task with the most work still behind it goes
     first, the order that list scheduling theory and the measurements in benchmarking.md favour.
     """
-    successors, order = structure(graph)
     remaining: dict[str, float] = {}
+    if isinstance(graph, Dag):
+        successors: Mapping[str, Iterable[str]] = graph.succ
+        order = graph.order
+    else:
+        successors, order = graph.succ, topological_order(graph)
     get = weight.get
     for node in reversed(order):
         after = successors[node]
         tail = max([remaining[s] for s in after]) if after else 0.0
         remaining[node] = get(node, 1.0) + tail
     return remaining
-
-
-def structure(graph: Graph) -> tuple[Mapping[str, Sequence[str]], Sequence[str]]:
-    """Successor lists and a topological order, of a :class:`Dag` or a networkx graph."""
-    if isinstance(graph, Dag):
-        return graph.succ, graph.order
-    return {node: list(after) for node, after in graph.succ.items()}, topological_order(graph)
 
 
 def topological_order(graph: nx.DiGraph[str]) -> list[str]:
@@ -154,15 +151,11 @@ def topological_order(graph: nx.DiGraph[str]) -> list[str]:
     return order
 
 
-def critical_path(
-    graph: Graph, weight: Mapping[str, float], remaining: Mapping[str, float] | None = None
-) -> list[str]:
-    """The heaviest source-to-sink path by ``weight`` (ties broken by task id); ``remaining``:
-    ``longest_remaining(graph, weight)`` if the caller has it already."""
+def critical_path(graph: Graph, weight: Mapping[str, float]) -> list[str]:
+    """The heaviest source-to-sink path by ``weight`` (ties broken by task id)."""
     if len(graph) == 0:
         return []
-    if remaining is None:
-        remaining = longest_remaining(graph, weight)
+    remaining = longest_remaining(graph, weight)
     if isinstance(graph, Dag):
         sources = graph.sources
         succ: Mapping[str, Iterable[str]] = graph.succ

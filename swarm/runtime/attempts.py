@@ -97,8 +97,7 @@ class RunAttempts:
             slot.wake.set()
         else:
             # Every worker is running an attempt (or, just started, about to take one from the
-            # queue): one more worker for this one. So the pool never outgrows the attempts in
-            # flight at once.
+            # queue): one more worker for this one.
             self._queue.append(d)
             self._spawn_worker()
 

@@ -181,12 +181,12 @@ class RunDriver(RunGrowth, RunAttempts):
     # -- the run --------------------------------------------------------------------------
 
     async def execute(self, *, early_failures: list[Failed] | None = None) -> RunEnd:
-        started = self._started = time.time()
+        self._started = time.time()
         async with anyio.create_task_group() as outer:
             await outer.start(self._writer_main)
             if self.created is not None:
                 self.writer.submit(RunCreated(self.created))
-            self.writer.submit(RunStarted(self.run_id, started, os.getpid(), self.resumed))
+            self.writer.submit(RunStarted(self.run_id, self._started, os.getpid(), self.resumed))
             for failed in early_failures or []:
                 self._submit_skips(failed)
             try:
@@ -216,7 +216,7 @@ class RunDriver(RunGrowth, RunAttempts):
             finally:
                 # No await here, so nothing can be cancelled: the final ops are queued and the
                 # (shielded) writer commits them before the outer group exits.
-                end = self._end or self._finish(started)
+                end = self._end or self._finish()
                 self.writer.close()
         if self.superseded_by is not None:
             raise StoreError(
@@ -245,7 +245,7 @@ class RunDriver(RunGrowth, RunAttempts):
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
 
-    def _finish(self, started: float) -> RunEnd:
+    def _finish(self) -> RunEnd:
         """Settle the run's status and metrics and submit its end (once)."""
         self._stopping = True
         finished = time.time()
@@ -267,7 +267,7 @@ class RunDriver(RunGrowth, RunAttempts):
                 self.state.durations,
                 self.state.steps_used,
                 self.plan.budget.max_concurrency,
-                finished - started,
+                finished - self._started,
             )
             summary["metrics"] = self.metrics.as_dict()
         if self.superseded_by is None:
@@ -275,7 +275,7 @@ class RunDriver(RunGrowth, RunAttempts):
             # that shows it (see swarm.store.batch), so the run's end stays the new owner's.
             with contextlib.suppress(StoreError):  # a failed writer reports its own error
                 self.writer.submit(RunFinished(self.run_id, status, finished, summary, cancelled))
-        self._end = RunEnd(status, finished - started, started, finished)
+        self._end = RunEnd(status, finished - self._started, self._started, finished)
         return self._end
 
     def totals_in_memory(self, end: RunEnd) -> dict[str, Any] | None:
@@ -333,7 +333,7 @@ class RunDriver(RunGrowth, RunAttempts):
             if not self.cancelled:
                 # Now, not after the pool is dismissed: the run's end joins the last result's
                 # transaction instead of waiting for a commit of its own.
-                self._finish(self._started)
+                self._finish()
             self._done.set()
             return
         wake = self.core.next_wakeup()

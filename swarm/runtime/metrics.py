@@ -13,7 +13,7 @@ from typing import Any
 
 import networkx as nx
 
-from swarm.dag import Graph, critical_path, longest_remaining, structure
+from swarm.dag import Graph, critical_path, longest_remaining
 from swarm.plan import RunBudget
 from swarm.store.queries import Queries, RunDetail, TaskDetail
 from swarm.store.store import Store
@@ -24,26 +24,6 @@ def steps_critical(graph: Graph, steps_used: Mapping[str, int]) -> int:
     weights = {task: float(steps_used.get(task, 0)) for task in graph}
     remaining = longest_remaining(graph, weights)
     return int(max(remaining.values(), default=0.0))
-
-
-def _remaining_seconds_and_steps(
-    graph: Graph, seconds: Mapping[str, float], steps: Mapping[str, int]
-) -> tuple[dict[str, float], int]:
-    """``longest_remaining`` by seconds, and :func:`steps_critical`, in one pass over the DAG
-    (the run's end computes both; this is the part of it that grows with the plan)."""
-    successors, order = structure(graph)
-    by_seconds: dict[str, float] = {}
-    by_steps: dict[str, int] = {}
-    steps_of = steps.get
-    for node in reversed(order):
-        after = successors[node]
-        if after:
-            by_seconds[node] = seconds[node] + max([by_seconds[s] for s in after])
-            by_steps[node] = steps_of(node, 0) + max([by_steps[s] for s in after])
-        else:
-            by_seconds[node] = seconds[node]
-            by_steps[node] = steps_of(node, 0)
-    return by_seconds, max(by_steps.values(), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +77,8 @@ def compute_metrics(
     serial = float(sum(durations.get(task, 0.0) for task in graph))
     steps_total = int(sum(steps.get(task, 0) for task in graph))
     seconds = {task: max(0.0, float(durations.get(task, 0.0))) for task in graph}
-    remaining, critical = _remaining_seconds_and_steps(graph, seconds, steps)
-    path = critical_path(graph, seconds, remaining)
+    critical = steps_critical(graph, steps)
+    path = critical_path(graph, seconds)
     path_s = float(sum(seconds[task] for task in path))
     bound = max(path_s, serial / max(concurrency, 1))
     return RunMetrics(

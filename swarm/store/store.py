@@ -19,7 +19,7 @@ from sqlalchemy import Row, func, insert, literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from swarm.errors import ConfigError, RunNotFound, StoreError
+from swarm.errors import RunNotFound, StoreError
 from swarm.store import batch as sql_text
 from swarm.store import migrate
 from swarm.store.engine import create_engine, reader
@@ -76,7 +76,7 @@ class Store:
         run_row, task_rows, event_row = sql_text.created_rows(run)
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
-                raise self._taken(run.run_id)
+                raise run_id_taken(run.run_id, self.path)
             await conn.exec_driver_sql(sql_text.INSERT_RUN_SQL, run_row)
             if task_rows:
                 await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
@@ -85,9 +85,6 @@ class Store:
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
             return await _run_exists(conn, run_id)
-
-    def _taken(self, run_id: str) -> ConfigError:
-        return run_id_taken(run_id, self.path)
 
     async def load_run(self, run_id: str) -> RunRecord:
         """The run's row; :class:`RunNotFound` if there is none."""

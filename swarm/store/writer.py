@@ -129,20 +129,20 @@ class Writer:
             self._conn = connect_for_writing(self._path)
         if new_run_id is None:
             return
+        query = "SELECT 1 FROM runs WHERE run_id = ?"
         try:
-            found = self._conn.execute(
-                "SELECT 1 FROM runs WHERE run_id = ?", (new_run_id,)
-            ).fetchone()
+            taken = self._conn.execute(query, (new_run_id,)).fetchone() is not None
         except sqlite3.Error as exc:
-            found = None
-            error: Exception = StoreError(f"cannot read {self._path}: {exc}")
-        else:
-            if found is None:
-                return
-            error = run_id_taken(new_run_id, self._path)
-        self._conn.close()
-        self._conn = None
-        raise error
+            self._drop_connection()
+            raise StoreError(f"cannot read {self._path}: {exc}") from exc
+        if taken:
+            self._drop_connection()
+            raise run_id_taken(new_run_id, self._path)
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         """Ask :meth:`run` to return once everything submitted so far is committed."""
