@@ -22,11 +22,6 @@ from tests.fakes import ScriptedProvider, plan_data
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def slow(request: ModelRequest) -> str:
     await anyio.sleep(0.05)
     return "ok"

@@ -22,11 +22,6 @@ from tests.fakes import Script, ScriptedProvider, chain, plan_data
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def execute(
     db: Path, data: dict[str, Any], provider: ScriptedProvider, **options: Any
 ) -> dict[str, Any]:

@@ -38,11 +38,6 @@ PLAN: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def answer(request: ModelRequest) -> str:
     if request.prompt.startswith("List topics"):
         return json.dumps(["alpha", "beta", "gamma"])

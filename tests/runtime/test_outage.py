@@ -36,11 +36,6 @@ NOISE_S = 5.0
 """50 ms of wall-clock lateness under load, as seen at 100 times the speed."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def gaps_after_failures(hits: list[Hit]) -> list[float]:
     """Per caller, the time from each failed creation to that caller's next one."""
     by_caller: dict[str | None, list[Hit]] = defaultdict(list)

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.anyio
 N = 1000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def plan() -> Plan:
     rng = random.Random(5)
     tasks = []

@@ -38,11 +38,6 @@ ANSWER_TOKENS = 8
 """At most this many tokens in any of the fake model's answers here."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def task_timeout(token_delay_s: float) -> float:
     """Twice the longest a call can take: waiting out the storm (its length and a second of
     cooldown), then streaming its whole answer. A hung prediction times out after it."""

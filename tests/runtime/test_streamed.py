@@ -23,11 +23,6 @@ HEADER = Plan.model_validate(
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def spec(tid: str, *deps: str) -> TaskSpec:
     return TaskSpec(id=tid, kind="llm", prompt=f"do {tid}", deps=list(deps))
 

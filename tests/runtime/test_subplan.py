@@ -35,11 +35,6 @@ PLAN: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_a_subplan_joins_the_run_and_feeds_its_dependents(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     store = await Store.open(db)
