@@ -401,3 +401,38 @@ async def test_throughput_of_ten_thousand_tasks(store: Store) -> None:
     elapsed = time.perf_counter() - begun
     assert (await store.counts("r1"))["succeeded"] == n
     assert elapsed < 3.0, f"20,000 ops took {elapsed:.2f}s"
+
+
+async def test_the_wal_is_checkpointed_beside_the_commits(store: Store, db_path: Any) -> None:
+    """Pages reach the database file only through checkpoints; the writer runs them in the
+    background every ``CHECKPOINT_EVERY_OPS`` ops, and leaves SQLite's own (inside a commit)
+    as a far-off backstop."""
+    n = 1500
+    await store.create_run(new_run(n_tasks=n))
+    writer = store.writer(Recorder())
+    size_before = db_path.stat().st_size
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        for i in range(n):
+            writer.submit(started(f"t{i}"))
+            if i % 100 == 99:
+                await writer.flush()
+        with anyio.fail_after(5):  # the checkpoint runs on a thread: poll its counter
+            while writer.checkpoints == 0:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        writer.close()
+    assert writer.transactions >= 15
+    assert writer.checkpoints >= 1
+    assert db_path.stat().st_size > size_before
+    conn = sqlite3.connect(db_path)
+    try:
+        assert writer_module.BACKSTOP_AUTOCHECKPOINT_PAGES > 1000  # SQLite's default
+        writer_conn = writer._connect()  # the writer's own pragmas
+        try:
+            autocheckpoint = writer_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        finally:
+            writer_conn.close()
+        assert autocheckpoint == writer_module.BACKSTOP_AUTOCHECKPOINT_PAGES
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
