@@ -154,6 +154,17 @@ class Plan:
     events: list[tuple[int, Row]]
     """Event rows in submission order, each with the batch index of its fenced op (or -1)."""
 
+    def rows(self) -> int:
+        """About how many rows the plan writes (a result: its task, attempt, step and event),
+        as a measure of what its transaction costs."""
+        n = len(self.events)
+        for s in self.segments:
+            n += len(s.created) + len(s.run_started) + len(s.tasks_added) + len(s.plans)
+            n += len(s.attempt_started) + 3 * len(s.finished) + len(s.skipped)
+            n += len(s.run_finished) + len(s.cancelled) + len(s.calls) + len(s.calls_finished)
+            n += len(s.replaced)
+        return n
+
 
 def check_op(op: Op) -> None:
     """Refuse an op the store would not understand (a bug in the caller), before it is queued."""

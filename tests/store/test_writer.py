@@ -436,3 +436,30 @@ async def test_the_wal_is_checkpointed_beside_the_commits(store: Store, db_path:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
+
+
+async def test_small_transactions_run_on_the_loop_large_ones_on_a_thread(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_run(new_run(n_tasks=400))
+    writer = store.writer(Recorder())
+    on_threads: list[str] = []
+    original = writer_module.anyio.to_thread.run_sync
+
+    async def counting_run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
+        on_threads.append(getattr(func, "__name__", ""))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(writer_module.anyio.to_thread, "run_sync", counting_run_sync)
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        writer.submit(started("t0"))  # ~2 rows
+        await writer.flush()
+        assert "_transact_sync" not in on_threads
+        for i in range(1, 400):  # ~800 rows in one group
+            writer.submit(started(f"t{i}"))
+        await writer.flush()
+        writer.close()
+    assert on_threads.count("_transact_sync") == 1
+    assert writer.transactions == 2
+    assert (await store.counts("r1"))["running"] == 400
