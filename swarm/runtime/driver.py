@@ -393,10 +393,16 @@ class RunDriver(RunGrowth, RunAttempts):
         assert self.cancel_requested is not None
         while True:
             await anyio.sleep(CANCEL_POLL_S)
+            requested = False
             with contextlib.suppress(StoreError):  # a busy database: ask again next time
-                if await self.cancel_requested():
-                    self.cancel()
-                    return
+                # Shielded: a query cancelled half-way makes SQLAlchemy throw its aiosqlite
+                # connection away in a task that can outlive the store (and hang the event
+                # loop's shutdown); the run's end waits for the query instead (milliseconds).
+                with anyio.CancelScope(shield=True):
+                    requested = await self.cancel_requested()
+            if requested:
+                self.cancel()
+                return
 
     async def _ticker(self) -> None:
         assert self.on_tick is not None

@@ -378,3 +378,25 @@ async def test_a_new_runs_summary_from_memory_equals_the_databases_totals(tmp_pa
         assert summary[key] == totals[key], key
     assert summary["steps_total"] == 6  # b's two failed attempts count their steps too
     assert summary["cost_usd"] == round(totals["cost_usd"], 6)
+
+
+async def test_the_run_end_waits_for_a_cancel_poll_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store query cancelled half-way leaves SQLAlchemy closing its aiosqlite connection in
+    a task of its own, which could hang the event loop's shutdown: the poll is shielded."""
+    from swarm.runtime import driver as driver_module
+
+    monkeypatch.setattr(driver_module, "CANCEL_POLL_S", 0.0)
+    polls: list[str] = []
+
+    async def slow_poll(self: Store, run_id: str) -> bool:
+        polls.append("asked")
+        await anyio.sleep(0.2)  # the run's one task ends long before this
+        polls.append("answered")
+        return False
+
+    monkeypatch.setattr(Store, "cancel_requested", slow_poll)
+    summary = await execute(tmp_path / "s.db", plan_data(chain("a")), ScriptedProvider())
+    assert summary["status"] == "succeeded"
+    assert polls[:2] == ["asked", "answered"]
