@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from swarm.errors import ConfigError, StoreError
 from swarm.store import batch as sql
 from swarm.store.batch import Plan, Row, check_op, plan_batch
-from swarm.store.engine import connect_for_writing
+from swarm.store.engine import BUSY_TIMEOUT_MS, connect_for_writing
 from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted
 
 OnCommit = Callable[[list[Op]], None]
@@ -69,6 +69,10 @@ def run_id_taken(run_id: str, path: object) -> ConfigError:
         f"run {run_id!r} already exists in {path}",
         hint="pick another run id, or resume the existing run",
     )
+
+
+class _Busy(Exception):
+    """Another connection holds the write lock (a transaction that did not wait for it)."""
 
 
 class _FenceMismatch(Exception):
@@ -309,18 +313,32 @@ class Writer:
 
     async def _transact(self, plan: Plan, beats: list[Row], *, careful: bool) -> set[int]:
         if plan.rows() + len(beats) <= INLINE_MAX_ROWS:
-            return self._transact_sync(plan, beats, careful)
+            with contextlib.suppress(_Busy):  # the lock is taken: wait for it on a thread
+                return self._transact_sync(plan, beats, careful, wait=False)
         return await anyio.to_thread.run_sync(
             self._transact_sync, plan, beats, careful, limiter=self._limiter
         )
 
-    def _transact_sync(self, plan: Plan, beats: list[Row], careful: bool) -> set[int]:
-        """One transaction on the writer's thread: all of ``plan`` is committed, or none of it."""
+    def _transact_sync(
+        self, plan: Plan, beats: list[Row], careful: bool, *, wait: bool = True
+    ) -> set[int]:
+        """One transaction: all of ``plan`` is committed, or none of it. ``wait=False`` (on the
+        event loop): :class:`_Busy` at once if another connection holds the write lock, rather
+        than block the loop on SQLite's busy timeout (the holder may need the loop to finish)."""
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
+        if not wait:
+            conn.execute("PRAGMA busy_timeout=0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _Busy from exc
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            if wait:
+                conn.execute("BEGIN IMMEDIATE")
             refused = _apply(conn, plan, beats, careful)
             conn.execute("COMMIT")
         except BaseException as exc:

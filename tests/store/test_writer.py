@@ -463,3 +463,34 @@ async def test_small_transactions_run_on_the_loop_large_ones_on_a_thread(
     assert on_threads.count("_transact_sync") == 1
     assert writer.transactions == 2
     assert (await store.counts("r1"))["running"] == 400
+
+
+async def test_a_small_transaction_does_not_block_the_loop_on_a_held_lock(
+    store: Store, db_path: Any
+) -> None:
+    """The lock's holder may need the event loop to let go (an async transaction in the same
+    process): a small transaction that finds it taken waits on a thread, not on the loop."""
+    await store.create_run(new_run(n_tasks=1))
+    writer = store.writer(Recorder())
+    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = False
+
+    async def release_soon() -> None:
+        nonlocal released
+        await anyio.sleep(0.2)  # runs only if the loop is free
+        holder.execute("COMMIT")
+        released = True
+
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                await tg.start(writer.run)
+                tg.start_soon(release_soon)
+                writer.submit(started("t0"))
+                await writer.flush()
+                assert released
+                writer.close()
+    finally:
+        holder.close()
+    assert (await store.counts("r1"))["running"] == 1
