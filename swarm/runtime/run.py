@@ -170,6 +170,9 @@ class _Setup:
     """Remote predictions an interrupted attempt left without an outcome (resume)."""
     created: NewRun | None = None
     """A new run, written by the driver's first transaction with its start."""
+    unrecorded: tuple[NewTask, ...] = ()
+    """Tasks of a resumed run's plan with no row (a crash came between the run's first two
+    transactions): the driver writes them before anything else."""
 
 
 async def _execute(
@@ -185,10 +188,7 @@ async def _execute(
     scheduler = build_scheduler(
         plan, graph, registry(), fail_fast=options.fail_fast, seed=options.seed
     )
-    tasks = tuple(
-        NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
-        for s in plan.tasks
-    )
+    tasks = _new_tasks(plan, scheduler)
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     scheduler.start()
     setup = _Setup(run_id, plan, graph, scheduler, budget, options)
@@ -196,6 +196,17 @@ async def _execute(
         run_id, plan.goal, plan.to_json(), options.to_config(), time.time(), tasks
     )
     return await _drive(store, setup, provider, hooks)
+
+
+def _new_tasks(
+    plan: Plan, scheduler: Scheduler, which: Callable[[TaskSpec], bool] | None = None
+) -> tuple[NewTask, ...]:
+    """The pending rows to write for the plan's tasks (those ``which`` accepts)."""
+    return tuple(
+        NewTask(s.id, s.kind, tuple(s.deps), scheduler.info(s.id).priority, s.title)
+        for s in plan.tasks
+        if which is None or which(s)
+    )
 
 
 async def execute_streamed(
@@ -282,6 +293,8 @@ async def _resume(
         else:
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
+    recorded = {row.task_id for row in rows}
+    setup.unrecorded = _new_tasks(plan, scheduler, lambda spec: spec.id not in recorded)
     setup.early = scheduler.start()
     setup.open_calls = await store.open_calls(run_id)
     return await _drive(store, setup, provider, hooks)
@@ -307,6 +320,7 @@ async def _drive(
         run_dir=Path(setup.options.artifacts_dir) / setup.run_id,
         resumed=setup.resumed,
         created=setup.created,
+        unrecorded=setup.unrecorded,
         handle_signals=hooks.handle_signals,
         on_tick=hooks.on_tick,
         make_info=lambda spec, order: task_info(

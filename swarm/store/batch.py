@@ -28,10 +28,11 @@ from swarm.store.ops import (
     RunFinished,
     RunStarted,
     TasksAdded,
+    TasksRecorded,
     TasksReplaced,
     TasksSkipped,
 )
-from swarm.store.records import NewRun
+from swarm.store.records import NewRun, NewTask
 from swarm.store.schema import ATTEMPT_STATUSES
 
 Row = tuple[Any, ...]
@@ -124,6 +125,7 @@ _OP_TYPES = (
     CallCreated,
     CallFinished,
     Event,
+    TasksRecorded,
 )
 
 
@@ -207,15 +209,20 @@ def plan_batch(ops: list[Op]) -> Plan:
     return Plan(segments=[s for s in segments if _has_rows(s)], events=events)
 
 
-def created_rows(run: NewRun) -> tuple[Row, list[Row], Row]:
-    """A new run's rows: the run (``INSERT_RUN_SQL``), its pending tasks (``INSERT_TASK_SQL``)
-    and its ``run.created`` event (``INSERT_EVENT_SQL``)."""
+def created_rows(
+    run: NewRun, tasks_now: Sequence[NewTask] | None = None
+) -> tuple[Row, list[Row], Row]:
+    """A new run's rows: the run (``INSERT_RUN_SQL``), its pending tasks (``INSERT_TASK_SQL``;
+    only ``tasks_now`` if given) and its ``run.created`` event (``INSERT_EVENT_SQL``)."""
     run_row = (run.run_id, run.goal, run.plan_json, json.dumps(run.config), run.created_at)
-    task_rows = [
-        (run.run_id, t.task_id, t.kind, t.title, deps_json(t.deps), t.priority) for t in run.tasks
-    ]
+    rows = task_rows(run.run_id, run.tasks if tasks_now is None else tasks_now)
     size = f'{{"tasks": {len(run.tasks)}}}'
-    return run_row, task_rows, (run.run_id, run.created_at, "run.created", None, None, size)
+    return run_row, rows, (run.run_id, run.created_at, "run.created", None, None, size)
+
+
+def task_rows(run_id: str, tasks: Sequence[NewTask]) -> list[Row]:
+    """Pending task rows (``INSERT_TASK_SQL``)."""
+    return [(run_id, t.task_id, t.kind, t.title, deps_json(t.deps), t.priority) for t in tasks]
 
 
 _PLAIN_IDS = re.compile(r"[A-Za-z0-9_.:-]*")
@@ -312,6 +319,8 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _RUN_CREATED, [(op.run.run_id,)]
     if isinstance(op, TasksAdded):
         return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks)]
+    if isinstance(op, TasksRecorded):
+        return _TASKS_ADDED, [(op.run_id, t.task_id) for t in op.tasks]
     if isinstance(op, TasksSkipped):
         return _SKIPPED, [(op.run_id, t) for t in op.task_ids]
     if isinstance(op, TasksReplaced):
@@ -353,9 +362,9 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
             )
         )
     elif isinstance(op, RunCreated):
-        run_row, task_rows, event_row = created_rows(op.run)
+        run_row, rows, event_row = created_rows(op.run, op.tasks_now)
         seg.created.append(run_row)
-        seg.tasks_added.extend(task_rows)
+        seg.tasks_added.extend(rows)
         events.append((_NO_FENCE, event_row))
     elif isinstance(op, RunStarted):
         seg.run_started.append((op.at, op.at, op.pid, op.run_id))
@@ -367,6 +376,8 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         seg.calls.append((op.run_id, op.task_id, op.attempt, op.step, op.provider, op.ref, op.at))
     elif isinstance(op, CallFinished):
         seg.calls_finished.append((op.status, op.at, op.run_id, op.ref))
+    elif isinstance(op, TasksRecorded):
+        seg.tasks_added.extend(task_rows(op.run_id, op.tasks))
     elif isinstance(op, TasksAdded):
         data = _dumps({"reason": op.reason})
         for t in op.tasks:

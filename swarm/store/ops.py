@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from swarm.store.records import NewRun
+from swarm.store.records import NewRun, NewTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,20 @@ class RunCreated:
     transaction as its start and first dispatches (the caller has checked the id is free)."""
 
     run: NewRun
+    tasks_now: tuple[NewTask, ...] | None = None
+    """The task rows written with the run; None: all of ``run.tasks``. The driver writes a
+    new run's first tasks here and the rest in the next transaction (:class:`TasksRecorded`),
+    while those first tasks already run."""
+
+
+@dataclass(frozen=True, slots=True)
+class TasksRecorded:
+    """Pending rows for tasks of a run's plan that have none yet: the rest of a new run's
+    tasks, right after its first transaction, or those a crash left out (resume). No event:
+    the tasks were part of the plan from the start."""
+
+    run_id: str
+    tasks: tuple[NewTask, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,4 +222,5 @@ Op = (
     | CallCreated
     | CallFinished
     | Event
+    | TasksRecorded
 )

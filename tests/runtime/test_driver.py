@@ -400,3 +400,64 @@ async def test_the_run_end_waits_for_a_cancel_poll_in_flight(
     summary = await execute(tmp_path / "s.db", plan_data(chain("a")), ScriptedProvider())
     assert summary["status"] == "succeeded"
     assert polls[:2] == ["asked", "answered"]
+
+
+async def test_a_new_run_writes_its_first_tasks_rows_first_and_the_rest_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first transaction carries only the rows of the tasks it starts; the rest follow in
+    the next one, ahead of any start of theirs."""
+    from swarm.store import writer as writer_module
+    from swarm.store.ops import AttemptStarted, RunCreated, TasksRecorded
+
+    groups: list[list[Any]] = []
+    original = writer_module.Writer._commit
+
+    async def recording(self: writer_module.Writer, ops: list[Any]) -> None:
+        groups.append(list(ops))
+        await original(self, ops)
+
+    monkeypatch.setattr(writer_module.Writer, "_commit", recording)
+    tasks = [*chain("a", "b", "c"), {"id": "x", "kind": "llm", "prompt": "x"}]
+    summary = await execute(tmp_path / "s.db", plan_data(tasks), ScriptedProvider())
+    assert summary["status"] == "succeeded"
+    (created,) = [op for op in groups[0] if isinstance(op, RunCreated)]
+    assert created.tasks_now is not None
+    assert {t.task_id for t in created.tasks_now} == {"a", "x"}
+    assert len(created.run.tasks) == 4
+    ops = [op for group in groups[1:] for op in group]
+    (rest,) = [i for i, op in enumerate(ops) if isinstance(op, TasksRecorded)]
+    assert {t.task_id for t in ops[rest].tasks} == {"b", "c"}
+    first_dependent_start = min(
+        i for i, op in enumerate(ops) if isinstance(op, AttemptStarted) and op.task_id in "bc"
+    )
+    assert rest < first_dependent_start
+    statuses = rows(tmp_path / "s.db", "SELECT task_id, status FROM tasks ORDER BY task_id")
+    assert statuses == [(t, "succeeded") for t in ("a", "b", "c", "x")]
+    assert rows(tmp_path / "s.db", "SELECT data_json FROM events WHERE type='run.created'") == [
+        ('{"tasks": 4}',)
+    ]
+
+
+async def test_resume_writes_the_rows_a_crash_left_out(tmp_path: Path) -> None:
+    """A crash between a new run's first two transactions leaves some tasks without a row;
+    the resumed run writes them before it starts anything."""
+    from swarm.store.records import NewRun, NewTask
+
+    db = tmp_path / "s.db"
+    plan = Plan.model_validate(plan_data(chain("a", "b", "c")))
+    store = await Store.open(db)
+    try:
+        first = NewTask("a", "llm", (), 3.0, None)
+        await store.create_run(
+            NewRun("r", plan.goal, plan.to_json(), runs.RunOptions().to_config(), 1.0, (first,))
+        )
+        assert rows(db, "SELECT task_id FROM tasks") == [("a",)]
+        provider = ScriptedProvider()
+        summary = await runs.resume(store, "r", provider)
+    finally:
+        await store.close()
+    assert summary["status"] == "succeeded"
+    assert provider.tasks_called() == ["a", "b", "c"]
+    statuses = rows(db, "SELECT task_id, status FROM tasks ORDER BY task_id")
+    assert statuses == [("a", "succeeded"), ("b", "succeeded"), ("c", "succeeded")]
