@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from sqlalchemy import Row
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -273,8 +274,9 @@ class Queries:
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self._reader.begin() as conn:
-                yield conn
+            with anyio.CancelScope(shield=True):  # as Store's reads: see store._transaction
+                async with self._reader.begin() as conn:
+                    yield conn
         except SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"cannot read {self.path}: {reason}") from exc

@@ -309,18 +309,27 @@ class Store:
         }
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return _transaction(self._reader, f"read {self.path}")
+        return _transaction(self._reader, f"read {self.path}", shield=True)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
         return _transaction(self.engine, f"{what} in {self.path}")
 
 
 @asynccontextmanager
-async def _transaction(engine: AsyncEngine, what: str) -> AsyncIterator[AsyncConnection]:
-    """One connection in one transaction; database errors become :class:`StoreError`."""
+async def _transaction(
+    engine: AsyncEngine, what: str, *, shield: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """One connection in one transaction; database errors become :class:`StoreError`.
+
+    ``shield`` (reads): a cancellation waits for the transaction to end instead of cutting a
+    query short, which makes SQLAlchemy throw its aiosqlite connection away in a task that can
+    outlive the store and hang the event loop's shutdown. Reads are short and never wait for
+    a lock in WAL mode; writes stay cancellable (one may wait out a busy database).
+    """
     try:
-        async with engine.begin() as conn:
-            yield conn
+        with anyio.CancelScope(shield=shield):
+            async with engine.begin() as conn:
+                yield conn
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         raise StoreError(f"cannot {what}: {reason}") from exc

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from swarm.errors import ConfigError, RunNotFound
 from swarm.store import Store
 from swarm.store.ops import Op
+from swarm.store.queries import Queries
 from tests.store.builders import finished, new_run, started
 
 pytestmark = pytest.mark.anyio
@@ -183,3 +187,34 @@ async def test_mark_interrupted_keeps_an_existing_attempt_row(store: Store) -> N
     async with store.engine.connect() as conn:
         status = (await conn.exec_driver_sql("SELECT status FROM attempts")).scalar_one()
     assert status == "failed"
+
+
+async def test_a_cancelled_read_leaves_no_connection_closing_after_the_store(db_path: Any) -> None:
+    """A read cut short by a cancellation made SQLAlchemy close its aiosqlite connection in a
+    task of its own, left waiting forever once the store had closed (and hanging the event
+    loop's shutdown). Reads are shielded now: the cancellation lands when the read is done."""
+    store = await Store.open(db_path)
+    await store.create_run(new_run(n_tasks=50))
+    queries = Queries(store)
+    reached_after_read = 0
+    for read in (lambda: store.load_tasks("r1"), lambda: queries.events("r1")) * 10:
+        with anyio.CancelScope() as scope:
+
+            async def cancel_soon(scope: anyio.CancelScope = scope) -> None:
+                await anyio.lowlevel.checkpoint()
+                scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_soon)
+                await read()
+                await anyio.sleep(1)  # the cancellation lands here, at the latest
+                reached_after_read += 1
+        assert scope.cancelled_caught
+    await store.close()
+    assert reached_after_read == 0
+    closing = [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and "_terminate_graceful_close" in repr(task.get_coro())
+    ]
+    assert closing == []
