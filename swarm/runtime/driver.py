@@ -423,9 +423,8 @@ class RunDriver(RunGrowth, RunAttempts):
             await anyio.sleep(CANCEL_POLL_S)
             requested = False
             with contextlib.suppress(StoreError):  # a busy database: ask again next time
-                # Shielded: a query cancelled half-way makes SQLAlchemy throw its aiosqlite
-                # connection away in a task that can outlive the store (and hang the event
-                # loop's shutdown); the run's end waits for the query instead (milliseconds).
+                # Shielded, whatever the callable is (the store's own reads are): a query cut
+                # short can leave its connection closing after the store (see Store._reading).
                 with anyio.CancelScope(shield=True):
                     requested = await self.cancel_requested()
             if requested:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from sqlalchemy import Row
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from swarm.errors import RunNotFound, StoreError
+from swarm.errors import RunNotFound
 from swarm.store.engine import reader
-from swarm.store.store import Store
+from swarm.store.store import Store, reading
 
 _SESSION_STARTS = ("run.started", "run.resumed")
 
@@ -271,15 +269,8 @@ class Queries:
         rows = (await conn.exec_driver_sql(_ARTIFACTS_SQL, (run_id,))).all()
         return [ArtifactRow(**row._mapping) for row in rows]
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            with anyio.CancelScope(shield=True):  # as Store's reads: see store._transaction
-                async with self._reader.begin() as conn:
-                    yield conn
-        except SQLAlchemyError as exc:
-            reason = getattr(exc, "orig", None) or exc
-            raise StoreError(f"cannot read {self.path}: {reason}") from exc
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return reading(self._reader, self.path)
 
 
 def active_seconds(marks: Sequence[tuple[str, float]], end: float | None) -> float:

@@ -309,10 +309,16 @@ class Store:
         }
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return _transaction(self._reader, f"read {self.path}", shield=True)
+        return reading(self._reader, self.path)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
         return _transaction(self.engine, f"{what} in {self.path}")
+
+
+def reading(engine: AsyncEngine, path: object) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A read transaction on ``engine`` (the store's reader), shielded: see :func:`_transaction`.
+    Shared by :class:`Store` and :class:`~swarm.store.queries.Queries`."""
+    return _transaction(engine, f"read {path}", shield=True)
 
 
 @asynccontextmanager

@@ -184,11 +184,7 @@ async def _drive_with_cancel_polling(db: Path, cancel_args: list[str]) -> tuple[
     async def watch() -> None:
         await started.wait()
         while True:
-            # Shielded like the driver's own poll: a query cancelled half-way (when the run
-            # ends) leaves SQLAlchemy closing its connection in a task that can hang shutdown.
-            with anyio.CancelScope(shield=True):
-                requested = await store.cancel_requested("c")
-            if requested:
+            if await store.cancel_requested("c"):  # a shielded read (see Store._reading)
                 drivers[0].cancel()
                 return
             await anyio.sleep(0.05)
