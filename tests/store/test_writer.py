@@ -382,11 +382,14 @@ async def test_a_failing_transaction_stops_the_writer_and_commits_nothing(
     assert (await store.load_run("r1")).status == "failed"
 
 
-async def test_throughput_of_ten_thousand_tasks(store: Store) -> None:
+async def test_ten_thousand_tasks_commit_in_groups(store: Store) -> None:
+    """20,000 ops from a busy scheduler go in far fewer transactions than ops (group commit).
+    How fast is measured by benchmarks/bench_scheduler.py, not here: a timed assertion fails on
+    a loaded machine and proves nothing on an idle one."""
     n = 10_000
     await store.create_run(new_run(n_tasks=n))
-    writer = store.writer(Recorder())
-    begun = time.perf_counter()
+    recorder = Recorder()
+    writer = store.writer(recorder)
     async with anyio.create_task_group() as tg:
         await tg.start(writer.run)
         for i in range(n + 100):  # ~100 attempts in flight, like a busy scheduler
@@ -398,9 +401,9 @@ async def test_throughput_of_ten_thousand_tasks(store: Store) -> None:
                 await anyio.lowlevel.checkpoint()
         await writer.flush()
         writer.close()
-    elapsed = time.perf_counter() - begun
     assert (await store.counts("r1"))["succeeded"] == n
-    assert elapsed < 3.0, f"20,000 ops took {elapsed:.2f}s"
+    assert len(recorder.ops) == 2 * n
+    assert len(recorder.batches) < n // 10, f"{len(recorder.batches)} commits for {2 * n} ops"
 
 
 async def test_the_wal_is_checkpointed_beside_the_commits(store: Store, db_path: Any) -> None:
