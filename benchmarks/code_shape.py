@@ -28,7 +28,7 @@ def _module_name(root: Path, path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(tree: ast.Module, module: str) -> set[str]:
+def _imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -36,7 +36,8 @@ def _imports(tree: ast.Module, module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = module.split(".")[: -node.level]
+                parts = module.split(".")
+                anchor = parts[: len(parts) - node.level + is_package]
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
@@ -57,7 +58,7 @@ def measure(root: Path) -> dict[str, float]:
         tree = ast.parse(text)
         module = _module_name(root, path)
         graph.add_node(module)
-        for target in _imports(tree, module) & names:
+        for target in _imports(tree, module, path.name == "__init__.py") & names:
             if target != module and not module.startswith(f"{target}."):
                 graph.add_edge(module, target)
         for node in ast.walk(tree):
