@@ -10,6 +10,7 @@
     │   └── RunNotFound              an unknown run id
     ├── StoreError                   the database cannot be opened, migrated or written
     │   └── StaleAttempt             a result from an attempt that is no longer current (fencing)
+    ├── ExportError                  a trace could not be delivered to its OTLP endpoint: exit 3
     └── TaskError                    one attempt of one task failed; knows task, attempt, retryable
         ├── ProviderError            a model call failed (retryable or not)
         │   └── RateLimited          the provider said 429; carries the server's retry hint
@@ -119,6 +120,13 @@ class StaleAttempt(StoreError):
         self.task_id = task_id
         self.attempt = attempt
         self.current = current
+
+
+class ExportError(SwarmError):
+    """``swarm export --format otlp --endpoint URL``: the receiver refused the trace or could
+    not be reached (the run itself is untouched; export it again later)."""
+
+    exit_code = 3
 
 
 class TaskError(SwarmError):

@@ -352,9 +352,20 @@ def export_command(
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
     as_json: JsonOption = False,
+    format_: Annotated[
+        str, typer.Option("--format", help="json (the run's records) or otlp (its trace).")
+    ] = "json",
+    endpoint: Annotated[
+        str | None, typer.Option(help="With --format otlp: send to this OTLP/HTTP URL.")
+    ] = None,
 ) -> None:
     """The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events,
-    artifacts (``--json`` is accepted; the output is always JSON)."""
+    artifacts (``--json`` is accepted; the output is always JSON). ``--format otlp``: the run's
+    OpenTelemetry trace instead, as OTLP/JSON or sent to ``--endpoint``."""
+    if format_ != "json" or endpoint is not None:
+        from swarm.cli.export_otlp import export_trace
+
+        return export_trace(open_queries(db, run_id), run_id, output, as_json, format_, endpoint)
 
     async def main() -> dict[str, Any]:
         async with open_queries(db, run_id) as q:

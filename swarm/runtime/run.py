@@ -30,6 +30,7 @@ from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
+from swarm.telemetry import live as live_trace
 from workers.registry import registry
 
 
@@ -86,6 +87,8 @@ class Hooks:
     on_tick: Callable[[], None] | None = None
     handle_signals: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    span_sink: live_trace.SpanSink | None = None
+    """Where the run's live spans go instead of the configured OTLP endpoint (tests)."""
 
 
 @contextmanager
@@ -306,7 +309,8 @@ async def _drive(
     hooks = hooks or Hooks()
     workers = registry()
     driver_box: list[RunDriver] = []
-    writer = store.writer(lambda batch: driver_box[0].on_commit(batch))
+    trace = await live_trace.attach(store, setup.run_id, sink=hooks.span_sink)
+    writer = store.writer(live_trace.chained(lambda b: driver_box[0].on_commit(b), trace))
     driver = RunDriver(
         run_id=setup.run_id,
         plan=setup.plan,
@@ -343,6 +347,8 @@ async def _drive(
         end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
+    finally:
+        exported = await live_trace.finish(trace)
     plan = driver.plan
     if driver.metrics is not None:  # written with the run's end, in its last transaction
         metrics = driver.metrics
@@ -359,6 +365,8 @@ async def _drive(
         totals=driver.totals_in_memory(end),
     )
     summary["metrics"] = metrics.as_dict()
+    if exported is not None:
+        summary["telemetry"] = exported.as_dict()
     return summary
 
 
