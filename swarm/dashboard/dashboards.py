@@ -10,156 +10,124 @@ from __future__ import annotations
 
 from typing import Any
 
-from swarm.report.dag_svg import STATUS_COLOURS
-
-DB = "swarm"
-SUMMARY_STATUSES = ("succeeded", "failed", "skipped", "cancelled", "running", "pending")
-"""The per-status columns of the ``run_summary`` view."""
-_STATUS_SCALE = {
-    "domain": list(SUMMARY_STATUSES),
-    "range": [STATUS_COLOURS[s] for s in SUMMARY_STATUSES],
-}
-RUN = (
-    "COALESCE(NULLIF(:run_id, ''), "
-    "(SELECT run_id FROM runs ORDER BY created_at DESC, run_id LIMIT 1))"
+from swarm.dashboard.progress import progress
+from swarm.dashboard.sql import (
+    DB,
+    INT_AXIS,
+    OUTCOME_SCALE,
+    RUN,
+    STATUS_SCALE,
+    SUMMARY_STATUSES,
+    chart,
+    count,
+    escaped,
+    metric,
+    money,
+    run_filter,
+    run_heading,
+    simulated,
 )
-"""The run a dashboard shows: the ``run_id`` filter, or else the newest run."""
+from swarm.plan import RunBudget
 
+__all__ = ["DB", "dashboards", "escaped", "metadata"]
 
-def escaped(column: str, limit: int | None = None) -> str:
-    """SQL for ``column`` as HTML-safe text (optionally cut to ``limit`` characters)."""
-    text = f"COALESCE({column}, '')"
-    if limit is not None:
-        text = (
-            f"CASE WHEN length({text}) > {limit} THEN substr({text}, 1, {limit}) || '…' "
-            f"ELSE {text} END"
-        )
-    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
-        text = f"replace({text}, '{raw}', '{entity}')"
-    text = f"replace({text}, '''', '&#39;')"
-    return text
-
-
-def _run_filter() -> dict[str, Any]:
-    return {
-        "run_id": {
-            "name": "Run (empty: the newest)",
-            "type": "select",
-            "db": DB,
-            "query": "SELECT run_id FROM runs ORDER BY created_at DESC, run_id LIMIT 500",
-        }
-    }
-
-
-def _chart(title: str, query: str, library: str, display: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "title": title,
-        "db": DB,
-        "query": query.strip(),
-        "library": library,
-        "display": display,
-    }
-
-
-def _metric(title: str, query: str, field: str, prefix: str = "") -> dict[str, Any]:
-    return _chart(title, query, "metric", {"field": field, "prefix": prefix})
-
-
-def _run_heading() -> dict[str, Any]:
-    query = f"""
-    SELECT {escaped("run_id")} AS run_id, {escaped("status")} AS status, tasks, succeeded,
-           failed, skipped, round(duration_s, 2) AS duration_s, tokens,
-           round(cost_usd, 4) AS cost_usd, {escaped("goal", 120)} AS goal
-    FROM run_summary WHERE run_id = {RUN}
-    """
-    return _chart("Run", query, "table", {})
+_MAX_CONCURRENCY = (
+    f"COALESCE(json_extract(r.plan_json, '$.budget.max_concurrency'), "
+    f"{RunBudget().max_concurrency})"
+)
+"""The run's concurrency limit (stored plans leave a default value out)."""
+_RUN_ORDER = {"field": "created_at", "op": "max", "order": "ascending"}
+"""Both charts of "Runs overview" put runs in the order they were created, oldest left."""
 
 
 def runs_overview() -> dict[str, Any]:
-    recent = """
-    SELECT run_id, created, goal, status, tasks, succeeded, failed, skipped, cancelled, running,
-           round(duration_s, 2) AS duration_s, tokens, round(cost_usd, 4) AS cost_usd,
-           round(speedup, 2) AS speedup, round(efficiency, 2) AS efficiency
-    FROM run_summary ORDER BY created_at DESC LIMIT 30
+    sim = simulated("r")
+    recent = f"""
+    SELECT s.*, {sim} AS simulated FROM run_summary AS s JOIN runs AS r ON r.run_id = s.run_id
+    ORDER BY s.created_at DESC LIMIT 20
     """
     statuses = " UNION ALL ".join(
         f"SELECT run_id, created_at, '{s}' AS status, {s} AS tasks FROM recent"
         for s in SUMMARY_STATUSES
     )
+    table = f"""
+    SELECT {escaped("s.run_id", 80)} AS run_id, s.created, {escaped("s.goal", 80)} AS goal,
+           {escaped("s.status")} AS status,
+           CASE WHEN {sim} THEN 'simulated' ELSE 'real' END AS model_calls,
+           {count("s.tasks")} AS tasks, {count("s.succeeded")} AS succeeded,
+           {count("s.failed")} AS failed, {count("s.skipped")} AS skipped,
+           {count("s.cancelled")} AS cancelled, {count("s.running")} AS running,
+           round(s.duration_s, 2) AS duration_s, {count("s.tokens")} AS tokens,
+           {money("s.cost_usd", sim)} AS est_cost, round(s.speedup, 2) AS speedup,
+           round(s.efficiency, 2) AS efficiency
+    FROM run_summary AS s JOIN runs AS r ON r.run_id = s.run_id
+    ORDER BY s.created_at DESC, s.run_id LIMIT 30
+    """
+    costs = f"""
+    SELECT run_id, created_at, cost_usd, tokens,
+           CASE WHEN simulated THEN 'simulated (no model called)' ELSE 'real' END AS calls
+    FROM ({recent})
+    """
+    run_x = {"field": "run_id", "type": "nominal", "sort": _RUN_ORDER, "title": "run"}
+    cost_of = """
+    SELECT printf('$%.4f', COALESCE(SUM(s.cost_usd), 0)) AS usd
+    FROM run_summary AS s JOIN runs AS r ON r.run_id = s.run_id WHERE {}
+    """
     return {
         "title": "Runs overview",
-        "description": "Every run in this database: status, tasks, tokens and cost.",
+        "description": "Every run in this database: status, tasks, tokens and cost. Runs with "
+        "the simulated provider called no model: their cost is what the calls would have cost.",
         "layout": [
-            ["runs", "tasks", "tokens", "cost"],
-            ["statuses", "statuses", "costs", "costs"],
-            ["table", "table", "table", "table"],
+            ["runs", "tasks", "tokens", "cost", "sim_cost"],
+            ["statuses", "statuses", "costs", "costs", "costs"],
+            ["table", "table", "table", "table", "table"],
         ],
         "charts": {
-            "runs": _metric("Runs", "SELECT COUNT(*) AS n FROM runs", "n"),
-            "tasks": _metric("Tasks", "SELECT COALESCE(SUM(tasks), 0) AS n FROM run_summary", "n"),
-            "tokens": _metric(
-                "Tokens", "SELECT COALESCE(SUM(tokens), 0) AS n FROM run_summary", "n"
-            ),
-            "cost": _metric(
-                "Estimated cost",
-                "SELECT printf('%.4f', COALESCE(SUM(cost_usd), 0)) AS usd FROM run_summary",
-                "usd",
-                "$",
-            ),
-            "statuses": _chart(
+            "runs": metric("Runs", f"SELECT {count('COUNT(*)')} AS n FROM runs", "n"),
+            "tasks": metric("Tasks", f"SELECT {count('SUM(tasks)')} AS n FROM run_summary", "n"),
+            "tokens": metric("Tokens", f"SELECT {count('SUM(tokens)')} AS n FROM run_summary", "n"),
+            "cost": metric("Estimated cost, real runs", cost_of.format(f"NOT {sim}"), "usd"),
+            "sim_cost": metric("Simulated runs (priced, never paid)", cost_of.format(sim), "usd"),
+            "statuses": chart(
                 "Tasks by status, last 20 runs",
-                "WITH recent AS (SELECT * FROM run_summary ORDER BY created_at DESC LIMIT 20) "
-                + statuses,
+                f"WITH recent AS ({recent}) " + statuses,
                 "vega-lite",
                 {
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
-                        "x": {"field": "run_id", "type": "nominal", "sort": "-y", "title": "run"},
-                        "y": {"field": "tasks", "type": "quantitative", "stack": True},
-                        "color": {"field": "status", "type": "nominal", "scale": _STATUS_SCALE},
+                        "x": run_x,
+                        "y": {
+                            "field": "tasks",
+                            "type": "quantitative",
+                            "stack": True,
+                            "axis": INT_AXIS,
+                        },
+                        "color": {"field": "status", "type": "nominal", "scale": STATUS_SCALE},
                     },
                 },
             ),
-            "costs": _chart(
+            "costs": chart(
                 "Estimated cost per run (USD), last 20 runs",
-                "SELECT run_id, cost_usd, tokens FROM run_summary "
-                "ORDER BY created_at DESC LIMIT 20",
+                costs,
                 "vega-lite",
                 {
-                    "mark": {"type": "bar", "tooltip": True, "color": "#4c78a8"},
+                    "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
-                        "x": {"field": "run_id", "type": "nominal", "title": "run"},
+                        "x": run_x,
                         "y": {"field": "cost_usd", "type": "quantitative", "title": "USD"},
+                        "color": {
+                            "field": "calls",
+                            "type": "nominal",
+                            "title": "model calls",
+                            "scale": {
+                                "domain": ["real", "simulated (no model called)"],
+                                "range": ["#4c78a8", "#bab0ac"],
+                            },
+                        },
                     },
                 },
             ),
-            "table": _chart(
-                "Recent runs",
-                "SELECT "
-                + ", ".join(
-                    escaped(c, 80) + f" AS {c}" if c in ("run_id", "goal", "status") else c
-                    for c in [
-                        "run_id",
-                        "created",
-                        "goal",
-                        "status",
-                        "tasks",
-                        "succeeded",
-                        "failed",
-                        "skipped",
-                        "cancelled",
-                        "running",
-                        "duration_s",
-                        "tokens",
-                        "cost_usd",
-                        "speedup",
-                        "efficiency",
-                    ]
-                )
-                + f" FROM ({recent})",
-                "table",
-                {},
-            ),
+            "table": chart("Recent runs", table, "table", {}),
         },
     }
 
@@ -174,11 +142,11 @@ def timeline() -> dict[str, Any]:
     return {
         "title": "Run timeline",
         "description": "A Gantt chart of the run's tasks (latest attempt of each), by status.",
-        "filters": _run_filter(),
+        "filters": run_filter(),
         "layout": [["run"], ["gantt"]],
         "charts": {
-            "run": _run_heading(),
-            "gantt": _chart(
+            "run": run_heading(),
+            "gantt": chart(
                 "Tasks over time (seconds from the run's start)",
                 query,
                 "vega-lite",
@@ -194,7 +162,7 @@ def timeline() -> dict[str, Any]:
                         },
                         "x": {"field": "start_s", "type": "quantitative", "title": "seconds"},
                         "x2": {"field": "end_s"},
-                        "color": {"field": "status", "type": "nominal", "scale": _STATUS_SCALE},
+                        "color": {"field": "status", "type": "nominal", "scale": STATUS_SCALE},
                     },
                 },
             ),
@@ -208,21 +176,25 @@ def usage() -> dict[str, Any]:
     UNION ALL
     SELECT kind, 'out', tokens_out FROM usage_by_kind WHERE run_id = {RUN}
     """
+    sim = simulated("r")
     by_model = f"""
-    SELECT {escaped("model", 60)} AS model, calls, tokens, round(cost_usd, 6) AS cost_usd,
-           round(avg_latency_s, 3) AS avg_latency_s
-    FROM usage_by_model WHERE run_id = {RUN}
+    SELECT {escaped("m.model", 60)} || CASE WHEN {sim} THEN ' (simulated)' ELSE '' END AS model,
+           m.calls, m.tokens, round(m.cost_usd, 6) AS cost_usd,
+           round(m.avg_latency_s, 3) AS avg_latency_s
+    FROM usage_by_model AS m JOIN runs AS r ON r.run_id = m.run_id WHERE m.run_id = {RUN}
     """
     cumulative = f"""
     SELECT round(finished_at - (SELECT started_at FROM runs WHERE run_id = {RUN}), 3) AS t_s,
            SUM(cost_usd) OVER (ORDER BY finished_at ROWS UNBOUNDED PRECEDING) AS cost_usd
     FROM attempts WHERE run_id = {RUN} ORDER BY finished_at
     """
-    bar_x = {"type": "quantitative"}
+    bar_x = {"type": "quantitative", "axis": INT_AXIS}
+    usd_x = {"type": "quantitative", "title": "USD"}
     return {
         "title": "Tokens and cost",
-        "description": "Where a run's tokens and estimated dollars went: by task kind, by model.",
-        "filters": _run_filter(),
+        "description": "Where a run's tokens and estimated dollars went: by task kind, by model. "
+        "A simulated run called no model: its dollars are what the calls would have cost.",
+        "filters": run_filter(),
         "layout": [
             ["run", "run"],
             ["kind", "kind_cost"],
@@ -230,8 +202,8 @@ def usage() -> dict[str, Any]:
             ["over", "over"],
         ],
         "charts": {
-            "run": _run_heading(),
-            "kind": _chart(
+            "run": run_heading(),
+            "kind": chart(
                 "Tokens by task kind",
                 by_kind,
                 "vega-lite",
@@ -244,7 +216,7 @@ def usage() -> dict[str, Any]:
                     },
                 },
             ),
-            "kind_cost": _chart(
+            "kind_cost": chart(
                 "Estimated cost by task kind (USD)",
                 f"SELECT kind, round(cost_usd, 6) AS cost_usd, tasks FROM usage_by_kind "
                 f"WHERE run_id = {RUN}",
@@ -253,11 +225,11 @@ def usage() -> dict[str, Any]:
                     "mark": {"type": "bar", "tooltip": True, "color": "#f58518"},
                     "encoding": {
                         "y": {"field": "kind", "type": "nominal"},
-                        "x": {"field": "cost_usd", **bar_x, "title": "USD"},
+                        "x": {"field": "cost_usd", **usd_x},
                     },
                 },
             ),
-            "model": _chart(
+            "model": chart(
                 "Tokens by model",
                 by_model,
                 "vega-lite",
@@ -269,7 +241,7 @@ def usage() -> dict[str, Any]:
                     },
                 },
             ),
-            "model_cost": _chart(
+            "model_cost": chart(
                 "Estimated cost by model (USD)",
                 by_model,
                 "vega-lite",
@@ -277,11 +249,11 @@ def usage() -> dict[str, Any]:
                     "mark": {"type": "bar", "tooltip": True, "color": "#f58518"},
                     "encoding": {
                         "y": {"field": "model", "type": "nominal"},
-                        "x": {"field": "cost_usd", **bar_x, "title": "USD"},
+                        "x": {"field": "cost_usd", **usd_x},
                     },
                 },
             ),
-            "over": _chart(
+            "over": chart(
                 "Cumulative estimated cost over the run (USD)",
                 cumulative,
                 "vega-lite",
@@ -313,21 +285,22 @@ def failures() -> dict[str, Any]:
         "title": "Failures",
         "description": "Attempts that did not succeed, with their errors; task_status says "
         "whether a retry saved the task.",
-        "filters": _run_filter(),
+        "filters": run_filter(),
         "layout": [["run", "run"], ["attempts", "tasks"], ["kinds", "kinds"], ["list", "list"]],
         "charts": {
-            "run": _run_heading(),
-            "attempts": _metric(
+            "run": run_heading(),
+            "attempts": metric(
                 "Failed attempts",
-                f"SELECT COUNT(*) AS n FROM failures WHERE run_id = {RUN}",
+                f"SELECT {count('COUNT(*)')} AS n FROM failures WHERE run_id = {RUN}",
                 "n",
             ),
-            "tasks": _metric(
+            "tasks": metric(
                 "Tasks failed for good",
-                f"SELECT COUNT(*) AS n FROM tasks WHERE run_id = {RUN} AND status = 'failed'",
+                f"SELECT {count('COUNT(*)')} AS n FROM tasks "
+                f"WHERE run_id = {RUN} AND status = 'failed'",
                 "n",
             ),
-            "kinds": _chart(
+            "kinds": chart(
                 "Failed attempts by error kind",
                 f"SELECT COALESCE(error_kind, '?') AS error_kind, outcome, COUNT(*) AS attempts "
                 f"FROM failures WHERE run_id = {RUN} GROUP BY 1, 2",
@@ -336,12 +309,17 @@ def failures() -> dict[str, Any]:
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
                         "y": {"field": "error_kind", "type": "nominal"},
-                        "x": {"field": "attempts", "type": "quantitative", "stack": True},
-                        "color": {"field": "outcome", "type": "nominal"},
+                        "x": {
+                            "field": "attempts",
+                            "type": "quantitative",
+                            "stack": True,
+                            "axis": INT_AXIS,
+                        },
+                        "color": {"field": "outcome", "type": "nominal", "scale": OUTCOME_SCALE},
                     },
                 },
             ),
-            "list": _chart("Failed attempts, newest first", rows, "table", {}),
+            "list": chart("Failed attempts, newest first", rows, "table", {}),
         },
     }
 
@@ -349,7 +327,7 @@ def failures() -> dict[str, Any]:
 def concurrency() -> dict[str, Any]:
     query = f"""
     SELECT round(c.t_s, 3) AS t_s, c.running,
-           json_extract(r.plan_json, '$.budget.max_concurrency') AS max_concurrency
+           {_MAX_CONCURRENCY} AS max_concurrency
     FROM concurrency AS c JOIN runs AS r ON r.run_id = c.run_id
     WHERE c.run_id = {RUN} ORDER BY c.at
     """
@@ -357,16 +335,21 @@ def concurrency() -> dict[str, Any]:
     return {
         "title": "Concurrency over time",
         "description": "Attempts running at once, against the run's concurrency limit (red).",
-        "filters": _run_filter(),
-        "layout": [["run", "peak"], ["chart", "chart"]],
+        "filters": run_filter(),
+        "layout": [["run", "run"], ["peak", "limit"], ["chart", "chart"]],
         "charts": {
-            "run": _run_heading(),
-            "peak": _metric(
+            "run": run_heading(),
+            "peak": metric(
                 "Peak concurrency",
-                f"SELECT COALESCE(MAX(running), 0) AS n FROM concurrency WHERE run_id = {RUN}",
+                f"SELECT {count('MAX(running)')} AS n FROM concurrency WHERE run_id = {RUN}",
                 "n",
             ),
-            "chart": _chart(
+            "limit": metric(
+                "Concurrency limit",
+                f"SELECT {count(_MAX_CONCURRENCY)} AS n FROM runs AS r WHERE r.run_id = {RUN}",
+                "n",
+            ),
+            "chart": chart(
                 "Running attempts",
                 query,
                 "vega-lite",
@@ -381,6 +364,7 @@ def concurrency() -> dict[str, Any]:
                                     "field": "running",
                                     "type": "quantitative",
                                     "title": "attempts running",
+                                    "axis": INT_AXIS,
                                 },
                             },
                         },
@@ -401,6 +385,7 @@ def dashboards() -> dict[str, dict[str, Any]]:
     """Every bundled dashboard by slug (the URL is ``/-/dashboards/<slug>``)."""
     return {
         "runs": runs_overview(),
+        "progress": progress(),
         "timeline": timeline(),
         "usage": usage(),
         "failures": failures(),

@@ -19,6 +19,9 @@ from swarm.errors import ConfigError
 HOST = "127.0.0.1"
 SETTINGS = {"max_returned_rows": 10_000, "sql_time_limit_ms": 5_000, "default_page_size": 100}
 _PLUGIN_NAME = "swarm-read-only"
+_REFRESH_PLUGIN = "swarm-live-refresh"
+TEMPLATES = Path(__file__).parent / "templates"
+"""Overrides of Datasette's templates (``base.html``: the live run's self-refresh)."""
 
 
 def _require_datasette() -> Any:
@@ -39,11 +42,15 @@ def make_datasette(db: Path) -> Any:
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from swarm.dashboard import read_only
+    from swarm.dashboard import live_refresh, read_only
 
     if not pm.has_plugin(_PLUGIN_NAME):
         pm.register(read_only, name=_PLUGIN_NAME)
-    ds = app_module.Datasette([], metadata=metadata(), settings=SETTINGS)
+    if not pm.has_plugin(_REFRESH_PLUGIN):
+        pm.register(live_refresh, name=_REFRESH_PLUGIN)
+    ds = app_module.Datasette(
+        [], metadata=metadata(), settings=SETTINGS, template_dir=str(TEMPLATES)
+    )
     ds.add_database(Database(ds, path=str(db), is_mutable=True), name=DB)
     return ds
 

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -32,6 +33,13 @@ RENDERED = """(() => {
       rows: card.querySelectorAll('table tbody tr').length,
       text: card.innerText.trim(),
       scripts: card.querySelectorAll('script, img').length,
+      labels: [...card.querySelectorAll('svg .role-axis-label text')].map(t => t.textContent),
+      yTicks: [...card.querySelectorAll('[aria-label^="Y-axis"] .role-axis-label text')]
+        .map(t => t.textContent),
+      xTicks: [...card.querySelectorAll('[aria-label^="X-axis"] .role-axis-label text')]
+        .map(t => t.textContent),
+      clipped: [...card.querySelectorAll('div')].some(
+        d => d.scrollWidth > d.clientWidth + 1 && getComputedStyle(d).overflow !== 'hidden'),
     };
   }
   const done = cards.length > 0 && Object.values(state).every(
@@ -47,11 +55,11 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server(recorded: RecordedRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serving(db: Path, log: Path) -> Iterator[str]:
+    """``swarm dashboard`` on ``db`` in a subprocess, on a free port; yields its URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("dashboard") / "stderr.log"
-    command = [sys.executable, "-m", "swarm.cli", "dashboard", "--db", str(recorded.db)]
+    command = [sys.executable, "-m", "swarm.cli", "dashboard", "--db", str(db)]
     url = f"http://127.0.0.1:{port}/"
     with log.open("w") as err:
         proc = subprocess.Popen(
@@ -77,6 +85,12 @@ def server(recorded: RecordedRun, tmp_path_factory: pytest.TempPathFactory) -> I
             proc.kill()
             proc.wait()
     assert f"read-only at {url}" in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def server(recorded: RecordedRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(recorded.db, tmp_path_factory.mktemp("dashboard") / "stderr.log") as url:
+        yield url
 
 
 def _load(browser: Browser, url: str, shot: Path) -> dict[str, dict[str, object]]:
@@ -108,18 +122,38 @@ def test_every_dashboard_renders_with_data(
     assert runs["runs"]["text"] == "1" and runs["tasks"]["text"] == "18"
     assert runs["statuses"]["marks"] >= 3 and runs["costs"]["marks"] == 1
     assert runs["table"]["rows"] == 1 and "failed" in str(runs["table"]["text"])
+    # the run used the simulated provider: its cost is marked, and not added to real spending
+    assert runs["cost"]["text"] == "$0.0000" and runs["sim_cost"]["text"] == "$0.0005"
+    assert "(simulated)" in str(runs["table"]["text"])
+    progress = seen["progress"]
+    assert progress["done"]["text"] == "18 of 18 (100%)" and progress["eta"]["text"] == "ended"
+    assert progress["retries"]["text"] == "1"  # flaky's first attempt
+    assert str(progress["critical"]["text"]).startswith("4 (")
+    assert progress["budgets"]["marks"] >= 2 and progress["states"]["marks"] == 3
+    heading = str(progress["run"]["text"])
+    assert "simulated: no model was called" in heading and "not running" in heading
     started = _count(recorded.db, "SELECT count(*) FROM task_timeline")
     assert seen["timeline"]["gantt"]["marks"] == started == 17
     assert "r1" in str(seen["timeline"]["run"]["text"])
     usage = seen["usage"]
     assert usage["kind"]["marks"] == 2 and usage["model"]["marks"] == 1  # in/out; one model
     assert usage["over"]["marks"] >= 1
+    assert "moonshotai/kimi-k2.6 (simulated)" in str(usage["model"]["labels"])
     failures = seen["failures"]
     assert failures["attempts"]["text"] == "2" and failures["tasks"]["text"] == "1"
     assert failures["list"]["rows"] == 2 and failures["list"]["scripts"] == 0
     assert HOSTILE_ERROR in str(failures["list"]["text"])  # shown as text, not run
     assert seen["concurrency"]["peak"]["text"] == "4"
+    assert seen["concurrency"]["limit"]["text"] == "4"
     assert seen["concurrency"]["chart"]["marks"] >= 2  # the series and the limit
+    # counts get whole-number ticks (a peak of 4 used to be drawn 0, 0.5, 1, …, 4)
+    for ticks in (seen["concurrency"]["chart"]["yTicks"], failures["kinds"]["xTicks"]):
+        assert ticks and all(str(t).replace(",", "").isdigit() for t in ticks), ticks  # type: ignore[union-attr]
+    # no card cuts its content off (the concurrency page squeezed its run table)
+    clipped = [
+        (slug, card) for slug, cards in seen.items() for card, s in cards.items() if s["clipped"]
+    ]
+    assert clipped == []
 
 
 def test_a_chosen_run_is_shown(server: str, browser: Browser, tmp_path: Path) -> None:
