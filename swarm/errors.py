@@ -16,7 +16,10 @@
         │   └── RateLimited          the provider said 429; carries the server's retry hint
         ├── OutputError              model output that is malformed or does not fit its schema
         ├── BudgetExceeded           a step, token or cost budget cannot cover the work
+        ├── CodeFailed               a ``code`` task's program failed (exit, signal, limit)
+        ├── WorkerCrashed            a worker raised something it should not have (a bug)
         └── TaskTimeout              the task's timeout fired
+            └── CodeTimeout          a ``code`` task's program hit its wall clock and was killed
 
 Runtime errors carry the task id and attempt number so a message read in a log, the event
 table or a terminal always says where it happened and whether it will be tried again.
@@ -209,3 +212,23 @@ class TaskTimeout(TaskError):
     def __init__(self, timeout_s: float) -> None:
         super().__init__(f"timed out after {timeout_s:g}s", retryable=True)
         self.timeout_s = timeout_s
+
+
+class CodeFailed(TaskError):
+    """A ``code`` task's program exited with an error, was killed or broke a limit."""
+
+
+class CodeTimeout(TaskTimeout):
+    """A ``code`` task's program reached its wall-clock limit and its process group was killed:
+    recorded as a timeout (outcome ``timeout``), not as a failure."""
+
+    def __init__(self, message: str, *, timeout_s: float) -> None:
+        TaskError.__init__(self, message, retryable=True)
+        self.timeout_s = timeout_s
+
+
+class WorkerCrashed(TaskError):
+    """A worker raised an exception that is not a :class:`TaskError`: a bug, never retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)

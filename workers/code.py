@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import jsonschema
 
-from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError
+from swarm.errors import BudgetExceeded, CodeFailed, CodeTimeout, OutputError, Problem, TaskError
 from swarm.plan import TaskSpec
 from workers.actions import MAX_CODE_CHARS
 from workers.base import TaskContext
@@ -100,7 +100,9 @@ def _failed(failure: str, result: SandboxResult) -> TaskError:
     message = f"code failed: {failure}" + (f"\n{stderr}" if stderr else "")
     retryable = not result.deterministic
     hint = None if retryable else "fix config.code; the same code would fail the same way again"
-    return TaskError(message, retryable=retryable, hint=hint)
+    if result.timed_out:
+        return CodeTimeout(message, timeout_s=result.limits.wall_s)
+    return CodeFailed(message, retryable=retryable, hint=hint)
 
 
 def _json_result(stdout: str, schema: dict[str, Any] | None) -> str:

@@ -26,7 +26,7 @@ from anyio.abc import TaskGroup
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
-from swarm.errors import BudgetExceeded, TaskError, TaskTimeout
+from swarm.errors import BudgetExceeded, TaskError, TaskTimeout, WorkerCrashed
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
@@ -231,7 +231,7 @@ class RunAttempts:
             raise
         except Exception as exc:  # a worker bug must fail its task, not the swarm
             slot.running = None
-            error = TaskError(f"worker crashed: {type(exc).__name__}: {exc}", retryable=False)
+            error = WorkerCrashed(f"worker crashed: {type(exc).__name__}: {exc}")
         if error is not None:
             error.task_id, error.attempt = d.task_id, d.attempt
         self._finished(d, ctx, started, result, error)
