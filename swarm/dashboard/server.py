@@ -17,7 +17,12 @@ from swarm.dashboard.dashboards import DB, metadata
 from swarm.errors import ConfigError
 
 HOST = "127.0.0.1"
-SETTINGS = {"max_returned_rows": 10_000, "sql_time_limit_ms": 5_000, "default_page_size": 100}
+SETTINGS = {
+    "max_returned_rows": 10_000,
+    "sql_time_limit_ms": 5_000,
+    "default_page_size": 100,
+    "default_cache_ttl": 0,  # a reloaded page of a live run must not get cached query results
+}
 _PLUGIN_NAME = "swarm-read-only"
 _REFRESH_PLUGIN = "swarm-live-refresh"
 TEMPLATES = Path(__file__).parent / "templates"

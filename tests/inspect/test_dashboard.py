@@ -7,17 +7,26 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from swarm.dashboard import dashboards
+from swarm.dashboard.sql import REFRESH_S
+from swarm.plan import Plan
+from swarm.providers.base import ModelRequest
+from swarm.runtime import run as runs
+from swarm.store.store import Store
 from tests.cli.conftest import CliRunner
+from tests.fakes import ScriptedProvider, plan_data
 from tests.inspect.browser import Browser
 from tests.inspect.conftest import HOSTILE_ERROR, RecordedRun
 
@@ -188,3 +197,114 @@ def test_the_served_database_cannot_be_written(recorded: RecordedRun) -> None:
 def test_dashboard_needs_a_database(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("dashboard", "--db", tmp_path / "missing.db")
     assert result.code == 2 and "no database at" in result.err
+
+
+def _execute(db: Path, run_id: str, tasks: list[dict[str, Any]], provider: Any = None) -> None:
+    async def main() -> None:
+        store = await Store.open(db)
+        try:
+            plan = Plan.model_validate(plan_data(tasks, defaults={"retries": 0}))
+            await runs.execute(
+                store, plan, provider or ScriptedProvider(), runs.RunOptions(), run_id=run_id
+            )
+        finally:
+            await store.close()
+
+    anyio.run(main)
+
+
+def test_runs_overview_charts_order_runs_alike(
+    browser: Browser, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Created c, a, b: neither alphabetical nor by size, and both charts say c, a, b."""
+    db = tmp_path / "three.db"
+    for run_id, n in (("c-run", 1), ("a-run", 3), ("b-run", 2)):
+        _execute(db, run_id, [{"id": f"t{i}", "kind": "llm", "prompt": "p" * i} for i in range(n)])
+        time.sleep(0.01)  # distinct creation times
+    with serving(db, tmp_path / "stderr.log") as url:
+        state = _load(browser, f"{url}-/dashboards/runs", tmp_path / "runs.png")
+    order = ["c-run", "a-run", "b-run"]
+    assert state["statuses"]["xTicks"] == order
+    assert state["costs"]["xTicks"] == order
+
+
+def test_code_failures_have_real_kinds(tmp_path: Path) -> None:
+    """A program killed by its wall clock is a timeout; one that exits non-zero a code failure
+    (both were "failed" with kind "TaskError")."""
+    db = tmp_path / "code.db"
+    tasks = [
+        {"id": "exits", "kind": "code", "config": {"code": "import sys; sys.exit(3)"}},
+        {
+            "id": "sleeps",
+            "kind": "code",
+            "config": {"code": "import time; time.sleep(30)", "timeout_s": 0.5},
+        },
+    ]
+    _execute(db, "code", tasks)
+    query = dashboards.failures()["charts"]["kinds"]["query"]
+    with sqlite3.connect(db) as conn:
+        kinds = sorted(conn.execute(query, {"run_id": "code"}).fetchall())
+    assert kinds == [("CodeFailed", "failed", 1), ("CodeTimeout", "timeout", 1)]
+
+
+REFRESH = "document.querySelector('meta[http-equiv=refresh]')?.getAttribute('content') ?? ''"
+
+
+def test_a_live_run_page_reloads_itself_until_the_run_ends(
+    browser: Browser, tmp_path: Path
+) -> None:
+    db = tmp_path / "live.db"
+    gate = threading.Event()
+
+    async def held(request: ModelRequest) -> str:
+        if "/slow/" in request.call_key:
+            await anyio.to_thread.run_sync(gate.wait, 60)
+        return "ok"
+
+    tasks = [
+        {"id": "quick", "kind": "llm", "prompt": "q"},
+        {"id": "slow", "kind": "llm", "prompt": "s"},
+    ]
+    driving = threading.Thread(
+        target=_execute, args=(db, "live", tasks, ScriptedProvider(held)), daemon=True
+    )
+    driving.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not _is_half_done(db):
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.05)
+        with serving(db, tmp_path / "stderr.log") as url:
+            page = browser.new_page(height=1200)
+            page.goto(f"{url}-/dashboards/progress")
+            state = page.wait_for(RENDERED, timeout=30)
+            assert page.evaluate(REFRESH) == str(REFRESH_S)
+            assert "live: this page refreshes every" in state["run"]["text"]
+            assert state["done"]["text"] == "1 of 2 (50%)"
+            assert str(state["eta"]["text"]).startswith("about ")
+            page.evaluate("window.__before_reload = 1")
+            reloaded = page.wait_for(
+                "window.__before_reload === undefined && document.readyState === 'complete'",
+                timeout=REFRESH_S * 3,
+            )
+            assert reloaded
+            gate.set()
+            driving.join(timeout=30)
+            assert _count(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'") == 1
+            page = browser.new_page(height=1200)
+            page.goto(f"{url}-/dashboards/progress")
+            state = page.wait_for(RENDERED, timeout=30)
+            assert page.evaluate(REFRESH) == ""  # a finished run's page stays still
+            assert "not running" in state["run"]["text"] and state["eta"]["text"] == "ended"
+    finally:
+        gate.set()
+        driving.join(timeout=30)
+
+
+def _is_half_done(db: Path) -> bool:
+    if not db.exists():
+        return False
+    try:
+        return _count(db, "SELECT count(*) FROM tasks WHERE status = 'succeeded'") == 1
+    except sqlite3.OperationalError:
+        return False  # not migrated yet
