@@ -34,13 +34,19 @@ class ReportInput:
     attempts: list[AttemptRow]
     metrics: RunMetrics
     now: float
+    simulated: bool = False
+    """The run used the simulated provider: no model was called, and its cost was never paid."""
 
 
 async def collect(q: Queries, run_id: str) -> ReportInput:
     """Everything the report shows, read in a few queries."""
     detail = await q.detail(run_id)
     attempts = await q.attempts(run_id)
-    return ReportInput(detail, attempts, metrics_of(detail), time.time())
+    record = await q.store.load_run(run_id)
+    simulated = record.config.get("provider", "sim") == "sim" or bool(
+        (record.summary or {}).get("simulated")
+    )
+    return ReportInput(detail, attempts, metrics_of(detail), time.time(), simulated)
 
 
 def write_report(data: ReportInput, output: Path) -> Path:
@@ -70,7 +76,8 @@ def render_report(data: ReportInput, out_dir: Path) -> str:
         run=detail.run,
         generated=_when(data.now),
         created=_when(detail.run.created_at),
-        metrics=_metric_rows(detail, metrics),
+        metrics=_metric_rows(detail, metrics, data.simulated),
+        simulated=data.simulated,
         critical=critical,
         # The SVG builders escape every piece of text they place.
         dag=Markup(dag),
@@ -104,7 +111,7 @@ def _tooltip(t: TaskDetail) -> str:
     return f"{t.task_id} [{t.kind}]: {t.status}, {t.attempts} attempt(s){took}"
 
 
-def _metric_rows(detail: RunDetail, m: RunMetrics) -> list[tuple[str, str, str]]:
+def _metric_rows(detail: RunDetail, m: RunMetrics, simulated: bool) -> list[tuple[str, str, str]]:
     r = detail.run
 
     def ratio(value: float | None, suffix: str = "×") -> str:
@@ -129,7 +136,13 @@ def _metric_rows(detail: RunDetail, m: RunMetrics) -> list[tuple[str, str, str]]
             "lower bound ÷ makespan",
         ),
         ("tokens", f"{r.tokens_in:,} in / {r.tokens_out:,} out", "all attempts"),
-        ("cost", f"${r.cost_usd:.4f}", "estimated from the price table"),
+        (
+            "cost (simulated)" if simulated else "cost",
+            f"${r.cost_usd:.4f}",
+            "what the calls would have cost; no model was called"
+            if simulated
+            else "estimated from the price table",
+        ),
     ]
 
 

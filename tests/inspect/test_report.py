@@ -121,3 +121,23 @@ def test_the_dag_layout_runs_left_to_right_and_wraps_tall_layers() -> None:
 )
 def test_gantt_ticks_are_round(span: float, step: float) -> None:
     assert nice_step(span) == pytest.approx(step)
+
+
+def test_the_header_says_a_simulated_run_was_simulated(
+    recorded: RecordedRun, tmp_path: Path
+) -> None:
+    html = html_of(recorded, tmp_path)  # recorded with the default provider, sim
+    header = html.split("</header>")[0]
+    assert 'id="simulated"' in header and "no model was called" in header
+    assert "(simulated)</title>" in html and "cost (simulated)" in html
+
+    real = tmp_path / "real.db"
+    with sqlite3.connect(recorded.db) as src, sqlite3.connect(real) as dst:
+        src.backup(dst)
+        dst.execute(
+            "UPDATE runs SET config_json = json_set(config_json, '$.provider', 'replicate'),"
+            " summary_json = NULL"
+        )
+    html = html_of(RecordedRun(real, recorded.run_id, recorded.folder, recorded.artifact), tmp_path)
+    assert 'id="simulated"' not in html and "no model was called" not in html
+    assert "cost (simulated)" not in html
