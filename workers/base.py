@@ -125,7 +125,7 @@ class TaskContext:
                     tokens_out=tokens_out,
                     cost_usd=cost,
                     ref=response.ref if response else None,
-                    detail={"error": str(error)} if error else None,
+                    detail=_call_detail(response, error),
                 )
             )
         return response
@@ -161,6 +161,17 @@ class TaskContext:
             last = self.steps[-1]
             merged = {**(last.detail or {}), **detail}
             self.steps[-1] = dataclasses.replace(last, detail=merged)
+
+
+def _call_detail(
+    response: ModelResponse | None, error: ProviderError | None
+) -> dict[str, Any] | None:
+    """A model step's detail: the error of a failed call, the finish reason the provider gave."""
+    detail: dict[str, Any] = {"error": str(error)} if error else {}
+    reason = response.meta.get("finish_reason") if response else None
+    if isinstance(reason, str):
+        detail["finish_reason"] = reason
+    return detail or None
 
 
 class Worker(Protocol):
