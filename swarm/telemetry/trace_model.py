@@ -14,6 +14,7 @@ what a run records.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
@@ -68,11 +69,13 @@ class Span:
     status_message: str | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def trace_id(run_id: str) -> int:
     """The run's 128-bit trace id (never zero, which OpenTelemetry reserves for "invalid")."""
     return _digest("trace", run_id, bits=128)
 
 
+@functools.lru_cache(maxsize=4096)
 def span_id(run_id: str, *path: object) -> int:
     """A 64-bit span id for a place in the run: ``()`` the run, ``("plan",)``, ``(task, n)``,
     ``(task, n, step)``."""
