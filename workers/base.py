@@ -166,11 +166,14 @@ class TaskContext:
 def _call_detail(
     response: ModelResponse | None, error: ProviderError | None
 ) -> dict[str, Any] | None:
-    """A model step's detail: the error of a failed call, the finish reason the provider gave."""
+    """A model step's detail: the error of a failed call, the finish reason the provider gave,
+    the tries its creation took when there were several."""
     detail: dict[str, Any] = {"error": str(error)} if error else {}
-    reason = response.meta.get("finish_reason") if response else None
-    if isinstance(reason, str):
-        detail["finish_reason"] = reason
+    meta = response.meta if response else {}
+    if isinstance(meta.get("finish_reason"), str):
+        detail["finish_reason"] = meta["finish_reason"]
+    if isinstance(meta.get("create_tries"), int) and meta["create_tries"] > 1:
+        detail["create_tries"] = meta["create_tries"]  # 429s and 5xx retried within the call
     return detail or None
 
 

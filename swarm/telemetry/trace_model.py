@@ -254,6 +254,9 @@ def _step_span(
         reason = detail.get("finish_reason")
         if isinstance(reason, str):
             attrs["gen_ai.response.finish_reasons"] = (reason,)
+        tries = detail.get("create_tries")
+        if isinstance(tries, int):
+            attrs["swarm.call.create_tries"] = tries
     else:
         name = f"execute_tool {step.name}"
         kind = "INTERNAL"

@@ -126,7 +126,8 @@ class Stops:
     simulated = True
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        return ModelResponse("done", 3, 4, 0.0, meta={"finish_reason": "stop"})
+        meta = {"finish_reason": "stop", "create_tries": 3}  # two 429s, then created
+        return ModelResponse("done", 3, 4, 0.0, meta=meta)
 
     async def aclose(self) -> None:
         return None
@@ -144,3 +145,4 @@ def test_a_recorded_finish_reason_reaches_the_chat_span(tmp_path: Path) -> None:
 
     chat = next(s for s in build_trace(anyio.run(main)) if s.name.startswith("chat "))
     assert chat.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert chat.attributes["swarm.call.create_tries"] == 3
