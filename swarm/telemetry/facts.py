@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from swarm.plan import Plan
+from swarm.plan import DEFAULT_MODEL
 
 JsonMap = dict[str, Any]
 
@@ -98,19 +98,26 @@ class RunLog:
     notes: list[Note] = field(default_factory=list)
 
     def apply_plan(self, plan_json: str) -> None:
-        """Take each task's model, reasoning effort and prompt from the run's plan as stored."""
+        """Take each task's model, reasoning effort and prompt from the run's plan as stored.
+
+        Plain JSON rather than the pydantic model: a streamed plan is stored again with every
+        line the planner sends, and this runs on the event loop each time."""
         try:
-            plan = Plan.model_validate_json(plan_json)
-        except ValueError:
+            data = json.loads(plan_json)
+            defaults = data.get("defaults") or {}
+            model = defaults.get("model") or DEFAULT_MODEL
+            effort = (defaults.get("params") or {}).get("reasoning_effort")
+            specs = [s for s in data.get("tasks") or [] if isinstance(s, dict)]
+        except (ValueError, AttributeError):
             return  # a plan this version cannot read: the spans just lack these attributes
-        for spec in plan.tasks:
-            task = self.tasks.get(spec.id)
+        for spec in specs:
+            task = self.tasks.get(str(spec.get("id")))
             if task is None:
                 continue
-            params = plan.defaults.params.merged(spec.params)
-            task.model = spec.model or plan.defaults.model
-            task.reasoning_effort = params.reasoning_effort
-            task.prompt = spec.prompt or None
+            params = spec.get("params") or {}
+            task.model = spec.get("model") or model
+            task.reasoning_effort = params.get("reasoning_effort") or effort
+            task.prompt = spec.get("prompt") or None
 
     def add_task(self, task_id: str, kind: str, deps: tuple[str, ...], title: str | None) -> None:
         if task_id not in self.tasks:

@@ -27,6 +27,7 @@ from typing import Protocol
 import anyio
 import anyio.to_thread
 
+from swarm.errors import ConfigError
 from swarm.store.ops import (
     AttemptFinished,
     AttemptStarted,
@@ -198,7 +199,7 @@ class LiveTrace:
             log.status, log.finished_at = op.status, op.at
             data = {"status": op.status, "cancelled_tasks": len(op.cancelled_tasks)}
             log.notes.append(Note(op.at, "run.finished", data=data))
-            return run_spans(log, content=self.content)
+            return run_spans(log)
         return []
 
     def _created(self, op: RunCreated) -> None:
@@ -276,13 +277,21 @@ async def attach(
         endpoint = endpoint_from_env(env)
         if endpoint is None:
             return None
-        from swarm.telemetry.sdk import otlp_sink  # the `otel` extra, only now
+        try:
+            from swarm.telemetry.sdk import otlp_sink  # the `otel` extra, only now
 
-        sink = otlp_sink(endpoint)
-    if await store.run_exists(run_id):
-        log = await load_run_log(Queries(store), run_id)
-    else:
-        log = RunLog(run_id=run_id, created_at=0.0)
+            sink = otlp_sink(endpoint)
+        except ConfigError as exc:  # configured for other programs, perhaps: run without
+            logger.warning("swarm: not exporting traces to %s: %s", endpoint, exc)
+            return None
+    log = RunLog(run_id=run_id, created_at=0.0)
+    try:
+        if await store.run_exists(run_id):
+            log = await load_run_log(Queries(store), run_id)
+    except Exception as exc:  # the export must not keep the run from starting
+        logger.warning("swarm: not exporting traces: the run could not be read: %s", exc)
+        sink.close(0.0)
+        return None
     trace = LiveTrace(log, sink, content=capture_content(env))
     trace.start()
     return trace

@@ -96,7 +96,7 @@ def provider_name(provider: str, base_url: str | None = None) -> str:
     return {"sim": "swarm.sim"}.get(provider, provider)
 
 
-def run_spans(log: RunLog, *, content: bool = False, now: float | None = None) -> list[Span]:
+def run_spans(log: RunLog, *, now: float | None = None) -> list[Span]:
     """The run's ``invoke_workflow`` span and its ``plan`` span."""
     tid, root = trace_id(log.run_id), span_id(log.run_id)
     end = log.finished_at or now or _last_time(log)
@@ -200,7 +200,7 @@ def attempt_spans(log: RunLog, attempt: AttemptFact, *, content: bool = False) -
 
 def build_trace(log: RunLog, *, content: bool = False, now: float | None = None) -> list[Span]:
     """The whole trace of a run: the run and plan spans, then every finished attempt's."""
-    spans = run_spans(log, content=content, now=now)
+    spans = run_spans(log, now=now)
     for key in sorted(log.attempts, key=lambda k: (log.attempts[k].started_at, k)):
         spans.extend(attempt_spans(log, log.attempts[key], content=content))
     return spans

@@ -256,6 +256,8 @@ def test_export_refuses_what_it_cannot_do(
 
 NO_EXPORT = """
 import sys, anyio
+if sys.argv[2] == "blocked":
+    sys.modules["opentelemetry"] = None  # as if the `otel` extra were not installed
 from swarm.plan import Plan
 from swarm.runtime import run as runs
 from swarm.store.store import Store
@@ -269,22 +271,22 @@ async def main():
         summary = await runs.execute(store, plan, ScriptedProvider(), runs.RunOptions())
     finally:
         await store.close()
-    loaded = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
+    loaded = [m for m, v in sys.modules.items() if m.startswith("opentelemetry") and v]
     print(summary["status"], "telemetry" in summary, len(loaded))
 
 anyio.run(main)
 """
 
 
-@pytest.mark.parametrize("configured", [False, True])
+@pytest.mark.parametrize("case", ["off", "configured", "blocked"])
 def test_opentelemetry_is_imported_only_when_configured(
-    tmp_path: Path, receiver: OtlpReceiver, configured: bool
+    tmp_path: Path, receiver: OtlpReceiver, case: str
 ) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2])}
-    if configured:
+    if case != "off":
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.base_url
     done = subprocess.run(
-        [sys.executable, "-c", NO_EXPORT, str(tmp_path / "s.db")],
+        [sys.executable, "-c", NO_EXPORT, str(tmp_path / "s.db"), case],
         env=env,
         capture_output=True,
         text=True,
@@ -293,7 +295,9 @@ def test_opentelemetry_is_imported_only_when_configured(
     )
     status, reported, loaded = done.stdout.split()
     assert status == "succeeded"
-    if configured:
+    if case == "configured":
         assert reported == "True" and int(loaded) > 0 and len(receiver.spans()) == 4
-    else:
-        assert reported == "False" and loaded == "0"
+    else:  # off; or configured without the extra: a warning, and the run goes on
+        assert reported == "False" and loaded == "0" and receiver.spans() == []
+    if case == "blocked":
+        assert "not exporting traces" in done.stderr and "swarm-harness[otel]" in done.stderr
