@@ -20,6 +20,7 @@ import anyio.to_thread
 import pytest
 
 from swarm.dashboard import dashboards
+from swarm.dashboard.progress import progress
 from swarm.dashboard.sql import REFRESH_S
 from swarm.plan import Plan
 from swarm.providers.base import ModelRequest
@@ -308,3 +309,23 @@ def _is_half_done(db: Path) -> bool:
         return _count(db, "SELECT count(*) FROM tasks WHERE status = 'succeeded'") == 1
     except sqlite3.OperationalError:
         return False  # not migrated yet
+
+
+def test_numbers_have_thousands_separators(recorded: RecordedRun, tmp_path: Path) -> None:
+    db = tmp_path / "big.db"
+    with sqlite3.connect(recorded.db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+        dst.execute("UPDATE tasks SET tokens_in = 1234567 WHERE task_id = 'final'")
+    charts = {**dashboards.runs_overview()["charts"], **progress()["charts"]}
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+
+        def one(chart: str) -> sqlite3.Row:
+            row: sqlite3.Row = conn.execute(charts[chart]["query"], {"run_id": ""}).fetchone()
+            return row
+
+        total = conn.execute("SELECT SUM(tokens_in + tokens_out) FROM tasks").fetchone()[0]
+        assert total > 1_000_000
+        assert one("tokens")["n"] == one("table")["tokens"] == one("run")["tokens"] == f"{total:,}"
+        budgets = conn.execute(charts["budgets"]["query"], {"run_id": ""}).fetchall()
+        assert ("steps", "18 of 4,000") in [(b["budget"], b["label"]) for b in budgets]
