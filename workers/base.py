@@ -53,6 +53,8 @@ class TaskContext:
     """Tasks a fan-out worker asks to add to the run (see ``workers/fanout.py``)."""
     journal: CallJournal | None = None
     """Where remote predictions are recorded before their output is awaited (write-ahead)."""
+    dep_titles: dict[str, str] = field(default_factory=dict)
+    """The plan's ``title`` of each dependency that has one (aggregators head sections so)."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0

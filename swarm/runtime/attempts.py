@@ -203,6 +203,7 @@ class RunAttempts:
             price=price_for(self.prices, model),
             run_dir=self.run_dir,
             journal=self.journal,
+            dep_titles={d: t for d in spec.deps if d in self.specs and (t := self.specs[d].title)},
         )
         timeout = spec.timeout_s or defaults.timeout_s
         started = time.time()

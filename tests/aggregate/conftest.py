@@ -50,6 +50,12 @@ def context(
     )
 
 
+def unlabelled() -> SimProvider:
+    """The sim's answers, but not flagged simulated: what a real provider's artifacts look
+    like (no simulated notices), for the tests of a format's structure."""
+    return SimProvider(simulated=False)
+
+
 def run(ctx: TaskContext) -> str:
     """Run the context's task kind to its result."""
     return anyio.run(get_worker(ctx.spec.kind).run, ctx)

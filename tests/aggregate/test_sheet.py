@@ -3,6 +3,7 @@ name the row and the column."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ import openpyxl
 import pytest
 
 from swarm.errors import BudgetExceeded, TaskError
-from tests.aggregate.conftest import context, problems, run
+from tests.aggregate.conftest import context, problems, run, unlabelled
 
 COLUMNS = [
     {"name": "company", "type": "string", "required": True},
@@ -30,7 +31,8 @@ ROWS = [
 
 def sheet_ctx(tmp: Path, rows: Any, **config: Any) -> Any:
     cfg = {"columns": COLUMNS, "source": "rows", "name": "Companies", **config}
-    return context(tmp, "sheet", {"rows": json.dumps(rows), "other": "text"}, cfg)
+    inputs = {"rows": json.dumps(rows), "other": "text"}
+    return context(tmp, "sheet", inputs, cfg, provider=unlabelled())
 
 
 def test_typed_cells_styled_frozen_header_and_csv(tmp_path: Path) -> None:
@@ -91,7 +93,7 @@ def test_several_sheets_and_rows_extracted_by_the_model(tmp_path: Path) -> None:
         ]
     }
     ctx = context(tmp_path, "sheet", {"rows": json.dumps(ROWS[:1]), "notes": "We did things."},
-                  config)  # fmt: skip
+                  config, provider=unlabelled())  # fmt: skip
     summary = json.loads(run(ctx))
     assert summary["artifacts"] == [
         "agg/agg.xlsx",
@@ -153,3 +155,66 @@ def test_a_model_pass_without_steps_left_says_how_to_fix_it(tmp_path: Path) -> N
     with pytest.raises(BudgetExceeded, match="no step left") as caught:
         run(ctx)
     assert caught.value.retryable is False and "max_steps" in str(caught.value)
+
+
+def test_number_formats_follow_the_column_type(tmp_path: Path) -> None:
+    columns = [
+        {"name": "founded", "type": "year"}, {"name": "zip", "type": "id"},
+        {"name": "staff", "type": "integer"}, {"name": "revenue", "type": "currency"},
+        {"name": "share", "type": "percent"}, {"name": "ratio", "type": "number", "places": 3},
+        {"name": "score", "type": "number"},
+    ]  # fmt: skip
+    rows = [{"founded": 1981, "zip": "01010", "staff": 12000, "revenue": 5, "share": 0.25,
+             "ratio": 0.5, "score": 5}, {"zip": 2010}]  # fmt: skip
+    ctx = context(tmp_path, "sheet", {"r": json.dumps(rows)},
+                  {"columns": columns, "source": "r"}, provider=unlabelled())  # fmt: skip
+    run(ctx)
+    ws = openpyxl.load_workbook(tmp_path / "agg/agg.xlsx").worksheets[0]
+    assert [c.number_format for c in ws[2]] == [
+        "0", "General", "#,##0", "#,##0.00", "#,##0.0%", "#,##0.000", "#,##0.00",
+    ]  # fmt: skip
+    assert ws["B2"].value == "01010" and ws["B3"].value == "2010" and ws["B2"].data_type == "s"
+    assert (tmp_path / "agg/agg.csv").read_text().splitlines()[1] == "1981,01010,12000,5,0.25,0.5,5"
+    assert any("places" in p for p in problems("sheet", {"source": "a", "columns": [
+        {"name": "x", "type": "string", "places": 2}]}))  # fmt: skip
+
+
+def test_csv_cells_that_would_be_formulas_are_defused(tmp_path: Path) -> None:
+    hostile = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "a=b"]
+    rows = [{"company": text, "employees": -5} for text in hostile]
+    run(sheet_ctx(tmp_path, rows, formats=["csv"]))
+    with open(tmp_path / "agg/agg.csv", newline="") as handle:
+        cells = list(csv.reader(handle))
+    assert [r[0] for r in cells[1:]] == [f"'{t}" for t in hostile[:-1]] + ["a=b"]
+    assert {r[1] for r in cells[1:]} == {"-5"}  # numbers stay numbers
+
+
+def test_rows_inside_an_object_result_are_found_or_the_error_says_where(tmp_path: Path) -> None:
+    wrapped = {"text": "two firms", "rows": [{"company": "A"}, {"company": "B"}]}
+    ctx = context(tmp_path / "1", "sheet", {"w": json.dumps(wrapped)},
+                  {"columns": COLUMNS[:1], "source": "w"})  # fmt: skip
+    assert json.loads(run(ctx))["rows"] == {"Sheet1": 2}
+    ctx = context(tmp_path / "2", "sheet", {"w": json.dumps({"text": "none", "n": 3})},
+                  {"columns": COLUMNS[:1], "source": "w"})  # fmt: skip
+    with pytest.raises(TaskError, match=r"keys \['text', 'n'\].*no key holds") as caught:
+        run(ctx)
+    assert "path" in (caught.value.hint or "") and ctx.artifacts == []
+
+
+def test_a_simulated_run_marks_its_workbook_and_csv(tmp_path: Path) -> None:
+    ctx = context(tmp_path, "sheet", {"rows": json.dumps(ROWS[:1])},
+                  {"columns": COLUMNS, "source": "rows", "name": "Companies"})  # fmt: skip
+    run(ctx)
+    book = openpyxl.load_workbook(tmp_path / "agg/agg.xlsx")
+    assert book.sheetnames == ["Companies (simulated)"]
+    ws = book.worksheets[0]
+    assert [c.value for c in ws[1]][:2] == ["provenance", "company"]
+    assert [c.value for c in ws[2]][:2] == ["simulated", "Acme"]
+    assert (
+        ws["A1"].comment.text.startswith("Simulated:") and "SIMULATED" in ws.oddHeader.center.text
+    )
+    assert book.properties.keywords == "simulated" and "(simulated)" in book.properties.title
+    with open(tmp_path / "agg/agg.csv", newline="") as handle:
+        cells = list(csv.reader(handle))
+    assert cells[0][:2] == ["provenance", "company"] and cells[1][:2] == ["simulated", "Acme"]
+    assert {len(r) for r in cells} == {len(COLUMNS) + 1}  # still one rectangular table

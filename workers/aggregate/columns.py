@@ -11,11 +11,19 @@ from typing import Any
 
 from swarm.errors import Problem, TaskError
 
-TYPES = ("string", "integer", "number", "boolean", "date")
+TYPES = ("string", "integer", "number", "boolean", "date", "year", "id", "currency", "percent")
+"""``year`` is a whole number shown without separators (1981); ``id`` is text kept as written
+(zip codes, account numbers: "01010"); ``currency`` and ``percent`` are numbers shown with fixed
+places (a percent is a fraction: 0.25 is 25%)."""
+NUMERIC = frozenset({"number", "currency", "percent"})
 _JSON_TYPES = {
     "string": {"type": ["string", "null"]},
+    "id": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
+    "year": {"type": ["integer", "null"]},
     "number": {"type": ["number", "null"]},
+    "currency": {"type": ["number", "null"]},
+    "percent": {"type": ["number", "null"], "description": "a fraction: 0.25 for 25%"},
     "boolean": {"type": ["boolean", "null"]},
     "date": {"type": ["string", "null"], "format": "date", "description": "YYYY-MM-DD"},
 }
@@ -30,6 +38,8 @@ class Column:
     name: str
     type: str = "string"
     required: bool = False
+    places: int | None = None
+    """Decimal places shown for ``number``, ``currency`` and ``percent`` (2, 2, 1 by default)."""
 
 
 class CellError(TaskError):
@@ -54,12 +64,19 @@ def column_problems(where: str, field: str, raw: Any) -> list[Problem]:
         if not isinstance(col, dict) or not isinstance(col.get("name"), str) or not col["name"]:
             problems.append(Problem(where, at, "needs a non-empty string 'name'"))
             continue
-        if unknown := set(col) - {"name", "type", "required"}:
+        if unknown := set(col) - {"name", "type", "required", "places"}:
             problems.append(Problem(where, at, f"unknown keys: {sorted(unknown)}"))
         if col.get("type", "string") not in TYPES:
             problems.append(Problem(where, f"{at}.type", f"must be one of {', '.join(TYPES)}"))
         if not isinstance(col.get("required", False), bool):
             problems.append(Problem(where, f"{at}.required", "must be true or false"))
+        places = col.get("places", 0)
+        if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 10:
+            problems.append(Problem(where, f"{at}.places", "must be an integer 0–10"))
+        elif "places" in col and col.get("type", "string") not in NUMERIC:
+            problems.append(
+                Problem(where, f"{at}.places", "applies to number, currency and percent only")
+            )
         if col["name"] in names:
             problems.append(Problem(where, at, f"duplicate column {col['name']!r}"))
         names.add(col["name"])
@@ -68,7 +85,13 @@ def column_problems(where: str, field: str, raw: Any) -> list[Problem]:
 
 def parse_columns(raw: list[dict[str, Any]]) -> list[Column]:
     return [
-        Column(str(c["name"]), str(c.get("type", "string")), bool(c.get("required"))) for c in raw
+        Column(
+            str(c["name"]),
+            str(c.get("type", "string")),
+            bool(c.get("required")),
+            int(c["places"]) if "places" in c else None,
+        )
+        for c in raw
     ]
 
 
@@ -90,12 +113,14 @@ def convert(value: Any, column: Column) -> Value:
     kind = column.type
     if kind == "string":
         return value if isinstance(value, str) else _text(value)
+    if kind == "id":
+        return _identifier(value)
     if kind == "boolean":
         return _boolean(value)
     if kind == "date":
         return _date(value)
     number = as_number(value)
-    if kind == "integer":
+    if kind in ("integer", "year"):
         if isinstance(number, float) and not number.is_integer():
             raise ValueError(f"{value!r} is not a whole number")
         return int(number)
@@ -106,6 +131,33 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _identifier(value: Any) -> str:
+    """An identifier as text: a whole number as its digits, anything else as written."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is a boolean, not an identifier")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+def number_format(column: Column) -> str | None:
+    """The spreadsheet format a column's cells get: thousands separators and fixed places for
+    amounts, none for years, a percent sign for fractions; None for text and booleans."""
+    match column.type:
+        case "date":
+            return "yyyy-mm-dd"
+        case "year":
+            return "0"
+        case "integer":
+            return "#,##0"
+        case "number" | "currency" | "percent":
+            default = 1 if column.type == "percent" else 2
+            places = default if column.places is None else column.places
+            fixed = "#,##0" + ("." + "0" * places if places else "")
+            return fixed + "%" if column.type == "percent" else fixed
+    return None
 
 
 def _boolean(value: Any) -> bool:

@@ -4,17 +4,28 @@ schema-checked JSON, and the short JSON summary it returns."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
 
 from swarm.errors import BudgetExceeded, OutputError, Problem
 from swarm.plan import TaskSpec
-from workers.aggregate.files import name_problem, safe_name
+from workers.aggregate.files import name_problem, safe_name, write_artifact
+from workers.aggregate.sources import humanise
 from workers.base import TaskContext
 from workers.context_window import CONTEXT_TOKENS, fit_inputs
 from workers.llm import check_output, extract_json
 
 COMMON_KEYS = {"title", "filename", "titles"}
 REASKS = 1
+SIMULATED = (
+    "Simulated: made by swarm's sim provider, not a real model. "
+    "Names, figures and text are invented; do not rely on them."
+)
+"""What every artifact of a simulated run says where its reader looks."""
+T = TypeVar("T")
 
 
 def common_problems(spec: TaskSpec, allowed: set[str]) -> list[Problem]:
@@ -53,7 +64,23 @@ def choice_problems(spec: TaskSpec, key: str, allowed: tuple[str, ...]) -> list[
 
 
 def title_of(spec: TaskSpec) -> str:
-    return str(spec.config.get("title") or spec.title or spec.id)
+    return str(spec.config.get("title") or spec.title or humanise(spec.id))
+
+
+def simulated(ctx: TaskContext) -> bool:
+    """Whether the run's answers came from a simulated provider (its artifacts say so)."""
+    return bool(getattr(ctx.provider, "simulated", False))
+
+
+async def off_loop(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a rendering or writing function in a worker thread (anyio's default thread limiter),
+    so building a deck or a workbook holds up neither the event loop nor the other tasks."""
+    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
+
+
+async def write(ctx: TaskContext, kind: str, name: str, data: bytes) -> str:
+    """:func:`write_artifact` in a worker thread (it fsyncs)."""
+    return await off_loop(write_artifact, ctx, kind, name, data)
 
 
 def stem_of(spec: TaskSpec) -> str:

@@ -15,6 +15,7 @@ import io
 import os
 import re
 import time
+import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -25,7 +26,8 @@ from workers.base import TaskContext
 FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 """The date written into every package's properties and ZIP entries."""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^\w.-]+")
+"""Anything but letters and digits of any script, ``_``, ``.`` and ``-`` (after NFC)."""
 _CORE_DATES = re.compile(
     rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:(?:created|modified)>)"
 )
@@ -34,9 +36,27 @@ MAX_NAME = 100
 
 
 def safe_name(name: str, default: str = "artifact") -> str:
-    """One path component made of safe characters: no separators, no leading dots."""
-    cleaned = _UNSAFE.sub("-", name.strip()).strip("-.")[:MAX_NAME].strip("-.")
+    """One path component made of safe characters: no separators, no leading dots.
+
+    Letters and digits of every script are kept (NFC-normalised, so an ``ü`` typed as ``u`` and
+    a combining mark is one character), so "ümlaut 报告" stays "ümlaut-报告"; anything else
+    (separators, spaces, controls, punctuation) becomes ``-``.
+    """
+    text = unicodedata.normalize("NFC", name.strip())
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    cleaned = _UNSAFE.sub("-", text).strip("-.")[:MAX_NAME].strip("-.")
     return cleaned or default
+
+
+def task_folder(task_id: str) -> str:
+    """The folder of a task's files, distinct for distinct ids: the id itself when it is already
+    a safe name, else its safe form plus a short hash of the id (``rep:x`` and ``rep-x`` would
+    otherwise share ``rep-x`` and one task's files would overwrite the other's)."""
+    cleaned = safe_name(task_id, "task")
+    if cleaned == task_id:
+        return cleaned
+    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[: MAX_NAME - 9]}-{digest}"
 
 
 def name_problem(name: object) -> str | None:
@@ -88,7 +108,7 @@ def write_artifact(ctx: TaskContext, kind: str, name: str, data: bytes) -> str:
     Returns the path relative to the run folder (forward slashes). The write is atomic (a
     temporary file renamed over the target), so a crash never leaves half a file.
     """
-    relative = f"{safe_name(ctx.spec.id, 'task')}/{safe_name(name)}"
+    relative = f"{task_folder(ctx.spec.id)}/{safe_name(name)}"
     target = confined(ctx.run_dir, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     confined(ctx.run_dir, relative)  # again, now that the folder exists

@@ -13,16 +13,19 @@ from typing import Any, ClassVar
 
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData
+from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+from pptx.enum.text import PP_ALIGN
 from pptx.presentation import Presentation as Deck
-from pptx.util import Inches, Pt
+from pptx.util import Emu, Inches, Pt
 
 from swarm.errors import Problem
 from swarm.plan import TaskSpec
 from workers.aggregate import common, markup, sources
 from workers.aggregate.columns import as_number
 from workers.aggregate.config_rules import positive_int
-from workers.aggregate.files import FIXED_TIME, stable_zip, write_artifact
+from workers.aggregate.files import FIXED_TIME, stable_zip
+from workers.aggregate.images import raster
 from workers.base import TaskContext
 
 MAX_BULLET_CHARS = 180
@@ -52,52 +55,80 @@ class SlidesWorker:
         spec = ctx.spec
         found = sources.sections(ctx, common.titles_of(spec))
         subtitle = str(spec.config.get("subtitle") or f"From {len(found)} results")
-        data = render_pptx(
+        data = await common.off_loop(
+            render_pptx,
             common.title_of(spec),
             subtitle,
             found,
             max_bullets=int(spec.config.get("max_bullets", 6)),
             charts=bool(spec.config.get("charts", True)),
+            label=common.SIMULATED if common.simulated(ctx) else None,
         )
-        path = write_artifact(ctx, "slides", f"{common.stem_of(spec)}.pptx", data)
+        path = await common.write(ctx, "slides", f"{common.stem_of(spec)}.pptx", data)
         return common.summary(self.kind, [path])
 
 
 def render_pptx(
-    title: str, subtitle: str, found: list[sources.Section], *, max_bullets: int, charts: bool
+    title: str,
+    subtitle: str,
+    found: list[sources.Section],
+    *,
+    max_bullets: int,
+    charts: bool,
+    label: str | None = None,
 ) -> bytes:
+    """The deck. ``label`` (a simulated run's notice) goes on every slide's foot, under the
+    subtitle and into the document properties."""
     deck = Presentation()
-    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
+    _widen(deck, Inches(13.333))
     props = deck.core_properties
     props.title, props.author, props.last_modified_by = title, "swarm", "swarm"
     props.created = props.modified = props.last_printed = FIXED_TIME
     props.revision = 1
+    if label:
+        props.subject, props.keywords, props.comments = label, "simulated", label
     first = deck.slides.add_slide(deck.slide_layouts[LAYOUT_TITLE])
     first.shapes.title.text = title
-    for shape in first.placeholders:
-        shape.left, shape.width = Inches(0.9), Inches(11.5)
-    first.placeholders[1].text = subtitle
+    first.placeholders[1].text = subtitle + (f"\n{label}" if label else "")
     for section in found:
+        if section.pictures:
+            _pictures(deck, section)
+            continue
         _bullets(deck, section, max_bullets)
         if section.rows:
             _table(deck, section)
             chart = chart_data(section.rows) if charts else None
             if chart is not None:
                 _chart(deck, section, *chart)
+    if label:
+        for slide in deck.slides:
+            _foot(slide, label)
     out = io.BytesIO()
     deck.save(out)
     return stable_zip(out.getvalue())
 
 
-def _title(slide: Any, text: str) -> None:
-    title = slide.shapes.title
-    title.text = text
-    title.left, title.top, title.width, title.height = (
-        Inches(0.6),
-        Inches(0.4),
-        Inches(12.1),
-        Inches(1),
-    )
+def _widen(deck: Deck, width: int) -> None:
+    """Make the 4:3 template 16:9: the slide and every master and layout placeholder with a
+    frame of its own grow sideways, so slides inherit sound geometry from their layouts and no
+    slide writes a frame of its own for a placeholder (a partial one is a zero-size frame)."""
+    ratio = width / int(deck.slide_width or width)
+    deck.slide_width = width
+    master = deck.slide_master
+    shapes = [*master.placeholders, *(p for lay in deck.slide_layouts for p in lay.placeholders)]
+    for shape in shapes:
+        if shape._element.spPr.xfrm is not None:
+            left, wide = int(shape.left or 0), int(shape.width or 0)
+            shape.left, shape.width = Emu(round(left * ratio)), Emu(round(wide * ratio))
+
+
+def _foot(slide: Any, label: str) -> None:
+    box = slide.shapes.add_textbox(Inches(0.5), Inches(7.02), Inches(12.3), Inches(0.4))
+    box.name = "Simulated notice"
+    para = box.text_frame.paragraphs[0]
+    para.text = label
+    para.font.size, para.font.bold = Pt(11), True
+    para.font.color.rgb = RGBColor(0xB0, 0x3A, 0x2E)
 
 
 def bullets(text: str) -> list[tuple[int, str]]:
@@ -114,18 +145,19 @@ def bullets(text: str) -> list[tuple[int, str]]:
 
 
 def _bullets(deck: Deck, section: sources.Section, max_bullets: int) -> None:
+    """A slide of the section's bullets with its full text in the notes; none for a section of
+    records alone (its table slide carries the notes)."""
+    points = bullets(section.markdown)
+    if not points and section.rows:
+        return
     slide = deck.slides.add_slide(deck.slide_layouts[LAYOUT_CONTENT])
-    _title(slide, section.title)
-    body = slide.placeholders[1]
-    body.left, body.top, body.width, body.height = Inches(0.7), Inches(1.6), Inches(12), Inches(5.4)
-    points = bullets(section.markdown) or [(0, f"{len(section.rows)} records (table follows)")]
-    frame = body.text_frame
-    for i, (level, line) in enumerate(points[:max_bullets]):
+    slide.shapes.title.text = section.title
+    frame = slide.placeholders[1].text_frame
+    for i, (level, line) in enumerate((points or [(0, "(no result)")])[:max_bullets]):
         para = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         para.text, para.level = line, level
         para.font.size = Pt(20 if level == 0 else 16)
-    notes = slide.notes_slide.notes_text_frame
-    notes.text = markup_plain(section.markdown)
+    slide.notes_slide.notes_text_frame.text = markup_plain(section.markdown)
 
 
 def markup_plain(text: str) -> str:
@@ -141,7 +173,7 @@ def markup_plain(text: str) -> str:
 
 def _table(deck: Deck, section: sources.Section) -> None:
     slide = deck.slides.add_slide(deck.slide_layouts[LAYOUT_TITLE_ONLY])
-    _title(slide, f"{section.title}: table")
+    slide.shapes.title.text = f"{section.title}: table"
     cols = sources.columns_of(list(section.rows))[:MAX_TABLE_COLS]
     rows = section.rows[:MAX_TABLE_ROWS]
     shape = slide.shapes.add_table(
@@ -149,17 +181,30 @@ def _table(deck: Deck, section: sources.Section) -> None:
     )
     grid = shape.table
     for c, name in enumerate(cols):
-        grid.cell(0, c).text = name
+        grid.cell(0, c).text = sources.header(name)
+        numeric = all(_is_number(row.get(name)) for row in rows)
         for r, row in enumerate(rows, start=1):
             grid.cell(r, c).text = sources.cell(row.get(name)).replace("\\|", "|")
+            if numeric:
+                grid.cell(r, c).text_frame.paragraphs[0].alignment = PP_ALIGN.RIGHT
     for r in range(len(rows) + 1):
         for c in range(len(cols)):
             for para in grid.cell(r, c).text_frame.paragraphs:
                 para.font.size = Pt(12)
+    notes = markup_plain(section.markdown)
     if len(section.rows) > len(rows):
-        slide.notes_slide.notes_text_frame.text = (
-            f"{len(section.rows)} records; the first {len(rows)} are shown."
-        )
+        notes = f"{len(section.rows)} records; the first {len(rows)} are shown.\n\n{notes}"
+    slide.notes_slide.notes_text_frame.text = notes
+
+
+def _is_number(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return value is None
+    try:
+        as_number(value)
+    except ValueError:
+        return False
+    return True
 
 
 def chart_data(rows: tuple[dict[str, Any], ...]) -> tuple[str, list[str], list[float]] | None:
@@ -186,10 +231,10 @@ def _chart(
     deck: Deck, section: sources.Section, column: str, labels: list[str], values: list[float]
 ) -> None:
     slide = deck.slides.add_slide(deck.slide_layouts[LAYOUT_TITLE_ONLY])
-    _title(slide, f"{section.title}: {column}")
+    slide.shapes.title.text = f"{section.title}: {sources.header(column)}"
     data = CategoryChartData()  # type: ignore[no-untyped-call]
     data.categories = labels
-    data.add_series(column, values)  # type: ignore[no-untyped-call]
+    data.add_series(sources.header(column), values)  # type: ignore[no-untyped-call]
     frame = slide.shapes.add_chart(
         XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(0.8), Inches(1.5), Inches(11.7), Inches(5.6), data
     )
@@ -197,3 +242,19 @@ def _chart(
     chart.has_legend = True
     chart.legend.position = XL_LEGEND_POSITION.BOTTOM
     chart.legend.include_in_layout = False
+
+
+def _pictures(deck: Deck, section: sources.Section) -> None:
+    """A slide per image, fitted into the area under the title, its alt text kept."""
+    for n, picture in enumerate(section.pictures, start=1):
+        slide = deck.slides.add_slide(deck.slide_layouts[LAYOUT_TITLE_ONLY])
+        many = len(section.pictures) > 1
+        slide.shapes.title.text = f"{section.title} ({n})" if many else section.title
+        box_w, box_h = Inches(12.1), Inches(5.2)
+        width, height = picture.width or 1, picture.height or 1
+        scale = min(box_w / width, box_h / height)
+        w, h = int(width * scale), int(height * scale)
+        left, top = Inches(0.6) + (box_w - w) // 2, Inches(1.6) + (box_h - h) // 2
+        shape = slide.shapes.add_picture(io.BytesIO(raster(picture)), left, top, w, h)
+        shape._element.nvPicPr.cNvPr.set("descr", picture.alt)
+        slide.notes_slide.notes_text_frame.text = picture.alt
