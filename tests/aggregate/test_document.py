@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import docx
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
+from markdown_it import MarkdownIt
 
 from swarm.providers.base import ModelRequest
-from tests.aggregate.conftest import context, problems, run
+from tests.aggregate.conftest import context, problems, run, unlabelled
 from tests.fakes import ScriptedProvider
 
 NOTES = """Findings on **heat pumps** from [the survey](https://example.org/survey).
@@ -39,6 +41,10 @@ def test_markdown_html_and_docx_from_upstream_results(tmp_path: Path) -> None:
     assert [a.path for a in ctx.artifacts] == summary["artifacts"]
     md = (tmp_path / "agg/report.md").read_text()
     assert md.startswith("# Market report\n") and "## Notes" in md and "| Acme | 12.5 |" in md
+    assert "\\<script>alert(1)\\</script>" in md  # shown, never run, wherever it is rendered
+    raw = MarkdownIt("commonmark").parse(md)  # html on, as MkDocs, Jekyll or Hugo render it
+    inline = [c for t in raw for c in t.children or []]
+    assert not [t for t in raw + inline if t.type.startswith("html")]
     html = (tmp_path / "agg/report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "default-src 'none'" in html
     assert "<script" not in html and "&lt;script&gt;" in html
@@ -54,10 +60,13 @@ def test_markdown_html_and_docx_from_upstream_results(tmp_path: Path) -> None:
     assert any("<script>alert(1)</script>" in text for _, text in paragraphs)  # inert text
     (table,) = document.tables
     assert [[c.text for c in row.cells] for row in table.rows] == [
-        ["company", "revenue"],
+        ["Company", "Revenue"],
         ["Acme", "12.5"],
         ["Globex", "7"],
     ]
+    aligned = [row.cells[1].paragraphs[0].alignment for row in table.rows][1:]
+    assert aligned == [WD_ALIGN_PARAGRAPH.RIGHT] * 2  # numbers right-aligned
+    assert table.rows[1].cells[0].paragraphs[0].alignment is None
     links = document.element.body.findall(".//" + qn("w:hyperlink"))
     targets = {document.part.rels[link.get(qn("r:id"))].target_ref for link in links}
     assert "https://example.org/survey" in targets
@@ -115,3 +124,36 @@ def test_config_problems_name_the_key() -> None:
     assert any("config.titles" in p and "'z'" in p for p in found)
     assert any("absolute" in p for p in problems("document", {"filename": "/etc/x"}))
     assert any("needs results" in p for p in problems("document", {}, deps=()))
+
+
+def test_records_keep_their_order_and_uniform_ones_become_one_table(tmp_path: Path) -> None:
+    firm = {"name": "Acme", "segment": "hybrid", "founded": 1981, "revenue_musd": 12.5,
+            "summary": "A long description of the company that goes on for more than eighty "
+                       "characters, so it is a paragraph."}  # fmt: skip
+    other = {**firm, "name": "Globex", "founded": 2001}
+    inputs = {"co.acme": json.dumps(firm), "co.globex": json.dumps(other), "notes": "Text."}
+    ctx = context(tmp_path, "document", inputs, {"formats": ["md", "docx"]},
+                  task_id="market_brief", provider=unlabelled())  # fmt: skip
+    ctx.dep_titles.update({"co.acme": "Acme Inc", "notes": "Analyst notes"})
+    run(ctx)
+    md = (tmp_path / "market_brief/market_brief.md").read_text()
+    assert md.startswith("# Market brief\n")  # not the raw id
+    assert "## Co overview\n\n| Name | Segment | Founded | Revenue (M USD) |" in md
+    assert "| Acme | hybrid | 1981 | 12.5 |\n| Globex | hybrid | 2001 | 12.5 |" in md
+    assert "**Acme Inc**: A long description" in md and "## Analyst notes" in md
+    assert "Simulated" not in md
+    document = docx.Document(str(tmp_path / "market_brief/market_brief.docx"))
+    widths = [c.width for c in document.tables[0].columns]
+    assert len(set(widths)) > 1 and widths[3] > widths[0]  # the long header gets its room
+
+
+def test_a_simulated_document_says_so_in_every_format(tmp_path: Path) -> None:
+    ctx = context(tmp_path, "document", {"notes": NOTES}, {"title": "R"})
+    run(ctx)
+    md = (tmp_path / "agg/agg.md").read_text()
+    assert md.splitlines()[2].startswith("> **Simulated:")
+    html = (tmp_path / "agg/agg.html").read_text()
+    assert '<p class="notice" role="note">Simulated:' in html
+    document = docx.Document(str(tmp_path / "agg/agg.docx"))
+    assert document.sections[0].header.paragraphs[0].text.startswith("Simulated:")
+    assert document.core_properties.keywords == "simulated"

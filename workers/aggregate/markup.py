@@ -9,6 +9,7 @@ paths.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -155,3 +156,47 @@ def blocks(text: str) -> list[Block]:
     for tok in _MD.parse(text):
         walker.token(tok)
     return walker.blocks
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)
+_AUTOLINK = re.compile(r"<(?:https?://|mailto:)[^\s<>]*>")
+
+
+def escape_raw_html(text: str) -> str:
+    """Markdown whose raw HTML is inert wherever it is rendered (MkDocs, Jekyll, Hugo and VS Code
+    pass raw HTML through): every ``<`` outside code becomes ``\\<``, which CommonMark shows as
+    ``<`` and never parses as a tag. Code fences and spans are left alone (a backslash there
+    would show), as are autolinks such as ``<https://example.org>``."""
+    out, fence = [], ""
+    for line in text.split("\n"):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+            out.append(line)
+        elif opened:
+            fence = opened.group(1)
+            out.append(line)
+        else:
+            out.append(_escape_line(line))
+    return "\n".join(out)
+
+
+def _escape_line(line: str) -> str:
+    parts, at = [], 0
+    for span in _CODE_SPAN.finditer(line):
+        parts += [_escape_text(line[at : span.start()]), span.group(0)]
+        at = span.end()
+    parts.append(_escape_text(line[at:]))
+    return "".join(parts)
+
+
+def _escape_text(text: str) -> str:
+    kept = {m.start() for m in _AUTOLINK.finditer(text)}
+    out, slashes = [], 0
+    for i, ch in enumerate(text):
+        bare = ch == "<" and i not in kept and slashes % 2 == 0
+        out.append("\\<" if bare else ch)
+        slashes = slashes + 1 if ch == "\\" else 0
+    return "".join(out)
