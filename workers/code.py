@@ -123,4 +123,4 @@ def _json_result(stdout: str, schema: dict[str, Any] | None) -> str:
                 f"code output does not fit the output schema at {path}: {errors[0].message}",
                 retryable=False,
             )
-    return utf8_safe(json.dumps(value, sort_keys=True, ensure_ascii=False))
+    return utf8_safe(json.dumps(value, ensure_ascii=False))  # the code's key order kept

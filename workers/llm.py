@@ -111,4 +111,6 @@ def extract_json(text: str) -> str:
 
 
 def normalise_json(text: str) -> str:
-    return json.dumps(json.loads(extract_json(text)), sort_keys=True, ensure_ascii=False)
+    """The answer's JSON re-serialised compactly, its keys in the order the model gave them
+    (the schema's order, usually): the aggregators show fields in that order."""
+    return json.dumps(json.loads(extract_json(text)), ensure_ascii=False)

@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "sheet": "workers.aggregate.sheet:SheetWorker",
     "slides": "workers.aggregate.slides:SlidesWorker",
     "site": "workers.aggregate.site:SiteWorker",
+    "image": "workers.image:ImageWorker",
 }
 """Kind name → ``module:class`` of its worker."""
 

@@ -236,9 +236,17 @@ class ReplicateProvider:
         return None  # failed, canceled, or succeeded but its output was removed
 
     async def _create(
-        self, client: Client, model: str, request: ModelRequest, images: list[str]
+        self,
+        client: Client,
+        model: str,
+        request: ModelRequest,
+        images: list[str],
+        payload: dict[str, Any] | None = None,
     ) -> tuple[Prediction, int]:
-        payload = model_input(request, images)
+        """Create the prediction (retried); ``payload`` replaces the text model's input (an
+        image model's, from :mod:`swarm.providers.image_gen`, which is not streamed)."""
+        stream = payload is None
+        payload = model_input(request, images) if payload is None else payload
         ref, _, version = model.partition(":")
 
         async def once() -> Prediction:
@@ -248,11 +256,11 @@ class ReplicateProvider:
                     created: Prediction
                     if version:
                         created = await client.predictions.async_create(
-                            version=version, input=payload, stream=True
+                            version=version, input=payload, stream=stream
                         )
                     else:
                         created = await client.models.predictions.async_create(
-                            model=ref, input=payload, stream=True
+                            model=ref, input=payload, stream=stream
                         )
                     return created
             except HttpFailure as failure:

@@ -26,13 +26,16 @@ import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from swarm.errors import ConfigError, ProviderError, RateLimited
 from swarm.providers import sim_agent, sim_planner
 from swarm.providers.base import ModelRequest, ModelResponse, estimate_tokens
+
+if TYPE_CHECKING:
+    from swarm.providers.sim_images import SimImages
 
 SIM_LABEL = "[simulated]"
 STREAM_CHUNK_CHARS = 64
@@ -230,6 +233,12 @@ class SimProvider:
     async def aclose(self) -> None:
         return None
 
+    def images(self) -> SimImages:
+        """Placeholder images, labelled simulated (:mod:`swarm.providers.sim_images`)."""
+        from swarm.providers.sim_images import SimImages
+
+        return SimImages()
+
     def _fault(self, roll: random.Random) -> str | None:
         x = roll.random()
         for kind in FAULT_KINDS:
@@ -249,7 +258,7 @@ class SimProvider:
             if sim_agent.is_agent_schema(request.json_schema):
                 return sim_agent.act(request.prompt, request.json_schema, random.Random(digest))
             value = fake_json(request.json_schema, random.Random(digest))
-            return json.dumps(value, sort_keys=True)
+            return json.dumps(value)  # in the schema's order, as a model answers
         if malformed:
             return ""
         prompt = request.prompt.lstrip()

@@ -23,13 +23,15 @@ and of cancels (:attr:`cancels`), so tests measure behaviour where Replicate wou
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -44,6 +46,13 @@ from swarm.testing.fake_predictions import (
 )
 
 FAKE_TOKEN = "r8_fake_token_for_tests_only"
+FLUX = "black-forest-labs/flux-schnell"
+IMAGE_MODELS = (FLUX,)
+"""Text-to-image models the fake serves: their output is the URLs of files it hosts."""
+FILES_PREFIX = "/files/"
+_IMAGE_FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"),
+                  "webp": ("WEBP", "image/webp")}  # fmt: skip
+_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
 _MODEL_PATH = re.compile(r"^/v1/models/([^/]+)/([^/]+)/predictions$")
 _PREDICTION_PATH = re.compile(r"^/v1/predictions/([^/]+)(/cancel)?$")
 _STREAM_PATH = re.compile(r"^/v1/streams/([^/]+)$")
@@ -118,6 +127,9 @@ class FakeReplicate(FakeHTTP):
         self._storm: _Storm | None = None
         self._down: _Outage | None = None
         self._streams: dict[str, FakePrediction] = {}
+        self.image_models = set(IMAGE_MODELS)
+        self.files: dict[str, tuple[bytes, str]] = {}
+        """Files the fake hosts (image predictions' outputs), by path: (bytes, content type)."""
 
     # -- knobs --------------------------------------------------------------------------
 
@@ -189,6 +201,8 @@ class FakeReplicate(FakeHTTP):
         forced = self._forced(method, path)
         if forced is not None:
             return self._answer_fault(exchange, method, path, key, forced)
+        if method == "GET" and path.startswith(FILES_PREFIX):
+            return self._serve_file(exchange, path)  # delivery URLs need no token
         if exchange.headers.get("Authorization") != f"Bearer {self.token}":
             self.record(Hit(self.now(), method, path, 401, key))
             detail = "You did not pass a valid authentication token"
@@ -249,12 +263,14 @@ class FakeReplicate(FakeHTTP):
     def _create(self, exchange: Exchange, path: str, body: Any, key: str | None) -> None:
         model_match = _MODEL_PATH.match(path)
         model = "/".join(model_match.groups()) if model_match else "fake/versioned"
-        if model_match and model not in self.models:
+        if model_match and model not in self.models | self.image_models:
             return self._not_found(exchange, Hit(self.now(), "POST", path, 404, key))
         inputs = body.get("input") if isinstance(body, dict) else None
         problems = (
             validate_k26(inputs)
             if model == K26
+            else validate_image_input(inputs)
+            if model in self.image_models
             else ([] if isinstance(inputs, dict) else ["input: is required"])
         )
         if problems:
@@ -274,6 +290,8 @@ class FakeReplicate(FakeHTTP):
             )
         assert isinstance(inputs, dict)
         script = self.script(inputs) if self.script else script_for(inputs, self.token_delay_s)
+        if model in self.image_models:
+            script = self._image_script(inputs, script)
         with self.lock:
             if self.prediction_faults is not None:
                 script = self.prediction_faults.apply(script)
@@ -362,6 +380,71 @@ class FakeReplicate(FakeHTTP):
 
     def _event(self, event: str, data: str, event_id: str) -> bytes:
         return sse(event, data, event_id if self.event_ids else None)
+
+    # -- image predictions ----------------------------------------------------------------
+
+    def _image_script(self, inputs: dict[str, Any], script: Script) -> Script:
+        """An image prediction's script: its output is one hosted file URL per image (each a
+        real picture in the format asked for; ``[not-image]`` in the prompt hosts an HTML page
+        under the image's name instead, as a misbehaving CDN might)."""
+        prompt = str(inputs.get("prompt", ""))
+        fmt = str(inputs.get("output_format") or "webp")
+        key = secrets.token_hex(8)
+        urls = []
+        for n in range(int(inputs.get("num_outputs") or 1)):
+            path = f"{FILES_PREFIX}{key}/out-{n}.{fmt}"
+            if "[not-image]" in prompt:
+                body = (b"<!DOCTYPE html><title>Error</title>", "image/" + fmt)
+            else:
+                body = fake_image(prompt, n, str(inputs.get("aspect_ratio") or "1:1"), fmt)
+            with self.lock:
+                self.files[path] = body
+            urls.append(f"{self.base_url}{path}")
+        return replace(script, tokens=urls)
+
+    def _serve_file(self, exchange: Exchange, path: str) -> None:
+        with self.lock:
+            found = self.files.get(path)
+        if found is None:
+            return self._not_found(exchange, Hit(self.now(), "GET", path, 404))
+        self.record(Hit(self.now(), "GET", path, 200))
+        data, content_type = found
+        exchange.send_response(200)
+        exchange.send_header("Content-Type", content_type)
+        exchange.send_header("Content-Length", str(len(data)))
+        exchange.end_headers()
+        exchange.wfile.write(data)
+
+
+def validate_image_input(inputs: Any) -> list[str]:
+    """flux-schnell's input schema, as Replicate checks it (422 on any problem)."""
+    if not isinstance(inputs, dict):
+        return ["input: is required and must be an object"]
+    problems = []
+    if not isinstance(inputs.get("prompt"), str) or not inputs["prompt"].strip():
+        problems.append("input.prompt: is required and must be a string")
+    count = inputs.get("num_outputs", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4:
+        problems.append("input.num_outputs: must be an integer between 1 and 4")
+    if inputs.get("aspect_ratio", "1:1") not in _ASPECTS:
+        problems.append(f"input.aspect_ratio: must be one of {', '.join(_ASPECTS)}")
+    if inputs.get("output_format", "webp") not in _IMAGE_FORMATS:
+        problems.append("input.output_format: must be one of webp, jpg, png")
+    return problems
+
+
+def fake_image(prompt: str, index: int, aspect_ratio: str, fmt: str) -> tuple[bytes, str]:
+    """A small picture in ``fmt``, its colour drawn from the prompt (bytes, content type)."""
+    from PIL import Image
+
+    a, _, b = aspect_ratio.partition(":")
+    width, height = 64 * int(a) // max(int(a), int(b)) * 4, 64 * int(b) // max(int(a), int(b)) * 4
+    rng = random.Random(f"{prompt}\0{index}")
+    colour = tuple(rng.randrange(256) for _ in range(3))
+    encoder, content_type = _IMAGE_FORMATS[fmt]
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, encoder)
+    return out.getvalue(), content_type
 
 
 def _ending(status: str, error: str) -> list[tuple[str, str]]:

@@ -111,7 +111,7 @@ def as_html(title: str, parts: list[Part], label: str | None) -> str:
     """The standalone HTML page: images inlined as ``data:`` URIs (one file, no fetch)."""
     body = []
     text: list[str] = []
-    for part in parts + [""]:
+    for part in parts:
         if isinstance(part, str):
             text.append(part)
             continue

@@ -13,7 +13,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Emu, Inches, Pt, RGBColor
+from docx.shared import Emu, Inches, Length, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from workers.aggregate.files import FIXED_TIME, stable_zip
@@ -122,7 +122,7 @@ def is_numeric(cells: list[str]) -> bool:
 def _picture(document: Document, picture: Picture) -> None:
     """An image at most the text width wide (and 4 inches tall), its alt text kept as the
     picture's description and shown as a caption."""
-    width = TEXT_WIDTH
+    width: Length = TEXT_WIDTH
     if picture.width and picture.height:
         width = min(TEXT_WIDTH, Emu(int(Inches(4) * picture.width / picture.height)))
     shape = document.add_picture(io.BytesIO(raster(picture)), width=width)

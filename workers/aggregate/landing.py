@@ -52,6 +52,7 @@ ul.gallery figure { margin: 0; }
   .hero { grid-template-columns: 1fr; gap: 1.2rem; padding: 1.5rem 1rem; }
   .hero figure { order: -1; }
 }
+@media print { *, *::before, *::after { animation: none !important; } }
 @media (prefers-reduced-motion: reduce) {
   html { scroll-behavior: auto; }
   *, *::before, *::after { animation: none !important; transition: none !important; }

@@ -162,9 +162,9 @@ async def rows_for(ctx: TaskContext, table: Table) -> list[Any]:
         answer = await common.ask_json(ctx, instructions, schema)
         return list(answer["rows"])
     rows: list[Any] = []
-    names = {c.name for c in table.columns}
+    wanted = {c.name for c in table.columns}
     for source in table.sources:
-        rows += _rows_in(source, parse(ctx.inputs.get(source, "")), table.path, names)
+        rows += _rows_in(source, parse(ctx.inputs.get(source, "")), table.path, wanted)
     return rows
 
 

@@ -17,7 +17,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
 from pptx.enum.text import PP_ALIGN
 from pptx.presentation import Presentation as Deck
-from pptx.util import Emu, Inches, Pt
+from pptx.util import Emu, Inches, Length, Pt
 
 from swarm.errors import Problem
 from swarm.plan import TaskSpec
@@ -108,14 +108,16 @@ def render_pptx(
     return stable_zip(out.getvalue())
 
 
-def _widen(deck: Deck, width: int) -> None:
+def _widen(deck: Deck, width: Length) -> None:
     """Make the 4:3 template 16:9: the slide and every master and layout placeholder with a
     frame of its own grow sideways, so slides inherit sound geometry from their layouts and no
     slide writes a frame of its own for a placeholder (a partial one is a zero-size frame)."""
     ratio = width / int(deck.slide_width or width)
     deck.slide_width = width
-    master = deck.slide_master
-    shapes = [*master.placeholders, *(p for lay in deck.slide_layouts for p in lay.placeholders)]
+    # python-pptx's stubs do not type its placeholder collections' iterators
+    master: Any = deck.slide_master
+    layouts: list[Any] = list(deck.slide_layouts)
+    shapes = [*master.placeholders, *(p for lay in layouts for p in lay.placeholders)]
     for shape in shapes:
         if shape._element.spPr.xfrm is not None:
             left, wide = int(shape.left or 0), int(shape.width or 0)
@@ -128,7 +130,7 @@ def _foot(slide: Any, label: str) -> None:
     para = box.text_frame.paragraphs[0]
     para.text = label
     para.font.size, para.font.bold = Pt(11), True
-    para.font.color.rgb = RGBColor(0xB0, 0x3A, 0x2E)
+    para.font.color.rgb = RGBColor(0xB0, 0x3A, 0x2E)  # type: ignore[no-untyped-call]
 
 
 def bullets(text: str) -> list[tuple[int, str]]:
