@@ -56,6 +56,14 @@ def unlabelled() -> SimProvider:
     return SimProvider(simulated=False)
 
 
+def image_result(run_dir: Path, task_id: str, prompt: str, **config: Any) -> str:
+    """An ``image`` task's result in ``run_dir`` (the sim's placeholders), for embedding."""
+    spec = TaskSpec(id=task_id, kind="image", prompt=prompt, config=config)
+    ctx = context(run_dir, "image", {}, task_id=task_id)
+    ctx.spec = spec
+    return run(ctx)
+
+
 def run(ctx: TaskContext) -> str:
     """Run the context's task kind to its result."""
     return anyio.run(get_worker(ctx.spec.kind).run, ctx)

@@ -21,6 +21,7 @@ from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.store import Store
 from swarm.validation import validate_file
+from tests.aggregate.office import read_pdf, to_pdf
 from tests.cli.conftest import CliRunner
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -28,6 +29,7 @@ KINDS = {
     "market-map": {"sheet", "document", "site"},
     "literature-review": {"document", "slides"},
     "weekly-report": {"sheet", "document", "slides"},
+    "landing-page": {"image", "site"},
 }
 
 
@@ -72,14 +74,25 @@ def test_example_runs_offline_and_records_its_artifacts(
         if p.is_file() and "work" not in p.parts
     )
     assert on_disk == [path for _, _, path, _, _ in rows]
-    for _, _, path, _, _ in rows:  # every office file opens in its reader
+    for _, _, path, _, _ in rows:  # every file opens in its reader and says it is simulated
         file = folder / "one" / path
         if path.endswith(".xlsx"):
-            assert openpyxl.load_workbook(file).worksheets[0].max_row > 1
+            book = openpyxl.load_workbook(file)
+            assert book.worksheets[0].max_row > 1 and book.properties.keywords == "simulated"
+            assert all(ws["A2"].value == "simulated" for ws in book.worksheets)
+        elif path.endswith(".csv"):
+            assert file.read_text().startswith("provenance,")
         elif path.endswith(".docx"):
-            assert docx.Document(str(file)).paragraphs[0].style.name == "Heading 1"
+            document = docx.Document(str(file))
+            assert document.paragraphs[0].style.name == "Heading 1"
+            assert document.sections[0].header.paragraphs[0].text.startswith("Simulated:")
         elif path.endswith(".pptx"):
-            assert len(Presentation(str(file)).slides) >= 3
+            deck = Presentation(str(file))
+            assert len(deck.slides) >= 3 and deck.core_properties.keywords == "simulated"
+        elif path.endswith((".md", ".html")):
+            assert "Simulated: made by swarm" in file.read_text()
+        elif path.endswith(".png"):
+            assert b"simulated placeholder" in file.read_bytes()
 
     listed = cli("artifacts", "one", "--db", db, "--json")
     assert listed.code == 0
@@ -95,9 +108,13 @@ def test_the_weekly_workbook_has_typed_dates_and_a_model_extracted_sheet(tmp_pat
     db, folder = tmp_path / "swarm.db", tmp_path / "swarm-runs"
     assert execute(db, folder, "weekly-report", "w")["status"] == "succeeded"
     book = openpyxl.load_workbook(folder / "w/workbook/weekly-report.xlsx")
-    assert book.sheetnames == ["Daily", "Actions"]
-    daily = book["Daily"]
-    assert [c.data_type for c in daily[2]] == ["d", "s", "n", "n", "n", "b"]
+    assert book.sheetnames == ["Daily (simulated)", "Actions (simulated)"]
+    daily = book["Daily (simulated)"]
+    assert [c.value for c in daily[1]] == [
+        "provenance", "day", "region", "runs", "success_rate", "cost_usd", "incident",
+    ]  # fmt: skip
+    assert [c.data_type for c in daily[2]] == ["s", "d", "s", "n", "n", "n", "b"]
+    assert [c.number_format for c in daily[2]][4:6] == ["#,##0.0%", "#,##0.00"]
     assert daily.max_row == 8 and daily.freeze_panes == "A2"
 
 
@@ -130,3 +147,23 @@ def test_a_resumed_run_writes_the_same_files_as_an_uninterrupted_one(tmp_path: P
     assert first["status"] == "cancelled" and second["status"] == "succeeded"
     whole = [(p, sha) for _, _, p, _, sha in recorded(db, "whole")]
     assert [(p, sha) for _, _, p, _, sha in recorded(db, "cut")] == whole
+
+
+def test_the_weekly_deck_renders_with_its_titles_on_the_slides(tmp_path: Path) -> None:
+    """LibreOffice's PDF of the deck: on the title slide the title lies inside the page and
+    above the subtitle, without overlapping it; every slide's words lie inside the page."""
+    db, folder = tmp_path / "swarm.db", tmp_path / "swarm-runs"
+    assert execute(db, folder, "weekly-report", "w")["status"] == "succeeded"
+    pdf = read_pdf(to_pdf(folder / "w/deck/weekly-report.pptx", tmp_path))
+    width, height = pdf.pages[0]
+    assert width / height == pytest.approx(16 / 9, rel=0.01)
+    for word in pdf.words:
+        assert 0 <= word.x0 < word.x1 <= width and 0 <= word.y0 < word.y1 <= height, word
+    first = [w for w in pdf.words if w.page == 0]
+    title = [w for w in first if w.text in ("Weekly", "operations")]
+    subtitle = [w for w in first if w.text in ("Week", "November")]
+    assert len(title) == 2 and len(subtitle) == 2, pdf.text(0)
+    assert max(w.y1 for w in title) <= min(w.y0 for w in subtitle)  # no overlap: above it
+    assert min(w.y0 for w in title) > height * 0.15  # not pushed off the top edge
+    assert "Simulated:" in pdf.text(0) and "records (table follows)" not in pdf.text(1)
+    assert [pdf.text(n).split()[0] for n in range(1, 3)] == ["Highlights", "Daily"]

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from pathlib import Path
 
+import anyio
 import pytest
 
 from swarm.errors import TaskError
+from swarm.providers.sim import SimProvider
+from swarm.runtime import run as runs
+from swarm.store.store import Store
+from swarm.validation import validate_data
 from tests.aggregate.conftest import context
-from workers.aggregate.files import confined, name_problem, safe_name, stable_zip, write_artifact
+from tests.cli.conftest import CliRunner
+from workers.aggregate.files import (
+    confined,
+    name_problem,
+    safe_name,
+    stable_zip,
+    task_folder,
+    write_artifact,
+)
 
 HOSTILE = ["../x", "../../etc/passwd", "/etc/x", "a/../../x", "C:\\x", "..", ""]
 
@@ -59,7 +73,7 @@ def test_written_files_are_recorded_once_with_size_and_sha256(tmp_path: Path) ->
     ctx = context(tmp_path, "document", {"a": "x"}, task_id="map:0001")
     first = write_artifact(ctx, "document", "r.md", b"one")
     again = write_artifact(ctx, "document", "r.md", b"two!")
-    assert first == again == "map-0001/r.md"
+    assert first == again == f"{task_folder('map:0001')}/r.md"
     (record,) = ctx.artifacts
     assert record.size == 4 and record.sha256 == hashlib.sha256(b"two!").hexdigest()
     assert record.kind == "document" and not list(tmp_path.rglob("*.tmp"))
@@ -79,3 +93,50 @@ def test_stable_zip_fixes_entry_times_and_package_dates() -> None:
     assert one == two
     with zipfile.ZipFile(io.BytesIO(one)) as z:
         assert b"2000-01-01T00:00:00Z" in z.read("docProps/core.xml")
+
+
+def test_names_keep_letters_of_every_script() -> None:
+    assert safe_name("ümlaut 报告") == "ümlaut-报告"
+    assert safe_name("u\u0308mlaut.md") == "ümlaut.md"  # NFC: one character, not two
+    assert safe_name("a\u202eb\u200bc/d") == "abc-d"  # controls and invisible marks dropped
+    assert safe_name("Ωμέγα_2026.xlsx") == "Ωμέγα_2026.xlsx"
+
+
+def test_task_folders_differ_for_ids_that_sanitise_alike() -> None:
+    ids = ["rep:x", "rep-x", "rep/x", "rep x", "REP-X", "ümlaut:报告"]
+    folders = [task_folder(i) for i in ids]
+    assert len(set(folders)) == len(ids)
+    assert task_folder("rep-x") == "rep-x" and task_folder("rep:x").startswith("rep-x-")
+    assert all(safe_name(f) == f for f in folders)
+
+
+PLAN = {
+    "goal": "two tasks whose ids sanitise alike",
+    "tasks": [
+        {"id": "notes", "kind": "llm", "prompt": "Notes."},
+        {"id": "rep:x", "kind": "document", "deps": ["notes"], "config": {"formats": ["md"]}},
+        {"id": "rep-x", "kind": "document", "deps": ["notes"], "config": {"formats": ["md"]}},
+    ],
+}
+
+
+def test_no_task_overwrites_another_tasks_files_and_artifacts_lists_them_all(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    db, folder = tmp_path / "swarm.db", tmp_path / "runs"
+
+    async def main() -> dict[str, object]:
+        store = await Store.open(db)
+        try:
+            options = runs.RunOptions(artifacts_dir=str(folder))
+            plan = validate_data(PLAN)
+            return await runs.execute(store, plan, SimProvider(), options, run_id="r")
+        finally:
+            await store.close()
+
+    assert anyio.run(main)["status"] == "succeeded"
+    listed = json.loads(cli("artifacts", "r", "--db", db, "--json").out)["artifacts"]
+    by_task = {a["task_id"]: a["path"] for a in listed}
+    assert set(by_task) == {"rep:x", "rep-x"} and len(set(by_task.values())) == 2
+    on_disk = sorted(str(p.relative_to(folder / "r")) for p in (folder / "r").rglob("*.md"))
+    assert on_disk == sorted(by_task.values())

@@ -93,7 +93,8 @@ class SheetWorker:
         filled: list[tuple[Table, list[list[Value]]]] = []
         for table in tables(ctx.spec):
             rows = await rows_for(ctx, table)
-            filled.append((table, typed_rows(table.name, table.columns, rows)))
+            typed = await common.off_loop(typed_rows, table.name, table.columns, rows)
+            filled.append((table, typed))
         paths = []
         if "xlsx" in formats:
             data = await common.off_loop(render_xlsx, common.title_of(ctx.spec), filled, label)
@@ -254,11 +255,11 @@ def _sheet(book: Workbook, table: Table, values: list[list[Value]], label: str |
         cell.alignment = Alignment(vertical="center")
     if label:
         ws["A1"].comment = Comment(label, "swarm")
-    for row in values:
+    for r, row in enumerate(values, start=2):
         ws.append(row)
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # text from upstream is never a formula
+        for c, value in enumerate(row, start=1):
+            if isinstance(value, str) and value.startswith("="):
+                ws.cell(r, c).data_type = "s"  # text from upstream is never a formula
     for index, column in enumerate(columns, start=1):
         if fmt := number_format(column):
             for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
