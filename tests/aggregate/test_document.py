@@ -138,13 +138,14 @@ def test_records_keep_their_order_and_uniform_ones_become_one_table(tmp_path: Pa
     run(ctx)
     md = (tmp_path / "market_brief/market_brief.md").read_text()
     assert md.startswith("# Market brief\n")  # not the raw id
-    assert "## Co overview\n\n| Name | Segment | Founded | Revenue (M USD) |" in md
-    assert "| Acme | hybrid | 1981 | 12.5 |\n| Globex | hybrid | 2001 | 12.5 |" in md
+    assert "## Co overview\n\n| Co | Name | Segment | Founded | Revenue (M USD) |" in md
+    assert "| Acme Inc | Acme | hybrid | 1981 | 12.5 |\n| Co globex | Globex | hybrid | 2001" in md
+    assert "- Acme Inc (task `co.acme`)\n- Co globex (task `co.globex`)" in md
     assert "**Acme Inc**: A long description" in md and "## Analyst notes" in md
     assert "Simulated" not in md
     document = docx.Document(str(tmp_path / "market_brief/market_brief.docx"))
     widths = [c.width for c in document.tables[0].columns]
-    assert len(set(widths)) > 1 and widths[3] > widths[0]  # the long header gets its room
+    assert len(set(widths)) > 1 and widths[4] > widths[3]  # the long header gets its room
 
 
 def test_a_simulated_document_says_so_in_every_format(tmp_path: Path) -> None:

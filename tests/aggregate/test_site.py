@@ -190,3 +190,14 @@ def test_an_image_result_pointing_outside_the_run_or_at_a_non_image_is_refused(
         ctx = context(tmp_path, "site", {"x": fake})
         with pytest.raises(TaskError, match=message):
             run(ctx)
+
+
+def test_a_record_card_shows_its_summary_and_its_page_a_readable_table(tmp_path: Path) -> None:
+    firm = {"name": "Acme", "country": "PL", "founded_year": 1981, "summary": "Makes pumps."}
+    ctx = context(tmp_path, "site", {"acme": json.dumps(firm)}, provider=unlabelled())
+    ctx.dep_titles["acme"] = "Acme Heat"
+    run(ctx)
+    index = (tmp_path / "agg/index.html").read_text()
+    assert '<a href="acme.html">Acme Heat</a><p>Makes pumps.</p>' in index
+    page = (tmp_path / "agg/acme.html").read_text()
+    assert "<td>Founded year</td>" in page and page.index("Name") < page.index("Country")

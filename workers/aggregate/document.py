@@ -89,7 +89,7 @@ async def compose(ctx: TaskContext, title: str, label: str | None = None) -> lis
         parts.append(f"## {_one_line(section.title)}")
         parts += section.pictures or [markup.escape_raw_html(section.markdown)]
     cited = sources.urls([ctx.inputs.get(i, "") for s in found for i in s.ids])
-    listed = [f"- {s.title} (task `{i}`)" for s in found for i in s.ids]
+    listed = [f"- {t} (task `{i}`)" for s in found for i, t in zip(s.ids, s.labels, strict=True)]
     parts += ["## Sources", "\n".join(listed + [f"- <{url}>" for url in cited])]
     return [p for p in parts if p]
 

@@ -267,6 +267,9 @@ def _sheet(book: Workbook, table: Table, values: list[list[Value]], label: str |
         width = max([len(column.name)] + [len(_shown(r[index - 1])) for r in values])
         ws.column_dimensions[get_column_letter(index)].width = min(width + 3, MAX_WIDTH)
     ws.freeze_panes = "A2"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True  # printed: every column on the page
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = "1:1"
     if values:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(values) + 1}"
 

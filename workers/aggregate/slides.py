@@ -77,8 +77,8 @@ def render_pptx(
     charts: bool,
     label: str | None = None,
 ) -> bytes:
-    """The deck. ``label`` (a simulated run's notice) goes on every slide's foot, under the
-    subtitle and into the document properties."""
+    """The deck. ``label`` (a simulated run's notice) goes on every slide's foot and into the
+    document properties."""
     deck = Presentation()
     _widen(deck, Inches(13.333))
     props = deck.core_properties
@@ -89,7 +89,7 @@ def render_pptx(
         props.subject, props.keywords, props.comments = label, "simulated", label
     first = deck.slides.add_slide(deck.slide_layouts[LAYOUT_TITLE])
     first.shapes.title.text = title
-    first.placeholders[1].text = subtitle + (f"\n{label}" if label else "")
+    first.placeholders[1].text = subtitle
     for section in found:
         if section.pictures:
             _pictures(deck, section)

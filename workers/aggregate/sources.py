@@ -19,7 +19,8 @@ LONG_FIELD = 80
 """A record's text field longer than this is shown as a paragraph, not squeezed into a cell."""
 _UNITS = {"usd": "USD", "musd": "M USD", "eur": "EUR", "pct": "%", "percent": "%", "s": "s"}
 _ACRONYMS = {"id", "url", "usd", "eur", "ceo", "api", "sla", "kpi"}
-LABEL_FIELDS = ("name", "title", "label", "company")
+SUMMARY_FIELDS = ("summary", "description", "overview", "abstract")
+LABEL_FIELDS = ("name", "title", "label", "company", "item")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,8 @@ class Section:
     """Images an upstream ``image`` task made (embedded by the kinds that can show them)."""
     ids: tuple[str, ...] = ()
     """Every dependency this section stands for (several when records were merged)."""
+    labels: tuple[str, ...] = ()
+    """The title of each of :attr:`ids` (for a sources list)."""
     summary: str = ""
     """One line for an index card: a record's longest text, or what the table holds."""
 
@@ -162,16 +165,20 @@ def _section(ctx: TaskContext, dep: str, title: str, value: Any) -> Section:
     if is_image_result(value):
         found = pictures_in(value, ctx.run_dir)
         alt = "; ".join(p.alt for p in found[:1])
-        return Section(dep, title, "", pictures=found, ids=(dep,), summary=alt)
+        return Section(dep, title, "", pictures=found, ids=(dep,), labels=(title,), summary=alt)
     rows = records(value)
     text = to_markdown(value)
-    return Section(dep, title, text, rows, ids=(dep,), summary=summary_of(value, text))
+    summary = summary_of(value, text)
+    return Section(dep, title, text, rows, ids=(dep,), labels=(title,), summary=summary)
 
 
 def summary_of(value: Any, text: str) -> str:
     """One line for a card: a record's longest text field, a table's size and first labels,
     else the first sentence-like line of the text."""
     if isinstance(value, dict):
+        for key in SUMMARY_FIELDS:
+            if isinstance(value.get(key), str) and value[key].strip():
+                return str(value[key])
         texts = [v for v in value.values() if isinstance(v, str)]
         return max(texts, key=len, default="")
     rows = records(value)
@@ -215,11 +222,10 @@ def merge_records(found: list[Section], ctx: TaskContext) -> list[Section]:
 
 
 def _merged(run: list[tuple[Section, dict[str, Any]]]) -> Section:
-    fields = list(run[0][1])
-    named = any(f in fields for f in LABEL_FIELDS)
-    rows = tuple(v if named else {"item": s.title, **v} for s, v in run)
     ids = tuple(s.id for s, _ in run)
     prefix = _common_prefix(ids)
+    key = prefix.lower() if prefix and prefix.lower() not in run[0][1] else "item"
+    rows = tuple({key: s.title, **v} for s, v in run)  # the plan's titles lead each row
     title = f"{humanise(prefix)} overview" if prefix else "Overview"
     short = tuple({k: v for k, v in r.items() if not _long(v)} for r in rows)
     text = table(list(short))
@@ -227,7 +233,9 @@ def _merged(run: list[tuple[Section, dict[str, Any]]]) -> Section:
         notes = [str(v).strip() for v in value.values() if _long(v)]
         if notes:
             text += f"\n\n**{cell(section.title)}**: " + " ".join(notes)
-    return Section(ids[0], title, text, short, ids=ids, summary=summary_of(list(short), text))
+    labels = tuple(s.title for s, _ in run)
+    summary = summary_of(list(short), text)
+    return Section(ids[0], title, text, short, ids=ids, labels=labels, summary=summary)
 
 
 def _common_prefix(ids: tuple[str, ...]) -> str:
