@@ -84,7 +84,11 @@ def dimensions(data: bytes, where: str) -> tuple[int, int]:
             image.verify()
             return image.size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise _bad(f"{where!r} does not decode as an image: {exc}") from None
+        raise TaskError(
+            f"{where} does not decode as an image: {exc}",
+            retryable=True,
+            hint="a truncated or corrupt download; the task is tried again",
+        ) from None
 
 
 def raster(picture: Picture) -> bytes:
