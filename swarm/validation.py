@@ -3,13 +3,17 @@ all reported together."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from swarm.errors import PlanError, Problem
 from swarm.plan import Plan, TaskSpec, parse_plan, read_plan_file
+
+if TYPE_CHECKING:
+    from swarm.providers.pricing import Price
 
 
 def kind_problems(raw: dict[str, Any]) -> list[Problem]:
@@ -56,3 +60,98 @@ def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
 def validate_file(path: str | Path) -> Plan:
     """Read a plan file and validate it with every check."""
     return validate_data(read_plan_file(path), source=str(path))
+
+
+MODEL_CALLING_KINDS = frozenset({"llm", "agent"})
+"""Kinds whose every task makes at least one model call, hence uses at least one step."""
+MAX_CHARS_PER_TOKEN = 16
+"""No tokenizer in use packs more characters than this into one token on ordinary text, so a
+prompt of N characters is at least N / 16 input tokens: a lower bound, not an estimate."""
+
+
+def min_usage(plan: Plan) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """What ``plan`` needs at the very least: steps, tokens, and per model (tokens in, out).
+
+    Each task of a kind in :data:`MODEL_CALLING_KINDS` makes one model call at least: one step,
+    its prompt's tokens in and one token out. Retries, re-asks and the answers' real length only
+    add to it.
+    """
+    steps = tokens = 0
+    per_model: dict[str, tuple[int, int]] = {}
+    for spec in plan.tasks:
+        if spec.kind not in MODEL_CALLING_KINDS:
+            continue
+        params = plan.defaults.params.merged(spec.params)
+        text = spec.prompt + (params.system_prompt or "")
+        tokens_in = -(-len(text) // MAX_CHARS_PER_TOKEN)
+        model = spec.model or plan.defaults.model
+        seen_in, seen_out = per_model.get(model, (0, 0))
+        per_model[model] = (seen_in + tokens_in, seen_out + 1)
+        steps += 1
+        tokens += tokens_in + 1
+    return steps, tokens, per_model
+
+
+def budget_problems(plan: Plan, prices: Mapping[str, Price] | None = None) -> list[Problem]:
+    """The budgets ``plan`` cannot fit even at its cheapest (its step pool, ``max_tokens``,
+    ``max_cost_usd``), each naming the field to raise; empty if it may fit.
+
+    A run of such a plan would spend its budget and then fail the tasks left over, so
+    `swarm validate` and `swarm execute` refuse it before anything runs. ``prices`` (model ->
+    price) defaults to :func:`swarm.providers.pricing.price_table`; models without a price
+    are left out of the cost bound rather than guessed.
+    """
+    from swarm.core.money import usd
+
+    steps, tokens, per_model = min_usage(plan)
+    budget, problems = plan.budget, []
+    if steps > budget.max_steps:
+        problems.append(
+            Problem(
+                "plan",
+                "budget.max_steps",
+                f"the plan needs at least {steps} steps (one model call for each of its {steps} "
+                f"{'/'.join(sorted(MODEL_CALLING_KINDS))} tasks) but the step pool is "
+                f"{budget.max_steps}: raise budget.max_steps (or --max-steps) to {steps} or more",
+            )
+        )
+    if budget.max_tokens is not None and tokens > budget.max_tokens:
+        problems.append(
+            Problem(
+                "plan",
+                "budget.max_tokens",
+                f"the plan needs at least {tokens:,} tokens (its prompts, one answer token each) "
+                f"but budget.max_tokens is {budget.max_tokens:,}: raise budget.max_tokens "
+                "(or --max-tokens)",
+            )
+        )
+    if budget.max_cost_usd is not None:
+        if prices is None:
+            from swarm.providers.pricing import price_table
+
+            prices = price_table()
+        cost = sum(
+            prices[model].cost(tokens_in, tokens_out)
+            for model, (tokens_in, tokens_out) in per_model.items()
+            if model in prices
+        )
+        if cost > budget.max_cost_usd:
+            problems.append(
+                Problem(
+                    "plan",
+                    "budget.max_cost_usd",
+                    f"the plan costs at least {usd(cost)} (its prompts, one answer token each) "
+                    f"but budget.max_cost_usd is {usd(budget.max_cost_usd)}: raise "
+                    "budget.max_cost_usd (or --max-cost)",
+                )
+            )
+    return problems
+
+
+def check_budget(plan: Plan, *, source: str = "plan") -> Plan:
+    """``plan`` if it may fit its budgets, else a PlanError (exit 2) naming each budget field to
+    raise; call it with the budget the run will have (after any overrides), before it starts."""
+    problems = budget_problems(plan)
+    if problems:
+        raise PlanError(source, problems)
+    return plan

@@ -1,18 +1,29 @@
 """The typer app and the entry point that maps the error tree onto exit codes.
 
 Exit codes: 0 success, 1 a run ended with failed tasks (or a runtime error), 2 invalid input
-(nothing written), 130 cancelled.
+(nothing written), 130 cancelled. With ``--json`` every failure is one JSON object on stdout,
+``{"error": {"type", "message", "hint", "exit_code", ...}}``, so a script reads one object
+whatever happened.
+
+Building the app imports only what printing help needs: each command module imports its heavy
+parts (the runtime, the store, SQLAlchemy, the API) inside the commands. The commands whose
+modules cannot be imported cheaply (:data:`LAZY_COMMANDS`) are imported only when invoked;
+``swarm --help`` lists them from their one-line summaries here.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import sys
+import traceback
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from swarm.errors import SwarmError
+from swarm.errors import PlanError, SwarmError
 
 app = typer.Typer(
     name="swarm",
@@ -20,7 +31,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # = HELP_OPTIONS
 )
+HELP_OPTIONS = ["-h", "--help"]
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK = 0
@@ -28,19 +41,143 @@ EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_CANCELLED = 130
 
+COMMAND_ORDER = (
+    "validate",
+    "graph",
+    "schema",
+    "plan",
+    "execute",
+    "run",
+    "resume",
+    "runs",
+    "show",
+    "events",
+    "artifacts",
+    "cancel",
+    "export",
+    "report",
+    "dashboard",
+    "db",
+)
+"""How ``swarm --help`` lists the commands: from reading a plan, to running, to inspecting."""
+LIGHT_MODULES = (
+    "plan_cmds",
+    "planner_cmds",
+    "inspect_cmds",
+    "report_cmds",
+    "dashboard_cmds",
+    "db_cmds",
+)
+"""Command modules that are cheap to import (they import their heavy parts lazily)."""
+LAZY_COMMANDS = {
+    "execute": (
+        "run_cmds",
+        "Run a plan: validate it, record it in the database, and execute its DAG.",
+    ),
+    "resume": (
+        "run_cmds",
+        "Continue a run from the database alone; finished tasks are not run again.",
+    ),
+    "run": (
+        "submit_cmds",
+        "Plan GOAL with the planner model and run the plan while it is being written.",
+    ),
+}
+"""command -> (its module, its one-line help): imported only when the command is invoked."""
 
-def _register() -> None:
-    # Each module adds its commands to ``app`` on import.
-    from swarm.cli import (  # noqa: F401
-        dashboard_cmds,
-        db_cmds,
-        inspect_cmds,
-        plan_cmds,
-        planner_cmds,
-        report_cmds,
-        run_cmds,
-        submit_cmds,
-    )
+
+def version_callback(value: bool) -> None:
+    if value:
+        from swarm import __version__
+
+        typer.echo(f"swarm {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=version_callback,
+        is_eager=True,
+    ),
+) -> None:
+    """Run agent swarms: plans as DAGs, executed durably over SQLite."""
+
+
+def _register(argv: list[str] | None = None) -> None:
+    """Import the command modules (each adds its commands to ``app``); of the lazy ones only the
+    one ``argv`` invokes (all of them when ``argv`` is None, as tests of the whole app want)."""
+    for name in LIGHT_MODULES:
+        importlib.import_module(f"swarm.cli.{name}")
+    wanted = LAZY_COMMANDS if argv is None else {_command_name(argv)} & LAZY_COMMANDS.keys()
+    for command in wanted:
+        importlib.import_module(f"swarm.cli.{LAZY_COMMANDS[command][0]}")
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The command ``argv`` invokes: the root takes only flags without values."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build(argv: list[str] | None = None) -> typer.core.TyperGroup:
+    """The click group for ``argv``: the registered commands, then a summary-only stand-in for
+    each lazy command not imported, in :data:`COMMAND_ORDER`."""
+    _register(argv)
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    for name, (_, summary) in LAZY_COMMANDS.items():
+        if name not in group.commands:
+            group.add_command(_stand_in(name, summary), name)
+    rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+    group.commands = dict(sorted(group.commands.items(), key=lambda kv: rank.get(kv[0], 99)))
+    polish(group)
+    return group
+
+
+_METAVARS = {"bool": "", "str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH"}
+
+
+def polish(command: Any) -> None:
+    """Help as people read it, for every command alike: paragraphs as flowing text with no
+    docstring line breaks or reST double backticks, and metavars in words (``TEXT``,
+    ``INTEGER``; nothing for a flag) instead of typer's ``<str>``/``<bool>`` type tags."""
+    if command.help:
+        command.help = _flow(command.help)
+    ctx = typer.Context(command, help_option_names=HELP_OPTIONS)
+    help_option = command.get_help_option(ctx)  # cached by click: this is the one shown
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if param.param_type_name == "argument":
+            param.display_type_rich = _no_type  # its metavar (PLAN, RUN_ID) says it all
+        elif param.metavar is None:
+            label = param.display_type(ctx).strip("<>").removesuffix(" range")
+            label = label.removeprefix("list[").removesuffix("]")
+            if "|" in label:
+                param.metavar = f"[{label}]"
+            else:
+                param.metavar = _METAVARS.get(label, label.upper())
+    for sub in getattr(command, "commands", {}).values():
+        polish(sub)
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _flow(text: str) -> str:
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).replace("``", "`").split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _stand_in(name: str, summary: str) -> Any:
+    """A command that only lists ``name`` in the root's help (invoking it imports the real one)."""
+    stub = typer.Typer()
+    stub.command(name, help=summary)(lambda: None)
+    return typer.main.get_command(stub)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
@@ -58,26 +195,60 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
+def wants_json(argv: list[str]) -> bool:
+    """``--json`` was given (before a ``--``): failures are then reported as JSON on stdout."""
+    args = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in args
+
+
+def error_json(exc: BaseException, exit_code: int, kind: str | None = None) -> str:
+    """The one JSON object a ``--json`` command prints when it fails."""
+    error: dict[str, Any] = {
+        "type": kind or type(exc).__name__,
+        "message": getattr(exc, "message", None) or str(exc),
+        "hint": getattr(exc, "hint", None),
+        "exit_code": exit_code,
+    }
+    if isinstance(exc, PlanError):
+        error["source"] = exc.source
+        error["problems"] = [
+            {"where": p.where, "field": p.field, "message": p.message} for p in exc.problems
+        ]
+    return json.dumps({"ok": False, "error": error}, default=str)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; every :class:`SwarmError` becomes a message on stderr and its exit code."""
-    _register()
+    """Run the CLI; every :class:`SwarmError` becomes a message on stderr (or, with ``--json``,
+    a JSON object on stdout) and its exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = wants_json(args)
     try:
         # Outside standalone mode click *returns* the code of a ``typer.Exit`` (and of --help).
-        code = app(args=argv, standalone_mode=False)
+        code = build(args)(args=args, prog_name="swarm", standalone_mode=False)
     except SwarmError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        if as_json:
+            typer.echo(error_json(exc, exc.exit_code))
+        else:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except typer.Abort:
-        return EXIT_CANCELLED
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        if as_json:
+            typer.echo(error_json(exc, EXIT_CANCELLED, "Cancelled"))
         return EXIT_CANCELLED
     except Exception as exc:  # click's usage errors: bad flags, missing arguments
         if isinstance(exc, _usage_errors()):
-            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+            if as_json:
+                typer.echo(error_json(exc, EXIT_INPUT, "UsageError"))
+            else:
+                exc.show(file=sys.stderr)  # type: ignore[attr-defined]
             return EXIT_INPUT
-        raise
+        if not as_json:
+            raise
+        traceback.print_exc(file=sys.stderr)
+        typer.echo(error_json(exc, EXIT_FAILED, "InternalError"))
+        return EXIT_FAILED
     return code if isinstance(code, int) and not isinstance(code, bool) else EXIT_OK
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -9,10 +11,26 @@ import anyio
 import typer
 
 from swarm.cli.app import app, err_console
-from swarm.cli.run_cmds import DbOption
+from swarm.cli.options import DbOption, db_path
 from swarm.errors import ConfigError
-from swarm.store.engine import default_db
-from swarm.store.store import Store
+
+HOST = "127.0.0.1"
+
+
+def check_port_free(port: int, host: str = HOST) -> None:
+    """Refuse a port something already listens on (ConfigError, exit 2) before anything is
+    announced; bound as the server will bind it (``SO_REUSEADDR``), then released."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            taken = exc.errno in (errno.EADDRINUSE, errno.EACCES)
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE else str(exc.strerror)
+            raise ConfigError(
+                f"cannot serve on {host}:{port}: the port {reason}",
+                hint="choose another with --port" if taken else None,
+            ) from None
 
 
 @app.command("dashboard")
@@ -23,12 +41,13 @@ def dashboard_command(
     """Serve the database on http://127.0.0.1:PORT with Datasette and swarm's dashboards."""
     from swarm.dashboard.server import make_datasette, serve
 
-    path = db if db is not None else default_db()
+    path = db_path(db)
     if not path.is_file():
         raise ConfigError(
             f"no database at {path}",
             hint="run a plan first (`swarm execute PLAN`), or point --db/SWARM_DB at the file",
         )
+    check_port_free(port)
     anyio.run(_migrate, path)  # the views the dashboards read come with the migrations
     make_datasette(path)  # fail early (missing extra) before announcing anything
 
@@ -42,5 +61,7 @@ def dashboard_command(
 
 
 async def _migrate(path: Path) -> None:
+    from swarm.store.store import Store
+
     store = await Store.open(path)
     await store.close()

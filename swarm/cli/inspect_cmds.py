@@ -10,21 +10,21 @@ carries JSON only (``events`` prints one JSON object per line).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from swarm.cli.app import app
+from swarm.cli.app import EXIT_FAILED, app
 from swarm.cli.inspect_text import (
     STATUS_STYLE,
     clean,
@@ -32,27 +32,29 @@ from swarm.cli.inspect_text import (
     event_line,
     metrics_lines,
     money,
+    run_makespan,
+    stdout_console,
     timestamp,
 )
-from swarm.cli.run_cmds import DbOption, JsonOption
-from swarm.dag import render_tree
+from swarm.cli.options import DbOption, JsonOption, db_path
 from swarm.errors import ConfigError, RunNotFound
-from swarm.runtime.metrics import RunMetrics, metrics_of, task_graph
-from swarm.runtime.run import LIVE_HEARTBEAT_S
-from swarm.store.engine import default_db
-from swarm.store.queries import EventRow, Queries, RunDetail, RunSummary
-from swarm.store.store import Store
+
+if TYPE_CHECKING:
+    from swarm.runtime.metrics import RunMetrics
+    from swarm.store.queries import EventRow, Queries, RunDetail, RunSummary
 
 RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to inspect.")]
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
 FOLLOW_POLL_S = 0.25
-PIPE_WIDTH = 250
 
 
 @asynccontextmanager
 async def open_queries(db: Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
     """Queries over an existing database; never creates one (a missing file is an input error)."""
-    path = db if db is not None else default_db()
+    from swarm.store.queries import Queries
+    from swarm.store.store import Store
+
+    path = db_path(db)
     if not path.is_file():
         if run_id is not None:
             raise RunNotFound(run_id, str(path))
@@ -68,17 +70,54 @@ async def open_queries(db: Path | None, run_id: str | None = None) -> AsyncItera
             await store.close()
 
 
+def check_output(path: Path) -> Path:
+    """The absolute path of a file a command may write, or ConfigError (exit 2) saying why not:
+    checked before the database is read, so nothing is done for an output that cannot be."""
+    target = path.expanduser().absolute()
+    if target.is_dir():
+        raise ConfigError(
+            f"cannot write {path}: it is a folder", hint=f"name a file, e.g. -o {path / 'NAME'}"
+        )
+    if not target.parent.is_dir():
+        raise ConfigError(
+            f"cannot write {path}: folder {target.parent} does not exist",
+            hint="create the folder first, or write somewhere else with -o",
+        )
+    return target
+
+
+def write_output(target: Path, text: str) -> Path:
+    """Write ``text`` to ``target``; an OS refusal (permissions, a full disk) is ConfigError."""
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            hint="check that the folder is writable, or write somewhere else with -o",
+        ) from None
+    return target
+
+
 def is_live(run: RunSummary, now: float | None = None) -> bool:
-    """A process is driving the run: it is running and its heartbeat is fresh."""
+    """A process is driving the run: it is running, its heartbeat is fresh and, on this machine,
+    its driver's process still exists (a ``kill -9``'d driver is not live, fresh beat or not)."""
+    from swarm.runtime.run import LIVE_HEARTBEAT_S
+
     if run.status not in ("created", "running") or run.heartbeat_at is None:
         return False
-    return (now or time.time()) - run.heartbeat_at < LIVE_HEARTBEAT_S
+    if (now or time.time()) - run.heartbeat_at >= LIVE_HEARTBEAT_S:
+        return False
+    return run.owner_pid is None or _process_exists(run.owner_pid)
 
 
-def _console() -> Console:
-    """Rich output without markup; off a terminal, wide enough that rows are not cut."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=PIPE_WIDTH)
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _echo_json(data: Any) -> None:
@@ -94,7 +133,7 @@ def runs_command(
     limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """List recent runs: goal, status, task counts, duration, tokens and cost."""
+    """List recent runs: goal, status, task counts, makespan, tokens and cost."""
 
     async def main() -> list[RunSummary]:
         async with open_queries(db) as q:
@@ -108,7 +147,7 @@ def runs_command(
         typer.echo("no runs yet")
         return
     table = Table(box=None, pad_edge=False)
-    for name in ("run", "created", "status", "goal", "ok/failed/all", "duration", "tokens"):
+    for name in ("run", "created", "status", "goal", "ok/failed/all", "makespan", "tokens"):
         table.add_column(name, no_wrap=name != "goal")
     table.add_column("cost", justify="right")
     now = time.time()
@@ -120,16 +159,17 @@ def runs_command(
             Text(status, style=STATUS_STYLE.get(r.status, "")),
             Text(clean(r.goal, 60)),
             Text(f"{r.counts['succeeded']}/{r.counts['failed']}/{r.tasks}"),
-            Text(duration(r.duration_s)),
+            Text(duration(run_makespan(r))),
             Text(f"{r.tokens:,}"),
             Text(money(r.cost_usd)),
         )
-    _console().print(table)
+    stdout_console().print(table)
 
 
 def _run_json(r: RunSummary) -> dict[str, Any]:
     out = asdict(r)
     out["tokens"] = r.tokens
+    out["makespan_s"] = run_makespan(r)
     out["live"] = is_live(r)
     return out
 
@@ -150,6 +190,8 @@ def show_command(
         async with open_queries(db, run_id) as q:
             return await q.detail(run_id)
 
+    from swarm.runtime.metrics import metrics_of
+
     detail = anyio.run(main)
     metrics = metrics_of(detail)
     critical = set(metrics.critical_path)
@@ -163,7 +205,7 @@ def show_command(
             tasks.append(row)
         _echo_json({"run": _run_json(detail.run), "metrics": metrics.as_dict(), "tasks": tasks})
         return
-    console = _console()
+    console = stdout_console()
     _print_header(console, detail, metrics)
     table = Table(box=None, pad_edge=False)
     for name in ("", "task", "kind", "status", "attempts", "steps", "tokens", "cost", "duration"):
@@ -188,7 +230,7 @@ def show_command(
         console.print(Text(_tree(detail, critical)))
 
 
-def _print_header(console: Console, detail: RunDetail, metrics: RunMetrics) -> None:
+def _print_header(console: Any, detail: RunDetail, metrics: RunMetrics) -> None:
     r = detail.run
     head = Text(f"run {r.run_id}  ", style="bold")
     head.append(r.status, style=STATUS_STYLE.get(r.status, ""))
@@ -202,6 +244,9 @@ def _print_header(console: Console, detail: RunDetail, metrics: RunMetrics) -> N
 
 
 def _tree(detail: RunDetail, critical: set[str]) -> str:
+    from swarm.dag import render_tree
+    from swarm.runtime.metrics import task_graph
+
     graph = task_graph(detail.tasks)
     labels = {
         t.task_id: f"{'* ' if t.task_id in critical else ''}{t.task_id} [{t.kind}] {t.status}"
@@ -223,7 +268,7 @@ def events_command(
     after: Annotated[int, typer.Option(min=0, help="Only events with a larger id.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """The run's event log, oldest first; ``--follow`` tails a live run from any process.
+    """The run's event log, oldest first; --follow tails a live run from any process.
 
     With --json, one JSON object per line.
     """
@@ -293,52 +338,71 @@ def artifacts_command(run_id: RunIdArg, db: DbOption = None, as_json: JsonOption
             Text(row["sha256"][:12]),
             Text(clean(row["file"] or row["path"])),
         )
-    _console().print(table)
+    stdout_console().print(table)
 
 
 # -- swarm cancel -----------------------------------------------------------------------------
 
 
+CancelRunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to cancel.")]
+
+
 @app.command("cancel")
 def cancel_command(
-    run_id: RunIdArg,
+    run_id: CancelRunId,
     db: DbOption = None,
     wait: Annotated[
-        float, typer.Option(min=0.0, help="Seconds to wait for the run to stop (0: do not wait).")
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds to wait for the run to stop (0: do not wait); exits 1 if it has not.",
+        ),
     ] = 0.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Ask the process driving a run to cancel it; the run stays resumable."""
+    """Ask the process driving a run to cancel it; the run stays resumable.
 
-    async def main() -> dict[str, Any]:
-        async with open_queries(db, run_id) as q:
-            store_run = await q.run(run_id)
-            if store_run.status in ENDED:
-                return {"run_id": run_id, "status": store_run.status, "requested": False}
-            live = is_live(store_run)
-            await q.store.request_cancel(run_id)
-            status = store_run.status
-            if wait and live:
-                with anyio.move_on_after(wait):
-                    while status not in ENDED:
-                        await anyio.sleep(FOLLOW_POLL_S)
-                        status = (await q.run(run_id)).status
-            return {"run_id": run_id, "status": status, "requested": True, "live": live}
-
-    out = anyio.run(main)
+    A run no live process drives (its driver was killed) cannot be stopped: it already is; the
+    request is recorded and `swarm resume RUN_ID` continues the run.
+    """
+    out = anyio.run(_cancel, db, run_id, wait)
     if as_json:
         _echo_json(out)
-    elif not out["requested"]:
-        typer.echo(f"run {run_id} already ended: {out['status']}")
-    elif out["status"] in ENDED:
-        typer.echo(f"run {run_id} {out['status']}")
-    elif out["live"]:
-        typer.echo(f"cancel requested: the process driving run {run_id} will stop it shortly")
     else:
-        typer.echo(
-            f"cancel requested, but no live process is driving run {run_id} now "
-            f"(status {out['status']}); `swarm resume {run_id}` would clear the request"
-        )
+        typer.echo(_cancel_text(out))
+    if wait and out["requested"] and out["status"] not in ENDED:
+        raise typer.Exit(EXIT_FAILED)
+
+
+async def _cancel(db: Path | None, run_id: str, wait: float) -> dict[str, Any]:
+    async with open_queries(db, run_id) as q:
+        run = await q.run(run_id)
+        if run.status in ENDED:
+            return {"run_id": run_id, "status": run.status, "requested": False, "live": False}
+        live = is_live(run)
+        await q.store.request_cancel(run_id)
+        if wait and live:
+            with anyio.move_on_after(wait):
+                while run.status not in ENDED and is_live(run):
+                    await anyio.sleep(FOLLOW_POLL_S)
+                    run = await q.run(run_id)
+            live = is_live(run)
+        return {"run_id": run_id, "status": run.status, "requested": True, "live": live}
+
+
+def _cancel_text(out: dict[str, Any]) -> str:
+    run_id, status = out["run_id"], out["status"]
+    if not out["requested"]:
+        return f"run {run_id} already ended: {status}"
+    if status in ENDED:
+        return f"run {run_id} {status}"
+    if out["live"]:
+        return f"cancel requested: the process driving run {run_id} will stop it shortly"
+    return (
+        f"cancel requested, but no live process is driving run {run_id} (status {status}: its "
+        f"driver stopped without ending it, e.g. killed); there is nothing to stop. "
+        f"`swarm resume {run_id}` continues the run"
+    )
 
 
 # -- swarm export -----------------------------------------------------------------------------
@@ -346,7 +410,7 @@ def cancel_command(
 
 @app.command("export")
 def export_command(
-    run_id: RunIdArg,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to export.")],
     db: DbOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
@@ -360,28 +424,31 @@ def export_command(
     ] = None,
 ) -> None:
     """The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events,
-    artifacts (``--json`` is accepted; the output is always JSON). ``--format otlp``: the run's
-    OpenTelemetry trace instead, as OTLP/JSON or sent to ``--endpoint``."""
+    artifacts (--json is accepted; the output is always JSON). --format otlp: the run's
+    OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint."""
+    target = None if output is None else check_output(output)
     if format_ != "json" or endpoint is not None:
         from swarm.cli.export_otlp import export_trace
 
-        return export_trace(open_queries(db, run_id), run_id, output, as_json, format_, endpoint)
+        return export_trace(open_queries(db, run_id), run_id, target, as_json, format_, endpoint)
 
     async def main() -> dict[str, Any]:
         async with open_queries(db, run_id) as q:
             return await export_run(q, run_id)
 
     text = json.dumps(anyio.run(main), default=str, indent=1)
-    if output is None:
+    if target is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(target, text + "\n")
         if not as_json:
             typer.echo(f"wrote {output}", err=True)
 
 
 async def export_run(q: Queries, run_id: str) -> dict[str, Any]:
     """Everything the database holds about one run, as JSON-able data."""
+    from swarm.runtime.metrics import metrics_of
+
     detail = await q.detail(run_id)
     record = await q.store.load_run(run_id)
     return {

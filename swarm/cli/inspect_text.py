@@ -9,9 +9,18 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import TYPE_CHECKING
 
-from swarm.runtime.metrics import RunMetrics
-from swarm.store.queries import EventRow, RunSummary
+from rich.console import Console
+
+from swarm.core.money import usd
+
+if TYPE_CHECKING:
+    from swarm.runtime.metrics import RunMetrics
+    from swarm.store.queries import EventRow, RunSummary
+
+PIPE_WIDTH = 250
+"""Off a terminal, tables are laid out this wide so that rows are not cut."""
 
 STATUS_STYLE = {
     "succeeded": "green",
@@ -49,8 +58,26 @@ def duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def money(usd: float) -> str:
-    return f"${usd:.4f}"
+money = usd
+"""Dollars as every command writes them (:func:`swarm.core.money.usd`)."""
+
+
+def stdout_console() -> Console:
+    """Rich output on stdout: on a terminal, its width; off one (a pipe, a CI log), lines are
+    never wrapped and tables are laid out :data:`PIPE_WIDTH` wide."""
+    console = Console(highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(highlight=False, width=PIPE_WIDTH, soft_wrap=True)
+
+
+def run_makespan(r: RunSummary) -> float | None:
+    """The run's makespan as its metrics record it (active time over all its sessions, what
+    `swarm resume` and `swarm show` print); while none is recorded (a live or never-ended
+    run), the wall clock since it started."""
+    metrics = (r.summary or {}).get("metrics")
+    value = metrics.get("makespan_s") if isinstance(metrics, dict) else None
+    return float(value) if isinstance(value, int | float) else r.duration_s
 
 
 def timestamp(at: float | None, *, precise: bool = False) -> str:

@@ -11,16 +11,17 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import networkx as nx
 import typer
 
-from swarm.cli.app import EXIT_INPUT, app
-from swarm.dag import build_graph, critical_path, render_dot, render_mermaid, render_tree
+from swarm.cli.app import EXIT_INPUT, app, error_json
 from swarm.errors import ConfigError, PlanError
-from swarm.plan import Plan, plan_json_schema
-from swarm.validation import validate_file
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from swarm.plan import Plan
 
 PlanArg = Annotated[
     Path, typer.Argument(metavar="PLAN", help="The plan file (JSON).", show_default=False)
@@ -35,6 +36,8 @@ class GraphFormat(StrEnum):
 
 def unit_critical_path(graph: nx.DiGraph[str]) -> list[str]:
     """The critical path counting every task as one unit of work (plans carry no estimates)."""
+    from swarm.dag import critical_path
+
     return critical_path(graph, {node: 1.0 for node in graph})
 
 
@@ -50,6 +53,8 @@ class Summary:
 
     @classmethod
     def of(cls, plan: Plan) -> Summary:
+        from swarm.dag import build_graph
+
         graph = build_graph(plan)
         kinds = Counter(spec.kind for spec in plan.tasks)
         return cls(
@@ -75,8 +80,12 @@ def _plural(n: int, noun: str) -> str:
 
 
 def problems_json(error: PlanError) -> str:
+    """The JSON answer for an invalid plan: the problems at the top (as `swarm validate --json`
+    has always printed them) and the ``error`` object every failing ``--json`` command prints."""
     problems = [{"where": p.where, "field": p.field, "message": p.message} for p in error.problems]
-    return json.dumps({"ok": False, "source": error.source, "problems": problems}, indent=2)
+    data = {"ok": False, "source": error.source, "problems": problems}
+    data["error"] = json.loads(error_json(error, error.exit_code))["error"]
+    return json.dumps(data, indent=2)
 
 
 @app.command()
@@ -86,12 +95,16 @@ def validate(
         bool, typer.Option("--json", help="Print the result (or every problem) as JSON.")
     ] = False,
 ) -> None:
-    """Check a plan file: its fields, its DAG and each task kind's own rules.
+    """Check a plan file: its fields, its DAG, each task kind's own rules, and its budgets.
 
-    Every problem is listed, each with the task and field it is in. Exits 2 if there are any.
+    Every problem is listed, each with the task and field it is in; a plan that cannot fit its
+    step pool, token or dollar budget even at its cheapest is a problem too (naming the budget
+    field to raise). Exits 2 if there are any.
     """
+    from swarm.validation import check_budget, validate_file
+
     try:
-        plan = validate_file(plan_file)
+        plan = check_budget(validate_file(plan_file), source=str(plan_file))
     except PlanError as exc:
         if not as_json:
             raise
@@ -109,6 +122,9 @@ def graph(
     ] = GraphFormat.tree,
 ) -> None:
     """Draw a plan's DAG: a text tree (critical path marked *), Mermaid or Graphviz dot."""
+    from swarm.dag import build_graph, render_dot, render_mermaid, render_tree
+    from swarm.validation import validate_file
+
     plan = validate_file(plan_file)
     dag = build_graph(plan)
     if fmt is GraphFormat.mermaid:
@@ -132,6 +148,8 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of plan files (for editors and for planners' structured output)."""
+    from swarm.plan import plan_json_schema
+
     text = json.dumps(plan_json_schema(), indent=2)
     if output is None:
         typer.echo(text)

@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
 
-from planners import PlannerSettings, plan_goal
-from planners.planner import check_request
 from swarm.cli.app import EXIT_INPUT, app, err_console
+from swarm.cli.options import (
+    DEFAULT_MAX_TASKS,
+    PROVIDER_NAMES,
+    BaseUrlOption,
+    MaxTasksOption,
+    ModelOption,
+    RateLimitOption,
+    ReasoningEffortOption,
+)
 from swarm.cli.plan_cmds import Summary, problems_json
 from swarm.errors import ConfigError, PlanError, ProviderError
-from swarm.plan import Plan
-from swarm.providers.base import Provider
-from swarm.providers.factory import PROVIDERS, default_provider_name, make_provider
-from swarm.providers.images import PASS_THROUGH, image_input
+
+if TYPE_CHECKING:
+    from planners import PlannerSettings
+    from swarm.plan import Plan
+    from swarm.providers.base import Provider
 
 _TASK_KEY_ORDER = ("id", "kind", "title", "deps", "prompt")
 
@@ -39,6 +47,8 @@ def plan_text(plan: Plan) -> str:
 
 def _images(refs: list[str]) -> tuple[str, ...]:
     """Image paths made absolute after a check that each is an image the model can take."""
+    from swarm.providers.images import PASS_THROUGH, image_input
+
     out = []
     for ref in refs:
         try:
@@ -52,6 +62,8 @@ def _images(refs: list[str]) -> tuple[str, ...]:
 async def _plan(
     goal: str, provider: Provider, settings: PlannerSettings, images: tuple[str, ...]
 ) -> Plan:
+    from planners import plan_goal
+
     try:
         return await plan_goal(goal, provider, settings, images=images)
     finally:
@@ -94,15 +106,17 @@ def plan_command(
         typer.Option("--output", "-o", help="Write the plan to this file instead of printing it."),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDERS)}.")
+        str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDER_NAMES)}.")
     ] = None,
     image: Annotated[
         list[str] | None,
         typer.Option("--image", help="An image (file or https URL) the planner sees; repeatable."),
     ] = None,
-    max_tasks: Annotated[
-        int, typer.Option(min=1, max=100_000, help="The most tasks the plan may have.")
-    ] = PlannerSettings().max_tasks,
+    max_tasks: MaxTasksOption = DEFAULT_MAX_TASKS,
+    model_name: ModelOption = None,
+    reasoning_effort: ReasoningEffortOption = None,
+    base_url: BaseUrlOption = None,
+    rate_limit: RateLimitOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (the plan and a summary).")
     ] = False,
@@ -112,13 +126,18 @@ def plan_command(
     A bad answer is re-asked (twice at most) with the exact problems `swarm validate` lists.
     Exits 2 if no valid plan came back.
     """
-    settings = PlannerSettings(max_tasks=max_tasks)
+    from planners.planner import check_request
+    from swarm.providers.factory import default_provider_name, make_provider
+
+    settings = planner_settings(max_tasks, model_name, reasoning_effort)
     check_request(goal, settings)
     images = _images(image or [])
-    model = make_provider(provider or default_provider_name())
+    model = make_provider(
+        provider or default_provider_name(), base_url=base_url, rate_limit=rate_limit
+    )
     if model.simulated:
         err_console.print("provider: sim — a simulated plan, no real model is called")
-    err_console.print(f"planning with {model.name} ({settings.model})…", highlight=False)
+    err_console.print(planning_line(model, settings), highlight=False, markup=False)
     try:
         plan = anyio.run(_plan, goal, model, settings, images)
     except PlanError as exc:
@@ -140,3 +159,27 @@ def plan_command(
             f"wrote {output}: {s.tasks} tasks, {s.edges} edges, "
             f"critical path {s.critical_path} tasks{label}"
         )
+
+
+def planner_settings(
+    max_tasks: int, model: str | None, reasoning_effort: str | None
+) -> PlannerSettings:
+    """The planner's settings from the flags; a model or effort not given keeps its default."""
+    from planners import PlannerSettings
+
+    changes: dict[str, Any] = {"max_tasks": max_tasks}
+    if model is not None:
+        if not model.strip():
+            raise ConfigError("--model is empty", hint="e.g. --model moonshotai/kimi-k2.6")
+        changes["model"] = model.strip()
+    if reasoning_effort is not None:
+        changes["reasoning_effort"] = reasoning_effort
+    return PlannerSettings(**changes)
+
+
+def planning_line(model: Provider, settings: PlannerSettings) -> str:
+    """What the planner is about to do, in words that do not pretend a simulated provider
+    calls the model it would stand in for."""
+    if model.simulated:
+        return f"planning with {model.name} (simulated)…"
+    return f"planning with {settings.model} via {model.name}…"

@@ -4,40 +4,46 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
 
 from swarm.cli.app import app
-from swarm.cli.inspect_cmds import RunIdArg, open_queries
-from swarm.cli.run_cmds import DbOption, JsonOption
-from swarm.errors import ConfigError
-from swarm.report import ReportInput, collect, write_report
+from swarm.cli.inspect_cmds import check_output, open_queries, write_output
+from swarm.cli.options import DbOption, JsonOption
+
+if TYPE_CHECKING:
+    from swarm.report import ReportInput
+
+ReportRunId = Annotated[
+    str, typer.Argument(metavar="RUN_ID", help="The run to report on.", show_default=False)
+]
 
 
 @app.command("report")
 def report_command(
-    run_id: RunIdArg,
+    run_id: ReportRunId,
     db: DbOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="The HTML file to write [default: swarm-report-RUN_ID.html]."
+            "--output", "-o", help="The HTML file to write (default: swarm-report-RUN_ID.html)."
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One HTML file about a run, with no network needs: DAG, timeline, metrics, tasks, files."""
+    from swarm.report import collect, render_report
+
     target = output if output is not None else Path(f"swarm-report-{run_id}.html")
-    if not target.expanduser().absolute().parent.is_dir():
-        raise ConfigError(f"cannot write {target}: its folder does not exist")
+    target = check_output(target)
 
     async def main() -> ReportInput:
         async with open_queries(db, run_id) as q:
             return await collect(q, run_id)
 
-    written = write_report(anyio.run(main), target)
+    written = write_output(target, render_report(anyio.run(main), target.parent))
     if as_json:
         typer.echo(json.dumps({"run_id": run_id, "report": str(written)}))
     else:

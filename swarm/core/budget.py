@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swarm.core.money import usd
 from swarm.errors import BudgetExceeded
 
 
@@ -39,8 +40,8 @@ class Budget:
             left_usd = self.max_cost_usd - self.spent_cost_usd - self.held_cost_usd
             if cost_usd > left_usd + 1e-12:
                 raise BudgetExceeded(
-                    f"cost budget: this call may cost ${cost_usd:.4f}, ${max(left_usd, 0):.4f} "
-                    f"is left of ${self.max_cost_usd:.2f}",
+                    f"cost budget: this call may cost {usd(cost_usd)}, {usd(max(left_usd, 0))} "
+                    f"is left of {usd(self.max_cost_usd)}",
                     hint="raise budget.max_cost_usd (or --max-cost), or lower max_tokens per call",
                 )
         self.held_tokens += tokens

@@ -361,7 +361,7 @@ async def _drive(
         metrics.steps_critical,
         provider,
         end.status,
-        end.makespan_s,
+        metrics.makespan_s,  # the run's one makespan (all sessions), as show and runs read it
         totals=driver.totals_in_memory(end),
     )
     summary["metrics"] = metrics.as_dict()

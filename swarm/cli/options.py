@@ -1,0 +1,80 @@
+"""Options that many commands share (``--db``, ``--json``, ``--quiet``), with their checks.
+
+This module imports nothing heavy: the command modules import it while the app is built, and
+``swarm --help`` must not pay for SQLAlchemy or the runtime (see :mod:`swarm.cli.app`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swarm.errors import ConfigError, StoreError
+
+DB_HINT = "point --db (or $SWARM_DB) at a SQLite file in an existing folder"
+
+
+def db_path(value: Path | None) -> Path:
+    """The database file a command uses (``--db``, else ``$SWARM_DB``, else ``./swarm.db``),
+    checked before anything opens it: a folder, a missing parent folder or a file that is not
+    SQLite is bad input (exit 2), for every command alike. A missing file is not an error here:
+    the commands that need an existing database say so themselves."""
+    from swarm.store.engine import check_path, default_db
+
+    path = value if value is not None else default_db()
+    try:
+        check_path(path)
+    except StoreError as exc:
+        raise ConfigError(exc.message, hint=DB_HINT) from None
+    return path
+
+
+def _check_db(value: Path | None) -> Path | None:
+    db_path(value)  # at parse time, so every command taking --db refuses a bad one alike
+    return value
+
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="SQLite database file (default: $SWARM_DB, else ./swarm.db).",
+        show_default=False,
+        metavar="FILE",
+        callback=_check_db,
+    ),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print one JSON object on stdout (errors too); all else on stderr."
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+
+PROVIDER_NAMES = ("sim", "replicate", "openai")
+"""The providers `--provider` names (:data:`swarm.providers.factory.PROVIDERS`, which a test
+pins this to: the factory imports the providers, which help text should not pay for)."""
+MAX_TASKS_LIMIT = 5_000
+"""The most tasks `--max-tasks` allows, for `swarm plan` and `swarm run` alike."""
+DEFAULT_MAX_TASKS = 300
+"""`--max-tasks` when not given (:attr:`planners.PlannerSettings.max_tasks`)."""
+
+MaxTasksOption = Annotated[
+    int, typer.Option(min=1, max=MAX_TASKS_LIMIT, help="The most tasks the plan may have.")
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="The model to call (default: moonshotai/kimi-k2.6)."),
+]
+ReasoningEffortOption = Annotated[
+    str | None, typer.Option(help="none, low, medium or high (planner default: high).")
+]
+BaseUrlOption = Annotated[
+    str | None, typer.Option(help="Address of the replicate or openai provider's API.")
+]
+RateLimitOption = Annotated[
+    int | None, typer.Option(min=1, help="Prediction creations per minute (default 600).")
+]
