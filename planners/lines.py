@@ -13,7 +13,8 @@ plan model and its kind's checks accept it. Every accepted prefix is therefore a
 caller may dispatch each task as it arrives. :meth:`PlanLineParser.close` validates the whole
 plan again with :func:`swarm.validation.validate_data`.
 
-An answer that is not in the line protocol (a whole JSON plan, in prose or a code fence) is read
+Task lines with no header line before them still make a plan (the goal is known, the defaults
+apply), read when the text ends. An answer that is not in the line protocol (a whole JSON plan, in prose or a code fence) is read
 as a whole when the text ends, so the same parser serves streaming and one-shot planning.
 The parser does no I/O.
 """
@@ -349,6 +350,8 @@ class PlanLineParser:
                 first_error = first_error or exc
         if first_error is not None:
             raise first_error
+        if self._orphans and not self._problems:
+            return self._with_implied_header(text)
         problems = list(self._problems)
         if problems and self._orphans:
             message = f"{self._orphans} task lines were not read: they need a valid header first"
@@ -359,6 +362,22 @@ class PlanLineParser:
             problems += diagnose(text, orphan_tasks=self._orphans, thinking_open=self._think.inside)
         raise PlanError(self.source, problems)
 
+    def _with_implied_header(self, text: str) -> Plan:
+        """Task lines with no header line before them: the goal and the defaults are known, so
+        they are read as if ``{"goal": GOAL}`` came first (being liberal loses nothing). If even
+        so they make no valid plan, its problems say why, and that the header was missing."""
+        parser = PlanLineParser(self.goal, self.limits, source=self.source)
+        parser._header_events({"goal": self.goal}, 0)
+        parser._header_now = False
+        parser.feed(text)
+        try:
+            return parser.close()
+        except PlanError as exc:
+            message = (
+                f"{self._orphans} task lines came with no header line before them; they were "
+                "read with the goal and the default settings"
+            )
+            raise PlanError(self.source, [*exc.problems, output_problem(message)]) from None
 
 def _pieces(text: str) -> list[tuple[str, bool]]:
     """``text`` split at newlines: (piece, whether a newline ended it)."""

@@ -378,7 +378,7 @@ async def _cancel(db: Path | None, run_id: str, wait: float) -> dict[str, Any]:
     async with open_queries(db, run_id) as q:
         run = await q.run(run_id)
         if run.status in ENDED:
-            return {"run_id": run_id, "status": run.status, "requested": False, "live": False}
+            return {"run_id": run_id, "status": run.status, "requested": False}
         live = is_live(run)
         await q.store.request_cancel(run_id)
         if wait and live:
@@ -386,8 +386,15 @@ async def _cancel(db: Path | None, run_id: str, wait: float) -> dict[str, Any]:
                 while run.status not in ENDED and is_live(run):
                     await anyio.sleep(FOLLOW_POLL_S)
                     run = await q.run(run_id)
-            live = is_live(run)
-        return {"run_id": run_id, "status": run.status, "requested": True, "live": live}
+        # live: a driver had the run when the request was made; driving: one still has it
+        driving = run.status not in ENDED and is_live(run)
+        return {
+            "run_id": run_id,
+            "status": run.status,
+            "requested": True,
+            "live": live,
+            "driving": driving,
+        }
 
 
 def _cancel_text(out: dict[str, Any]) -> str:
@@ -396,7 +403,7 @@ def _cancel_text(out: dict[str, Any]) -> str:
         return f"run {run_id} already ended: {status}"
     if status in ENDED:
         return f"run {run_id} {status}"
-    if out["live"]:
+    if out["driving"]:
         return f"cancel requested: the process driving run {run_id} will stop it shortly"
     return (
         f"cancel requested, but no live process is driving run {run_id} (status {status}: its "

@@ -127,7 +127,7 @@ def plan_command(
     Exits 2 if no valid plan came back.
     """
     from planners.planner import check_request
-    from swarm.providers.factory import default_provider_name, make_provider
+    from swarm.providers.factory import default_provider_name
 
     settings = planner_settings(max_tasks, model_name, reasoning_effort)
     check_request(goal, settings)
@@ -159,6 +159,13 @@ def plan_command(
             f"wrote {output}: {s.tasks} tasks, {s.edges} edges, "
             f"critical path {s.critical_path} tasks{label}"
         )
+
+
+def make_provider(name: str, *, base_url: str | None, rate_limit: int | None) -> Provider:
+    """The provider the planner calls (tests put a scripted one here)."""
+    from swarm.providers.factory import make_provider as make
+
+    return make(name, base_url=base_url, rate_limit=rate_limit)
 
 
 def planner_settings(

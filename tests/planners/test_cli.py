@@ -19,7 +19,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 def use_provider(monkeypatch: pytest.MonkeyPatch, provider: Provider) -> None:
-    monkeypatch.setattr(planner_cmds, "make_provider", lambda name: provider)
+    monkeypatch.setattr(planner_cmds, "make_provider", lambda name, **_: provider)
 
 
 def test_plan_prints_a_readable_plan_one_task_per_line(cli: CliRunner) -> None:

@@ -71,7 +71,7 @@ EXPECTED: dict[str, str] = {
     "missing_end_line.txt": 'stopped before its {"end": true} line',
     "negative_retries.txt": "greater than or equal to 0",
     "neither_task_nor_end.txt": "neither a task",
-    "no_header.txt": "4 task lines but no header line",
+    "no_header_unknown_dependency.txt": "2 task lines came with no header line",
     "over_step_pool.txt": "over the planner's limit of 4000",
     "prose_only.txt": "prose only",
     "second_header_differs.txt": "a second header",

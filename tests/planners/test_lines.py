@@ -168,3 +168,19 @@ def test_feeding_after_the_end_is_ignored_and_finish_is_idempotent() -> None:
     parser.finish()
     assert parser.finish() == [] and parser.feed(task("late").__repr__()) == []
     assert len(parser.close().tasks) == 4
+
+
+def test_task_lines_without_a_header_still_give_a_plan_with_the_goal_and_defaults() -> None:
+    text = lines(task("a"), task("b", "a"), {"end": True})
+    _, outcome = run(text)
+    with_header = run(lines({"goal": GOAL}) + text)[1]
+    assert outcome == with_header  # the same plan as with the header the model left out
+    assert not isinstance(outcome, list) and [s.id for s in outcome.tasks] == ["a", "b"]
+
+
+def test_task_lines_without_a_header_that_are_wrong_name_their_problem() -> None:
+    _, outcome = run(lines(task("a"), task("b", "ghost"), {"end": True}))
+    assert isinstance(outcome, list)
+    text = [str(p) for p in outcome]
+    assert any("unknown dependency 'ghost'" in t for t in text), text
+    assert any("2 task lines came with no header line" in t for t in text), text

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from swarm.cli import db_cmds
 from swarm.cli.app import app
-from swarm.errors import StoreError
+from swarm.errors import ConfigError
 from swarm.store.migrate import HEAD
 
 
@@ -31,9 +31,9 @@ def test_upgrade_defaults_to_swarm_db(tmp_path: Path, monkeypatch: pytest.Monkey
     assert db.is_file()
 
 
-def test_upgrade_of_an_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+def test_upgrade_of_an_unusable_path_is_an_input_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["db", "upgrade", "--db", str(tmp_path / "no" / "x.db")])
-    assert isinstance(result.exception, StoreError)
+    assert isinstance(result.exception, ConfigError)  # bad input: exit 2, as for every --db
     assert "does not exist" in str(result.exception)
 
 
