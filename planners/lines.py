@@ -14,8 +14,9 @@ caller may dispatch each task as it arrives. :meth:`PlanLineParser.close` valida
 plan again with :func:`swarm.validation.validate_data`.
 
 Task lines with no header line before them still make a plan (the goal is known, the defaults
-apply), read when the text ends. An answer that is not in the line protocol (a whole JSON plan, in prose or a code fence) is read
-as a whole when the text ends, so the same parser serves streaming and one-shot planning.
+apply), read when the text ends. An answer that is not in the line protocol (a whole JSON plan,
+in prose or a code fence) is read as a whole when the text ends, so the same parser serves
+streaming and one-shot planning.
 The parser does no I/O.
 """
 
@@ -378,6 +379,7 @@ class PlanLineParser:
                 "read with the goal and the default settings"
             )
             raise PlanError(self.source, [*exc.problems, output_problem(message)]) from None
+
 
 def _pieces(text: str) -> list[tuple[str, bool]]:
     """``text`` split at newlines: (piece, whether a newline ended it)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -19,6 +19,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from swarm.core.money import usd
 from swarm.core.scheduler import Status
 from swarm.runtime.driver import RunDriver
 
@@ -52,6 +53,13 @@ class Snapshot:
     max_cost_usd: float | None = None
     rate_waiting: int = 0
     """Model calls waiting on the provider's rate limit (0 when there is no governor)."""
+    attempts: int = 0
+    """Attempts started so far, over all tasks (more than ``tried`` once any is retried)."""
+    tried: int = 0
+    """Tasks with at least one attempt."""
+    retrying: int = 0
+    """Tasks on a retry now: waiting out a retry's backoff, or running an attempt after the
+    first."""
 
 
 def rate_limit_waiting(provider: Any) -> int:
@@ -77,18 +85,25 @@ def snapshot(driver: RunDriver, elapsed_s: float, now: float | None = None) -> S
     kinds: dict[str, Counter[str]] = {}
     running: list[tuple[str, float]] = []
     started = driver.state.started
+    attempts = tried = retrying = 0
     for task_id, spec in list(driver.specs.items()):
         try:
             status = driver.core.status(task_id)
+            attempt = driver.core.attempt(task_id)
         except KeyError:  # added to the plan, not yet to the core
             continue
+        attempts += attempt
+        tried += attempt > 0
         tally = kinds.setdefault(spec.kind, Counter())
         tally["total"] += 1
         if status is Status.RUNNING:
             tally["running"] += 1
             running.append((task_id, max(0.0, now - started.get(task_id, now))))
+            retrying += attempt > 1
         elif status.value in _DONE:
             tally["done"] += 1
+        elif attempt:  # pending or ready after an attempt: its retry is due
+            retrying += 1
     running.sort(key=lambda item: -item[1])
     eta = elapsed_s / done * (total - done) if done else None
     budget, pool = driver.budget, driver.core.pool
@@ -108,6 +123,9 @@ def snapshot(driver: RunDriver, elapsed_s: float, now: float | None = None) -> S
         cost_usd=budget.spent_cost_usd,
         max_cost_usd=budget.max_cost_usd,
         rate_waiting=rate_limit_waiting(driver.provider),
+        attempts=attempts,
+        tried=tried,
+        retrying=retrying,
     )
 
 
@@ -123,20 +141,23 @@ class Progress:
         self._live: Live | None = None
         self._last_plain = 0.0
         self._last_draw = 0.0
+        self._stopped = False
 
     def attach(self, driver: RunDriver) -> None:
         self.driver = driver
         self.started = time.monotonic()
-        if self.quiet:
+        if self.quiet or self._live is not None:  # one display per run, however often attached
             return
         if self.console.is_terminal:
+            # Transient: the live area is erased at the end and the last frame printed once,
+            # so an interrupted redraw (Ctrl-C) never leaves a second header in the scrollback.
             self._live = Live(
-                self.render(), console=self.console, auto_refresh=False, transient=False
+                self.render(), console=self.console, auto_refresh=False, transient=True
             )
             self._live.start()
 
     def tick(self) -> None:
-        if self.driver is None or self.quiet:
+        if self.driver is None or self.quiet or self._stopped:
             return
         now = time.monotonic()
         if self._live is not None:
@@ -149,16 +170,24 @@ class Progress:
             self.console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
 
     def stop(self) -> None:
+        """End the display with one last frame (or line) of the final state, with no ETA;
+        calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._live is not None:
-            self._live.update(self.render(), refresh=True)
             self._live.stop()
             self._live = None
+            self.console.print(self.render())
         elif self.driver is not None and not self.quiet:
             self.console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
 
     def snapshot(self) -> Snapshot:
+        """The driver's state now; once stopped, with no ETA (the run is over, whatever the
+        counts say: a cancelled run's ETA would be stale)."""
         assert self.driver is not None
-        return snapshot(self.driver, time.monotonic() - self.started)
+        s = snapshot(self.driver, time.monotonic() - self.started)
+        return replace(s, eta_s=None) if self._stopped else s
 
     def line(self) -> str:
         """The plain progress line printed off a terminal."""
@@ -169,8 +198,8 @@ class Progress:
         wait = f"; {s.rate_waiting} waiting on the rate limit" if s.rate_waiting else ""
         return (
             f"{tag}{s.done}/{s.total} done: {c['succeeded']} ok, {c['failed']} failed, "
-            f"{c['skipped']} skipped, {c['running']} running; steps {s.steps_spent}/"
-            f"{s.steps_total}; tokens {s.tokens:,}; ${s.cost_usd:.4f}; "
+            f"{c['skipped']} skipped, {c['running']} running{_retries(s)}; steps "
+            f"{s.steps_spent}/{s.steps_total}; tokens {s.tokens:,}; {usd(s.cost_usd)}; "
             f"{s.elapsed_s:.1f}s{eta}{wait}"
         )
 
@@ -226,7 +255,17 @@ def _status_line(s: Snapshot) -> Text:
         if i:
             text.append(" · ")
         text.append(f"{s.counts.get(name, 0)} {name}", style=style)
+    retries = _retries(s)
+    if retries:
+        text.append(f"  ·  {retries.removeprefix(', ')}", style="yellow" if s.retrying else "")
     return text
+
+
+def _retries(s: Snapshot) -> str:
+    """``, 327 attempts for 307 tasks (4 retrying)`` once any task needed more than one."""
+    if s.attempts <= s.tried and not s.retrying:
+        return ""
+    return f", {s.attempts:,} attempts for {s.tried:,} tasks ({s.retrying} retrying)"
 
 
 def _kinds_text(s: Snapshot) -> str:
@@ -257,6 +296,6 @@ def _held(s: Snapshot) -> str:
 
 def _cost(s: Snapshot) -> str:
     if s.max_cost_usd is None:
-        return f"${s.cost_usd:.4f}"
+        return usd(s.cost_usd)
     share = s.cost_usd / s.max_cost_usd if s.max_cost_usd else 0.0
-    return f"${s.cost_usd:.4f} of ${s.max_cost_usd:.2f} ({share:.0%})"
+    return f"{usd(s.cost_usd)} of {usd(s.max_cost_usd)} ({share:.0%})"

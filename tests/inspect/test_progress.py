@@ -13,6 +13,7 @@ from rich.console import Console
 
 from swarm.cli import progress as progress_module
 from swarm.cli.progress import Progress, Snapshot, rate_limit_waiting
+from swarm.errors import ProviderError
 from swarm.plan import Plan
 from swarm.providers.base import ModelRequest
 from swarm.runtime import run as runs
@@ -27,17 +28,18 @@ async def slow(request: ModelRequest) -> str:
     return "ok"
 
 
-def plan(n: int = 24) -> Plan:
+def plan(n: int = 24, retries: int = 0) -> Plan:
     tasks: list[dict[str, Any]] = [
         {"id": f"t{i}", "kind": "llm", "prompt": f"task {i}"} for i in range(n)
     ]
     tasks.append({"id": "last", "kind": "llm", "prompt": "last", "deps": ["t0"]})
-    return Plan.model_validate(
-        plan_data(tasks, budget={"max_concurrency": 4, "max_tokens": 1_000_000, "max_cost_usd": 5})
-    )
+    budget = {"max_concurrency": 4, "max_tokens": 1_000_000, "max_cost_usd": 5}
+    return Plan.model_validate(plan_data(tasks, budget=budget, defaults={"retries": retries}))
 
 
-async def run_with(progress: Progress, db: Path, provider: ScriptedProvider) -> list[Any]:
+async def run_with(
+    progress: Progress, db: Path, provider: ScriptedProvider, retries: int = 0
+) -> list[Any]:
     """Run a plan with ``progress`` attached; returns what was seen mid-run (on each tick)."""
     seen: list[Any] = []
 
@@ -50,7 +52,11 @@ async def run_with(progress: Progress, db: Path, provider: ScriptedProvider) -> 
     try:
         hooks = runs.Hooks(on_start=progress.attach, on_tick=tick)
         await runs.execute(
-            store, plan(), provider, runs.RunOptions(artifacts_dir=str(db.parent)), hooks=hooks
+            store,
+            plan(retries=retries),
+            provider,
+            runs.RunOptions(artifacts_dir=str(db.parent)),
+            hooks=hooks,
         )
     finally:
         progress.stop()
@@ -123,3 +129,63 @@ def test_quiet_prints_nothing() -> None:
     progress.tick()
     progress.stop()
     assert out.getvalue() == ""
+
+
+async def flaky_once(request: ModelRequest) -> str:
+    _, task, attempt, _ = request.call_key.split("/")
+    await anyio.sleep(0.01)
+    if task in ("t1", "t2") and attempt == "1":
+        raise ProviderError("upstream hiccup (HTTP 503)", retryable=True, status=503)
+    return "ok"
+
+
+async def test_it_shows_retries_attempts_against_tasks(tmp_path: Path) -> None:
+    out = io.StringIO()
+    progress = Progress(Console(file=out, force_terminal=False), simulated=True)
+    seen = await run_with(progress, tmp_path / "s.db", ScriptedProvider(flaky_once), retries=2)
+    last = out.getvalue().splitlines()[-1]
+    assert "25/25 done: 25 ok, 0 failed" in last
+    assert "27 attempts for 25 tasks (0 retrying)" in last
+    retrying = [snap.retrying for snap, _, _ in seen]
+    assert max(retrying) <= 2 and all(snap.attempts >= snap.tried for snap, _, _ in seen)
+    final = progress.snapshot()
+    assert (final.attempts, final.tried, final.retrying) == (27, 25, 0)
+    assert "27 attempts for 25 tasks" in _text(progress)
+
+
+async def test_without_retries_it_does_not_mention_attempts(tmp_path: Path) -> None:
+    out = io.StringIO()
+    progress = Progress(Console(file=out, force_terminal=False), simulated=True)
+    await run_with(progress, tmp_path / "s.db", ScriptedProvider(slow))
+    assert "attempts" not in out.getvalue()
+
+
+async def test_a_cancelled_run_ends_with_one_header_and_no_stale_eta(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160)
+    progress = Progress(console, simulated=False)
+
+    def tick() -> None:
+        progress.tick()
+        driver = progress.driver
+        if driver is not None and driver.core.counts()["succeeded"] >= 6:
+            driver.cancel()  # what Ctrl-C does (the driver's signal handler calls it)
+
+    store = await Store.open(tmp_path / "c.db")
+    try:
+        hooks = runs.Hooks(on_start=progress.attach, on_tick=tick)
+        options = runs.RunOptions(artifacts_dir=str(tmp_path))
+        summary = await runs.execute(store, plan(), ScriptedProvider(slow), options, hooks=hooks)
+    finally:
+        progress.stop()
+        progress.stop()  # as a second Ctrl-C's clean-up would: nothing more is printed
+        await store.close()
+    assert summary["status"] == "cancelled"
+    assert progress.driver is not None
+    header = f"run {progress.driver.run_id}"
+    # The live frames are erased at the end (rich erases each line with ESC [2K); what stays
+    # in the scrollback is the one final frame after the last erase.
+    final = out.getvalue().rsplit("\x1b[2K", 1)[-1]
+    assert final.count(header) == 1, final
+    assert "ETA -" in final and "ETA 0s" not in final
+    assert final.count("ETA") == 1
