@@ -3,6 +3,8 @@ all reported together."""
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +54,7 @@ def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
         problems.extend(exc.problems)
     problems.extend(p for p in kind_problems(raw) if p not in problems)
     if problems:
-        raise PlanError(source, problems)
+        raise PlanError(source, [did_you_mean(p) for p in problems])
     assert plan is not None
     return plan
 
@@ -155,3 +157,69 @@ def check_budget(plan: Plan, *, source: str = "plan") -> Plan:
     if problems:
         raise PlanError(source, problems)
     return plan
+
+
+# -- plain words ------------------------------------------------------------------------------
+
+_PLAIN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^Field required$"), "is required"),
+    (re.compile(r"^Input should be a valid integer.*"), "must be a whole number"),
+    (re.compile(r"^Input should be a valid number.*"), "must be a number"),
+    (re.compile(r"^Input should be a valid string.*"), "must be text (a JSON string)"),
+    (re.compile(r"^Input should be a valid boolean.*"), "must be true or false"),
+    (re.compile(r"^Input should be a valid list.*"), "must be a list ([...])"),
+    (re.compile(r"^Input should be a valid dictionary.*"), "must be an object ({...})"),
+    (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"must be at least \1"),
+    (re.compile(r"^Input should be greater than (\S+)$"), r"must be more than \1"),
+    (re.compile(r"^Input should be less than or equal to (\S+)$"), r"must be at most \1"),
+    (re.compile(r"^Input should be less than (\S+)$"), r"must be less than \1"),
+    (re.compile(r"^String should have at least 1 character$"), "must not be empty"),
+    (re.compile(r"^String should have at most (\d+) characters?$"), r"may be \1 characters long"),
+    (re.compile(r"^List should have at least 1 item.*"), "needs at least one item"),
+    (re.compile(r"^List should have at most (\d+) items.*"), r"may have at most \1 items"),
+    (re.compile(r"^Input should be (('[^']*'(, | or )?)+)$"), r"must be one of \1"),
+]
+_ID_RULE = (
+    "must start with a letter or digit and hold only letters, digits and _ . : - "
+    "(128 characters at most)"
+)
+
+
+def plain_message(message: str) -> str:
+    """A validator message in plain words: pydantic's and the id pattern's texts rewritten."""
+    if message.startswith("String should match pattern"):
+        return _ID_RULE
+    for pattern, words in _PLAIN:
+        if pattern.match(message):
+            return pattern.sub(words, message)
+    return message
+
+
+def _fields_at(where: str, path: list[str]) -> list[str]:
+    """The field names allowed where ``path`` (dotted, without its last part) points."""
+    from swarm.plan import ModelParams, RunBudget, TaskDefaults
+
+    model: type[Any] = TaskSpec if where != "plan" else Plan
+    for part in path:
+        field = model.model_fields.get(part)
+        nested = {"params": ModelParams, "defaults": TaskDefaults, "budget": RunBudget}
+        if field is None or part not in nested:
+            return []
+        model = nested[part]
+    return list(model.model_fields)
+
+
+def did_you_mean(problem: Problem) -> Problem:
+    """An unknown field gets the closest known name (``dep`` -> ``deps``); other problems are
+    put in plain words."""
+    if not problem.message.startswith("unknown field"):
+        return Problem(problem.where, problem.field, plain_message(problem.message))
+    *path, name = problem.field.split(".")
+    known = _fields_at(problem.where, path)
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not guess:
+        guess = [k for k in known if k.startswith(name) or name.startswith(k)][:1]
+    if not guess:
+        return problem
+    hint = ".".join([*path, guess[0]])
+    return Problem(problem.where, problem.field, f"unknown field; did you mean {hint!r}?")

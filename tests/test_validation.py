@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from swarm.errors import PlanError
-from swarm.validation import validate_data, validate_file
+from swarm.plan import Plan
+from swarm.providers.pricing import Price
+from swarm.validation import budget_problems, check_budget, validate_data, validate_file
 
 
 def task(tid: str, *deps: str, **fields: Any) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def test_ids_are_unique() -> None:
 def test_ids_follow_the_pattern() -> None:
     where, field, message = only(plan(task("-starts-with-dash")))
     assert (where, field) == ("task '-starts-with-dash'", "id")
-    assert "should match pattern" in message
+    assert "must start with a letter or digit" in message
 
 
 def test_dependencies_must_exist() -> None:
@@ -274,3 +276,87 @@ def test_validate_file_runs_the_kind_checks(tmp_path: Path) -> None:
         validate_file(path)
     assert [(p.where, p.field) for p in exc.value.problems] == [("task 'a'", "prompt")]
     assert exc.value.source == str(path)
+
+
+# -- plain words and did-you-mean ------------------------------------------------------------
+
+
+def test_a_misspelt_field_gets_the_closest_known_name() -> None:
+    raw = plan(task("a", dep=["b"]), task("b", timeout=3))
+    assert set(problems(raw)) == {
+        ("task 'a'", "dep", "unknown field; did you mean 'deps'?"),
+        ("task 'b'", "timeout", "unknown field; did you mean 'timeout_s'?"),
+    }
+
+
+def test_misspelt_fields_in_the_plan_sections_name_the_section() -> None:
+    raw = plan(task("a"), budget={"max_step": 3}, defaults={"params": {"max_token": 9}})
+    assert set(problems(raw)) == {
+        ("plan", "budget.max_step", "unknown field; did you mean 'budget.max_steps'?"),
+        (
+            "plan",
+            "defaults.params.max_token",
+            "unknown field; did you mean 'defaults.params.max_tokens'?",
+        ),
+    }
+
+
+def test_a_field_like_nothing_known_stays_an_unknown_field() -> None:
+    [(_, field, message)] = problems(plan(task("a", zzzzzz=1)))
+    assert field == "zzzzzz" and message.startswith("unknown field")
+    assert "did you mean" not in message
+
+
+def test_validator_messages_are_plain_words_not_pydantic_text() -> None:
+    raw = plan(task("a b", retries="x"), task("c", retries=-1), task("d", timeout_s="soon"))
+    found = {(where, field): message for where, field, message in problems(raw)}
+    assert found[("task 'a b'", "id")].startswith("must start with a letter or digit")
+    assert found[("task 'a b'", "retries")] == "must be a whole number"
+    assert found[("task 'c'", "retries")] == "must be at least 0"
+    assert found[("task 'd'", "timeout_s")] == "must be a number"
+    assert not any("Input should" in m or "pattern" in m for m in found.values())
+
+
+# -- budgets a plan cannot fit ---------------------------------------------------------------
+
+
+def _llm_plan(n: int, **budget: Any) -> Plan:
+    return validate_data(plan(*(task(f"t{i}") for i in range(n)), budget=budget))
+
+
+def test_more_model_tasks_than_the_step_pool_is_a_budget_problem() -> None:
+    [problem] = budget_problems(_llm_plan(5000))  # the default pool holds 4000 steps
+    assert (problem.where, problem.field) == ("plan", "budget.max_steps")
+    assert "at least 5000 steps" in problem.message and "raise budget.max_steps" in problem.message
+    assert budget_problems(_llm_plan(4000)) == []
+    assert budget_problems(_llm_plan(5000, max_steps=5000)) == []
+
+
+def test_tasks_that_call_no_model_need_no_step() -> None:
+    tasks = [{"id": f"c{i}", "kind": "code", "config": {"code": "print(1)"}} for i in range(3)]
+    raw = {"goal": "g", "budget": {"max_steps": 1}, "tasks": [task("a"), *tasks]}
+    assert budget_problems(validate_data(raw)) == []
+
+
+def test_a_token_budget_below_the_prompts_is_a_budget_problem() -> None:
+    long = "x" * 1600  # at least 100 tokens in, plus one out
+    raw = plan(task("a", prompt=long), task("b", prompt=long), budget={"max_tokens": 150})
+    [problem] = budget_problems(validate_data(raw))
+    assert problem.field == "budget.max_tokens" and "at least 202 tokens" in problem.message
+
+
+def test_a_dollar_budget_below_the_cheapest_run_is_a_budget_problem() -> None:
+    prices = {"moonshotai/kimi-k2.6": Price(1_000_000.0, 1_000_000.0)}  # $1 a token
+    cheap = _llm_plan(3, max_cost_usd=5.0)  # 3 tasks: 1 token in ("do tN" / 16) + 1 out each
+    [problem] = budget_problems(cheap, prices)
+    assert problem.field == "budget.max_cost_usd"
+    assert "at least $6.00" in problem.message and "$5.00" in problem.message
+    assert budget_problems(_llm_plan(3, max_cost_usd=6.0), prices) == []
+    assert budget_problems(cheap, {}) == []  # an unpriced model is not guessed at
+
+
+def test_check_budget_raises_a_plan_error_naming_every_field() -> None:
+    with pytest.raises(PlanError) as caught:
+        check_budget(_llm_plan(5000, max_tokens=10), source="p.json")
+    assert caught.value.exit_code == 2
+    assert {p.field for p in caught.value.problems} == {"budget.max_steps", "budget.max_tokens"}
