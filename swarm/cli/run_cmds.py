@@ -12,10 +12,11 @@ from typing import Annotated, Any, get_args
 
 import anyio
 import typer
-from rich.console import Console
 
 from swarm.api import with_budget
 from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
+from swarm.cli.inspect_text import money, stdout_console
+from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.progress import Progress
 from swarm.errors import ConfigError, RunNotFound
 from swarm.plan import Plan, ReasoningEffort
@@ -25,15 +26,6 @@ from swarm.runtime import run as runs
 from swarm.store.engine import default_db
 from swarm.store.store import Store
 from swarm.validation import validate_file
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="SQLite database file (default: $SWARM_DB or ./swarm.db)."),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON summary on stdout; all else on stderr.")
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
 
 def _exit_code(status: str) -> int:
@@ -108,7 +100,7 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    console = Console(highlight=False)
+    console = stdout_console()  # off a terminal: no wrapping mid-phrase
     c = summary["counts"]
     label = " [simulated: no real model was called]" if summary["simulated"] else ""
     console.print(
@@ -117,7 +109,7 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         f"{c.get('skipped', 0)} skipped, {c.get('cancelled', 0)} cancelled of {summary['tasks']}\n"
         f"  makespan {summary['makespan_s']:.2f}s, steps {summary['steps_total']} "
         f"(critical {summary['steps_critical']}), tokens {summary['tokens_in']} in / "
-        f"{summary['tokens_out']} out, est. cost ${summary['cost_usd']:.4f}\n"
+        f"{summary['tokens_out']} out, est. cost {money(summary['cost_usd'])}\n"
         f"  db {summary['db']}",
         markup=False,
     )

@@ -12,6 +12,7 @@ from planners import PlannerSettings
 from planners.planner import check_request
 from swarm.api import submit_goal
 from swarm.cli.app import app, err_console
+from swarm.cli.options import DEFAULT_MAX_TASKS, MaxTasksOption
 from swarm.cli.planner_cmds import _images
 from swarm.cli.run_cmds import (
     ArtifactsOption,
@@ -46,7 +47,7 @@ def run_goal(
     image: Annotated[
         list[str] | None, typer.Option("--image", help="An image for the planner (repeatable).")
     ] = None,
-    max_tasks: Annotated[int, typer.Option(min=1, max=5000, help="Most tasks to plan.")] = 300,
+    max_tasks: MaxTasksOption = DEFAULT_MAX_TASKS,
     concurrency: ConcurrencyOption = None,
     max_steps: MaxStepsOption = None,
     max_tokens: MaxTokensOption = None,
