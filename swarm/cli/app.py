@@ -203,9 +203,11 @@ def wants_json(argv: list[str]) -> bool:
 
 def error_json(exc: BaseException, exit_code: int, kind: str | None = None) -> str:
     """The one JSON object a ``--json`` command prints when it fails."""
+    formatted = getattr(exc, "format_message", None)  # click's usage errors name the flag
+    message = formatted() if callable(formatted) else getattr(exc, "message", None)
     error: dict[str, Any] = {
         "type": kind or type(exc).__name__,
-        "message": getattr(exc, "message", None) or str(exc),
+        "message": message or str(exc),
         "hint": getattr(exc, "hint", None),
         "exit_code": exit_code,
     }
