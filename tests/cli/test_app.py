@@ -205,3 +205,22 @@ def test_without_json_errors_go_to_stderr(cli: CliRunner, tmp_path: Path) -> Non
 def test_wants_json_stops_at_a_double_dash() -> None:
     assert app_module.wants_json(["runs", "--json"])
     assert not app_module.wants_json(["run", "--", "--json"])
+
+
+# -- off a terminal: no wrapping --------------------------------------------------------------
+
+
+def test_the_run_summary_off_a_terminal_does_not_wrap(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SWARM_SIM_LATENCY", "SWARM_SIM_FAULTS", "SWARM_DB", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    plan = tmp_path / "p.json"
+    long_goal = "compare the vector databases " * 6
+    tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(400)]
+    plan.write_text(json.dumps({"goal": long_goal, "tasks": tasks}))
+    result = cli("execute", plan, "--db", tmp_path / "s.db", "--quiet")
+    assert result.code == 0, result.err
+    [usage] = [line for line in result.out.splitlines() if "makespan" in line]
+    assert "tokens" in usage and "est. cost $" in usage  # one line, however long
+    assert len(usage) > 80
