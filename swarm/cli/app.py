@@ -112,8 +112,8 @@ def _register(argv: list[str] | None = None) -> None:
     one ``argv`` invokes (all of them when ``argv`` is None, as tests of the whole app want)."""
     for name in LIGHT_MODULES:
         importlib.import_module(f"swarm.cli.{name}")
-    wanted = LAZY_COMMANDS if argv is None else {_command_name(argv)} & LAZY_COMMANDS.keys()
-    for command in wanted:
+    invoked = None if argv is None else _command_name(argv)
+    for command in [c for c in LAZY_COMMANDS if argv is None or c == invoked]:
         importlib.import_module(f"swarm.cli.{LAZY_COMMANDS[command][0]}")
 
 

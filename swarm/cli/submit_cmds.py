@@ -12,20 +12,17 @@ from planners import PlannerSettings
 from planners.planner import check_request
 from swarm.api import submit_goal
 from swarm.cli.app import app, err_console
-from swarm.cli.options import DEFAULT_MAX_TASKS, MaxTasksOption
+from swarm.cli.options import DEFAULT_MAX_TASKS, DbOption, JsonOption, MaxTasksOption, QuietOption
 from swarm.cli.planner_cmds import _images
 from swarm.cli.run_cmds import (
     ArtifactsOption,
     ConcurrencyOption,
-    DbOption,
     FailFastOption,
-    JsonOption,
     MaxCostOption,
     MaxReplansOption,
     MaxStepsOption,
     MaxTokensOption,
     ProviderOption,
-    QuietOption,
     RunIdOption,
     _exit_code,
     _report,
