@@ -208,7 +208,7 @@ def error_json(exc: BaseException, exit_code: int, kind: str | None = None) -> s
     error: dict[str, Any] = {
         "type": kind or type(exc).__name__,
         "message": message or str(exc),
-        "hint": getattr(exc, "hint", None),
+        "hint": getattr(exc, "cli_hint", None) or getattr(exc, "hint", None),
         "exit_code": exit_code,
     }
     if isinstance(exc, PlanError):
@@ -217,6 +217,12 @@ def error_json(exc: BaseException, exit_code: int, kind: str | None = None) -> s
             {"where": p.where, "field": p.field, "message": p.message} for p in exc.problems
         ]
     return json.dumps({"ok": False, "error": error}, default=str)
+
+
+def _cli_text(exc: SwarmError) -> str:
+    """The error as the CLI words it (its CLI hint, where the error tree gives one)."""
+    words = getattr(exc, "cli_text", None)
+    return str(words()) if callable(words) else str(exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if as_json:
             typer.echo(error_json(exc, exc.exit_code))
         else:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(_cli_text(exc))}", markup=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
