@@ -18,6 +18,7 @@
         ├── BudgetExceeded           a step, token or cost budget cannot cover the work
         ├── CodeFailed               a ``code`` task's program failed (exit, signal, limit)
         ├── WorkerCrashed            a worker raised something it should not have (a bug)
+        ├── ToolCallError            an MCP or fetch tool call failed (the agent is told why)
         └── TaskTimeout              the task's timeout fired
             └── CodeTimeout          a ``code`` task's program hit its wall clock and was killed
 
@@ -204,6 +205,12 @@ class BudgetExceeded(TaskError):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, retryable=False, hint=hint)
+
+
+class ToolCallError(TaskError):
+    """A tool call of an agent (an MCP server's tool, ``fetch``) failed: refused, timed out, or
+    its server died. The agent sees the message as the call's observation; ``retryable`` says
+    whether the same call may succeed if made again (a restarted server, a slow network)."""
 
 
 class TaskTimeout(TaskError):

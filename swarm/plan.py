@@ -96,6 +96,9 @@ class TaskSpec(_Strict):
     """A JSON Schema the task's output must satisfy; the model is asked for JSON then."""
     config: dict[str, Any] = Field(default_factory=dict)
     """Settings specific to the task's kind, checked by that kind's worker."""
+    tools: list[str] = Field(default_factory=list, max_length=256)
+    """Extra tools an ``agent`` task may call, as globs over ``server.tool`` names of the plan's
+    ``mcp_servers`` and ``fetch`` (``["kb.*", "fetch"]``); nothing else can be called."""
 
 
 def prefixed(spec: TaskSpec, prefix: str) -> TaskSpec:
@@ -107,6 +110,55 @@ def prefixed(spec: TaskSpec, prefix: str) -> TaskSpec:
     return TaskSpec.model_validate(data)
 
 
+SERVER_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+class _McpServer(_Strict):
+    """Settings every MCP server has: how many calls it serves at once, how long a call and
+    its tool list last."""
+
+    max_concurrency: int = Field(16, ge=1, le=1024)
+    """Calls in flight through this server's one pooled session, shared by all agents."""
+    call_timeout_s: float = Field(60.0, gt=0, le=3600)
+    tools_ttl_s: float = Field(300.0, ge=0, le=86_400)
+    """How long the server's tool list is cached before it is fetched again."""
+    max_restarts: int = Field(5, ge=0, le=100)
+    """Restarts (with backoff) after the server dies before its tools fail for the run."""
+
+
+class StdioServer(_McpServer):
+    """An MCP server run as a child process speaking stdio."""
+
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: list[str] = Field(default_factory=list)
+    """Names of this process's variables to pass (never values); the rest of its environment
+    is an allow-list (PATH, LANG, HOME=/tmp, ...)."""
+    cwd: str | None = None
+
+
+class HttpServer(_McpServer):
+    """An MCP server reached over streamable HTTP at exactly ``url``."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Header name → name of the environment variable holding its value (never the value)."""
+
+
+class FetchSettings(_Strict):
+    """The ``fetch`` tool: which hosts it may GET, and its caps."""
+
+    allow_hosts: list[str] = Field(default_factory=list)
+    """Host globs allowed (``["*.python.org"]``); empty allows every public host."""
+    deny_hosts: list[str] = Field(default_factory=list)
+    allow_private: bool = False
+    """Allow loopback, private and link-local addresses (off: only for local tests)."""
+    max_bytes: int = Field(2_000_000, ge=1024, le=50_000_000)
+    timeout_s: float = Field(20.0, gt=0, le=600)
+    max_redirects: int = Field(5, ge=0, le=20)
+
+
 class Plan(_Strict):
     """A goal and the DAG of tasks that achieves it."""
 
@@ -115,6 +167,9 @@ class Plan(_Strict):
     defaults: TaskDefaults = TaskDefaults()
     budget: RunBudget = RunBudget()
     tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)
+    mcp_servers: dict[str, StdioServer | HttpServer] = Field(default_factory=dict)
+    """MCP servers the tasks' ``tools`` globs name, by server name."""
+    fetch: FetchSettings = FetchSettings()
 
     def task(self, task_id: str) -> TaskSpec:
         for spec in self.tasks:

@@ -4,6 +4,7 @@ all reported together."""
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from swarm.errors import PlanError, Problem
-from swarm.plan import Plan, TaskSpec, parse_plan, read_plan_file
+from swarm.plan import (
+    ENV_NAME_PATTERN,
+    SERVER_NAME_PATTERN,
+    Plan,
+    TaskSpec,
+    parse_plan,
+    read_plan_file,
+)
 
 if TYPE_CHECKING:
     from swarm.providers.pricing import Price
@@ -42,6 +50,50 @@ def kind_problems(raw: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def tool_problems(raw: dict[str, Any]) -> list[Problem]:
+    """MCP server names and their variable names, and each task's ``tools`` globs: every glob
+    is ``fetch`` or ``server.tool`` with a server part that names a declared server."""
+    servers = raw.get("mcp_servers")
+    servers = servers if isinstance(servers, dict) else {}
+    problems: list[Problem] = []
+    for name, server in servers.items():
+        if not re.match(SERVER_NAME_PATTERN, str(name)):
+            message = "a server name is a letter then letters, digits, _ or - (32 at most)"
+            problems.append(Problem("plan", f"mcp_servers.{name}", message))
+        names = server.get("env", []) if isinstance(server, dict) else []
+        names += list((server.get("headers") or {}).values()) if isinstance(server, dict) else []
+        for var in names:
+            if not isinstance(var, str) or not re.match(ENV_NAME_PATTERN, var):
+                message = f"{var!r} is not an environment variable name (give names, not values)"
+                problems.append(Problem("plan", f"mcp_servers.{name}", message))
+    tasks = raw.get("tasks")
+    for item in tasks if isinstance(tasks, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("tools"), list):
+            problems.extend(_glob_problems(item, list(servers)))
+    return problems
+
+
+def _glob_problems(task: dict[str, Any], servers: list[str]) -> list[Problem]:
+    where = f"task {task.get('id')!r}"
+    if task["tools"] and task.get("kind") != "agent":
+        return [Problem(where, "tools", "only agent tasks call tools; remove the list")]
+    problems = []
+    for glob in task["tools"]:
+        if not isinstance(glob, str):
+            continue  # the plan model reports it
+        if fnmatch.fnmatchcase("fetch", glob) and "." not in glob:
+            continue
+        server = glob.split(".", 1)[0]
+        if "." not in glob or not any(fnmatch.fnmatchcase(s, server) for s in servers):
+            known = ", ".join(servers) or "none declared"
+            message = (
+                f"{glob!r} names no MCP server of the plan (servers: {known}); "
+                "write server.tool globs such as 'kb.*', or 'fetch'"
+            )
+            problems.append(Problem(where, "tools", message))
+    return problems
+
+
 def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
     """Validate decoded plan data with every check; one PlanError lists all problems."""
     from workers.registry import known_kinds
@@ -53,6 +105,7 @@ def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
     except PlanError as exc:
         problems.extend(exc.problems)
     problems.extend(p for p in kind_problems(raw) if p not in problems)
+    problems.extend(p for p in tool_problems(raw) if p not in problems)
     if problems:
         raise PlanError(source, [did_you_mean(p) for p in problems])
     assert plan is not None

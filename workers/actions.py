@@ -2,12 +2,14 @@
 that names exactly what is wrong with a malformed action so the model can be re-asked.
 
 An action is one JSON object, ``{"thought": "...", "tool": NAME, "args": {...}}``: a call of one
-of the agent's tools, or ``finish`` with the task's answer.
+of the agent's tools (its own, or the MCP and fetch tools its task lists), or ``finish`` with
+the task's answer.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +69,18 @@ def finish_args(answer_schema: dict[str, Any] | None) -> dict[str, Any]:
     return _args({"answer": answer}, ["answer"])
 
 
-def action_schema(answer_schema: dict[str, Any] | None, *, final: bool) -> dict[str, Any]:
-    """The JSON Schema of one action; on the final step only ``finish`` is allowed."""
+def action_schema(
+    answer_schema: dict[str, Any] | None,
+    *,
+    final: bool,
+    extra: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON Schema of one action; on the final step only ``finish`` is allowed. ``extra``
+    holds the argument schemas of the task's MCP and fetch tools, by name: no other tool name
+    parses, whatever the model answers."""
     tools = {"finish": finish_args(answer_schema)}
     if not final:
-        tools = {**TOOL_ARGS, **tools}
+        tools = {**TOOL_ARGS, **(extra or {}), **tools}
     variants = [
         {
             "type": "object",

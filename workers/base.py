@@ -11,7 +11,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from swarm.core.budget import Budget
 from swarm.errors import BudgetExceeded, Problem, ProviderError
@@ -25,6 +25,9 @@ from swarm.providers.base import (
 )
 from swarm.providers.pricing import Price
 from swarm.store.ops import ArtifactRecord, StepRecord
+
+if TYPE_CHECKING:
+    from swarm.mcp import RunTools
 
 
 @dataclass
@@ -55,6 +58,8 @@ class TaskContext:
     """Where remote predictions are recorded before their output is awaited (write-ahead)."""
     dep_titles: dict[str, str] = field(default_factory=dict)
     """The plan's ``title`` of each dependency that has one (aggregators head sections so)."""
+    tool_hub: RunTools | None = None
+    """The run's fetch settings and MCP servers, shared by every agent."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0

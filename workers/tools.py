@@ -1,6 +1,8 @@
-"""The agent's tools: Python in the sandbox, the dependencies' results, and files in the task's
-own workspace. A tool that cannot do what it was asked raises :class:`ToolError`, whose message
-becomes the agent's observation; nothing a tool is asked can reach outside the workspace.
+"""The agent's tools: Python in the sandbox, the dependencies' results, files in the task's
+own workspace, and the MCP and fetch tools its task lists. A tool that cannot do what it was
+asked raises :class:`ToolError` (or :class:`~swarm.errors.ToolCallError` for an MCP or fetch
+call), whose message becomes the agent's observation; nothing a tool is asked can reach outside
+the workspace, and no tool outside the task's list can be called.
 """
 
 from __future__ import annotations
@@ -8,10 +10,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workers.actions import Action
+from swarm.mcp.names import ToolDef
+from workers.actions import TOOL_ARGS, Action
 from workers.sandbox import Limits, Sandbox
+
+if TYPE_CHECKING:
+    from swarm.mcp import RunTools
+    from workers.fetch_tool import Fetcher
 
 MAX_FILE_BYTES = 1 << 20
 """Largest file ``read_file`` returns and ``write_file`` accepts."""
@@ -74,10 +81,18 @@ class Toolbox:
     """Results of the task's dependencies, by task id."""
     sandbox: Sandbox
     limits: Limits
+    extra: dict[str, ToolDef] = field(default_factory=dict)
+    """The MCP and fetch tools the task lists, by name: the only ones beyond the built-ins."""
+    run_tools: RunTools | None = None
+    fetcher: Fetcher | None = None
 
     async def call(self, action: Action) -> Observation:
         """Run one (non-``finish``) action; a :class:`ToolError` is the caller's to report."""
         args = action.args
+        if action.tool in self.extra:
+            return await self.external(self.extra[action.tool], args)
+        if action.tool not in TOOL_ARGS:
+            raise ToolError(f"no tool {action.tool!r} is available to this task")
         if action.tool == "python":
             return await self.python(args["code"])
         if action.tool == "read_result":
@@ -89,6 +104,17 @@ class Toolbox:
         if action.tool == "list_files":
             return self.list_files(args.get("path", "."))
         raise ToolError(f"no tool {action.tool!r}")
+
+    async def external(self, tool: ToolDef, args: dict[str, Any]) -> Observation:
+        """An MCP tool through the run's pooled server session, or ``fetch``."""
+        if tool.server is None:
+            assert self.fetcher is not None
+            page = await self.fetcher.fetch(str(args["url"]))
+            detail = {"url": page.url, "status": page.status, "bytes": len(page.text)}
+            return Observation(page.observation(), ok=page.status < 400, detail=detail)
+        assert self.run_tools is not None
+        outcome = await self.run_tools.call(tool, args)
+        return Observation(outcome.text, ok=outcome.ok)
 
     async def python(self, code: str) -> Observation:
         result = await self.sandbox.run(code, workspace=self.workspace, limits=self.limits)

@@ -1,7 +1,9 @@
 """The sim provider's agent: plausible, deterministic actions for the ``agent`` kind, offline.
 
 When the sim is asked for JSON under the agent's action schema (recognised by its title) it
-plays a small research routine, one action per step, chosen from the prompt alone: compute
+plays a small research routine, one action per step, chosen from the prompt alone: call each
+MCP or fetch tool the task offers once (arguments made from the task's words and the first URL in
+its prompt), compute
 something about the task with ``python``, write notes with ``write_file``, ``list_files``, read
 a dependency's result with ``read_result`` (or its notes with ``read_file``), then ``finish``
 with an answer that quotes what it computed. Asked for a final answer, it finishes at once.
@@ -19,6 +21,8 @@ AGENT_SCHEMA_TITLE = "swarm agent action v1"
 """Must equal ``workers.actions.ACTION_TITLE`` (a test pins it); the provider layer does not
 import the workers."""
 NOTES = "notes.md"
+BUILTIN = {"python", "read_result", "read_file", "write_file", "list_files", "finish"}
+URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
 def is_agent_schema(schema: dict[str, Any]) -> bool:
@@ -35,7 +39,12 @@ def act(prompt: str, schema: dict[str, Any], rng: random.Random) -> str:
     deps = re.findall(
         r"^### (\S+)$", sections.get("Results of the tasks this one depends on", ""), re.M
     )
+    outside = [name for name in tools if name not in BUILTIN]
     routine = [
+        *(
+            (name, f"Ask the {name} tool.", _tool_args(tools[name], task, prompt))
+            for name in outside
+        ),
         ("python", "Compute a few figures about the task first.", {"code": _code(task)}),
         (
             "write_file",
@@ -55,6 +64,41 @@ def act(prompt: str, schema: dict[str, Any], rng: random.Random) -> str:
             {"answer": _answer(task, steps, answer_schema, rng)},
         )
     return json.dumps({"thought": f"[simulated] {thought}", "tool": tool, "args": args})
+
+
+def _tool_args(variant: dict[str, Any], task: str, prompt: str) -> dict[str, Any]:
+    """Arguments for an MCP or fetch tool from its schema: the task's words for strings, the
+    first URL in the prompt for a ``url``, the smallest value allowed for numbers."""
+    schema = variant["properties"]["args"]
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    urls = URL.findall(prompt)
+    args: dict[str, Any] = {}
+    for key in schema.get("required", list(props)) if isinstance(schema, dict) else []:
+        prop = props.get(key, {})
+        kind = prop.get("type", "string") if isinstance(prop, dict) else "string"
+        if key == "url" and urls:
+            args[key] = urls[0]
+        elif kind in ("integer", "number"):
+            args[key] = prop.get("minimum", 1)
+        elif kind == "boolean":
+            args[key] = True
+        else:
+            args[key] = " ".join(task.split()[:8])
+    return args
+
+
+def _found(steps: str) -> str:
+    """The first line of what each outside tool answered, as the transcript shows it."""
+    lines = []
+    for tool, body in re.findall(
+        r"^### Step \d+: (\S+)\naction: .*?\nobservation:\n(.*?)(?=^### Step |\Z)",
+        steps,
+        flags=re.MULTILINE | re.DOTALL,
+    ):
+        if tool not in BUILTIN:
+            first = next((ln for ln in body.splitlines() if ln.strip()), "")[:200]
+            lines.append(f"{tool}: {first}")
+    return "; ".join(lines)
 
 
 def _sections(prompt: str) -> dict[str, str]:
@@ -93,7 +137,9 @@ def _reading(deps: list[str]) -> tuple[str, str, dict[str, Any]]:
 
 def _answer(task: str, steps: str, schema: dict[str, Any], rng: random.Random) -> Any:
     if schema.get("type", "string") == "string" and "properties" not in schema:
-        return f"[simulated] {task[:120]} — computed with python: {_computed(steps)}."
+        found = _found(steps)
+        tools = f" Found with tools: {found}." if found else ""
+        return f"[simulated] {task[:120]} — computed with python: {_computed(steps)}.{tools}"
     from swarm.providers.sim import fake_json  # the sim module imports this one
 
     return fake_json(schema, rng)

@@ -35,6 +35,7 @@ from swarm.store.writer import Writer
 from workers.base import TaskContext, Worker
 
 if TYPE_CHECKING:
+    from swarm.mcp import RunTools
     from swarm.runtime.driver import RunState
 
 
@@ -64,6 +65,7 @@ class RunAttempts:
     state: RunState
     run_dir: Path
     journal: CallJournal | None
+    tool_hub: RunTools | None
     clock: Clock
     cancelled: bool
     _stopping: bool
@@ -204,6 +206,7 @@ class RunAttempts:
             run_dir=self.run_dir,
             journal=self.journal,
             dep_titles={d: t for d in spec.deps if d in self.specs and (t := self.specs[d].title)},
+            tool_hub=self.tool_hub,
         )
         timeout = spec.timeout_s or defaults.timeout_s
         started = time.time()

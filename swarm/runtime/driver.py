@@ -142,6 +142,7 @@ class RunDriver(RunGrowth, RunAttempts):
         self.cancel_requested = cancel_requested
         """Asks the store whether `swarm cancel` (any process) wants this run stopped."""
         self.journal: CallJournal | None = None
+        self.tool_hub = None  # the run's fetch settings and MCP servers, set for its lifetime
         self.replan = replan
         """Revises a failed branch: (failed id, error, branch specs, results, revision number)
         → replacement tasks; None: a failed task just skips its descendants."""

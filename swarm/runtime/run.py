@@ -20,6 +20,7 @@ from swarm.core.budget import Budget
 from swarm.core.scheduler import Failed, Scheduler, Status
 from swarm.dag import Dag
 from swarm.errors import ConfigError, SwarmError
+from swarm.mcp import run_tools
 from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
@@ -344,7 +345,9 @@ async def _drive(
     if hooks.on_start is not None:
         hooks.on_start(driver)
     try:
-        end = await driver.execute(early_failures=setup.early)
+        async with run_tools(setup.plan) as hub:  # MCP server sessions live as long as the run
+            driver.tool_hub = hub
+            end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None
     finally:
