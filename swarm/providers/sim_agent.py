@@ -22,6 +22,8 @@ AGENT_SCHEMA_TITLE = "swarm agent action v1"
 import the workers."""
 NOTES = "notes.md"
 BUILTIN = {"python", "read_result", "read_file", "write_file", "list_files", "finish"}
+FETCH_HEAD = re.compile(r"^(url|status|content-type): ")
+"""The header lines of a fetch observation (the page's text follows them)."""
 URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
@@ -96,7 +98,8 @@ def _found(steps: str) -> str:
         flags=re.MULTILINE | re.DOTALL,
     ):
         if tool not in BUILTIN:
-            first = next((ln for ln in body.splitlines() if ln.strip()), "")[:200]
+            text = [ln for ln in body.splitlines() if ln.strip() and not FETCH_HEAD.match(ln)]
+            first = (text or [""])[0][:200]
             lines.append(f"{tool}: {first}")
     return "; ".join(lines)
 

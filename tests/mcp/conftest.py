@@ -6,8 +6,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,47 @@ def http_url(log: Path) -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait()
+
+
+PAGE = """<html><head><title>Task groups</title><style>p {color: red}</style></head>
+<body><h1>Structured concurrency</h1><p>A task group waits for all its children.</p>
+<script>alert('no')</script><ul><li>cancel scopes</li><li><a href="https://anyio.dev">anyio</a>
+</li></ul></body></html>"""
+
+
+class _Pages(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        routes: dict[str, tuple[int, str, bytes, dict[str, str]]] = {
+            "/page.html": (200, "text/html; charset=utf-8", PAGE.encode(), {}),
+            "/plain": (200, "text/plain", b"just text", {}),
+            "/big": (200, "text/plain", b"x" * 50_000, {}),
+            "/binary": (200, "application/octet-stream", b"\0\1\2", {}),
+            "/hop": (302, "text/plain", b"", {"Location": "/page.html"}),
+            "/loop": (302, "text/plain", b"", {"Location": "/loop"}),
+            "/away": (302, "text/plain", b"", {"Location": "http://10.255.255.1/x"}),
+        }
+        status, ctype, body, headers = routes.get(self.path, (404, "text/plain", b"nf", {}))
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    """A local web site on 127.0.0.1 for the fetch tool: ``{site}/page.html`` and friends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

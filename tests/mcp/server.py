@@ -62,7 +62,7 @@ def env(name: str) -> str:
 def echo_secret(name: str) -> str:
     """Echo an environment variable's value back (a leaky server)."""
     _log("echo_secret")
-    return f"value: {os.environ.get(name, '')}"
+    return f"value: {os.environ.get(name.split()[0], '')}"
 
 
 @server.tool()
