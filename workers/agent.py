@@ -121,6 +121,7 @@ class Episode:
 
     async def run(self) -> str:
         await self._discover()
+        self._restore()
         while True:
             if self.forced is None and self.ctx.steps_left < 3:
                 self.forced = "budget"  # a tool step now would leave no step for the answer
@@ -151,6 +152,21 @@ class Episode:
         if run_tools is not None:
             found.extend(await run_tools.mcp_tools(globs))
         self.tools.extra = {t.name: t for t in found}
+
+    def _restore(self) -> None:
+        """Take back the tool calls an interrupted attempt saw return (a resumed run): they
+        are in the agent's history, so it goes on from them instead of making them again."""
+        journal = self.ctx.tool_hub.journal if self.ctx.tool_hub else None
+        for call in journal.previous(self.ctx.spec.id) if journal else []:
+            action = Action(str(call["tool"]), dict(call["args"]), str(call.get("thought", "")))
+            self.turns.append(Turn(action, str(call["observation"])))
+
+    async def _journal(self, action: Action, observation: str, ok: bool) -> None:
+        """Commit the call's outcome before the next model call (see ``_restore``)."""
+        journal = self.ctx.tool_hub.journal if self.ctx.tool_hub else None
+        if journal is not None:
+            call = {**_record(action), "observation": observation, "ok": ok}
+            await journal.returned(self.ctx.spec.id, self.ctx.attempt, call)
 
     async def _ask(self) -> Action | None:
         """One model step; the valid action it answered, or None after recording the problem."""
@@ -211,6 +227,7 @@ class Episode:
             detail[key] = observation.detail
         self.ctx.record_tool_step(action.tool, started, detail)
         self.turns.append(Turn(action, text))
+        await self._journal(action, text, observation.ok)
 
     def _repeats(self, action: Action) -> bool:
         """The same action ``repeat_limit`` times among the latest ``2 * repeat_limit`` (which

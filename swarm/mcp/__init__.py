@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from swarm.errors import ConfigError, ToolCallError
 from swarm.mcp.names import ToolDef, glob_server
@@ -18,13 +18,27 @@ if TYPE_CHECKING:
     from swarm.mcp.pool import ToolHub, ToolOutcome
 
 
+class ToolJournal(Protocol):
+    """Where agents record each tool call's outcome before their next model call, so that a
+    resumed run does not make the calls that already returned again."""
+
+    async def returned(self, task_id: str, attempt: int, call: dict[str, Any]) -> None:
+        """Durably record one returned call (tool, args, capped observation, ok)."""
+        ...
+
+    def previous(self, task_id: str) -> list[dict[str, Any]]:
+        """The calls an interrupted attempt of the task saw return (given out once)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunTools:
-    """The tools a run offers its agents beyond their own: the plan's ``fetch`` settings and
-    its MCP servers (``hub`` is None when it declares none)."""
+    """The tools a run offers its agents beyond their own: the plan's ``fetch`` settings, its
+    MCP servers (``hub`` is None when it declares none), and the tool-call journal."""
 
     fetch: FetchSettings
     hub: ToolHub | None = None
+    journal: ToolJournal | None = None
 
     async def mcp_tools(self, globs: Iterable[str]) -> list[ToolDef]:
         globs = [g for g in globs if "." in g]

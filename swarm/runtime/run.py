@@ -6,6 +6,7 @@ one transaction and then drives it; ``resume`` rebuilds the same state from the 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import secrets
@@ -29,6 +30,7 @@ from swarm.runtime.journal import StoreJournal
 from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
+from swarm.runtime.tool_journal import StoreToolJournal, interrupted_calls
 from swarm.store.records import NewRun, NewTask, RunRecord
 from swarm.store.store import Store
 from swarm.telemetry import live as live_trace
@@ -172,6 +174,8 @@ class _Setup:
     feeders: list[Callable[[RunDriver], Awaitable[None]]] = field(default_factory=list)
     open_calls: dict[tuple[str, int], str] = field(default_factory=dict)
     """Remote predictions an interrupted attempt left without an outcome (resume)."""
+    tool_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Tool calls that returned in an interrupted attempt, by task (resume)."""
     created: NewRun | None = None
     """A new run, written by the driver's first transaction with its start."""
     unrecorded: tuple[NewTask, ...] = ()
@@ -301,6 +305,7 @@ async def _resume(
     setup.unrecorded = _new_tasks(plan, scheduler, lambda spec: spec.id not in recorded)
     setup.early = scheduler.start()
     setup.open_calls = await store.open_calls(run_id)
+    setup.tool_calls = await interrupted_calls(store, run_id)
     return await _drive(store, setup, provider, hooks)
 
 
@@ -345,8 +350,9 @@ async def _drive(
     if hooks.on_start is not None:
         hooks.on_start(driver)
     try:
-        async with run_tools(setup.plan) as hub:  # MCP server sessions live as long as the run
-            driver.tool_hub = hub
+        async with run_tools(setup.plan) as tools:  # MCP server sessions live as long as the run
+            journal = StoreToolJournal(writer, setup.run_id, setup.tool_calls)
+            driver.tool_hub = dataclasses.replace(tools, journal=journal)
             end = await driver.execute(early_failures=setup.early)
     except BaseExceptionGroup as group:
         raise _first_swarm_error(group) from None

@@ -52,6 +52,14 @@ async def slow(seconds: float) -> str:
 
 
 @server.tool()
+async def research(topic: str) -> str:
+    """A long piece of research (four seconds)."""
+    _log("research")
+    await anyio.sleep(4)
+    return f"research on {topic[:40]} done"
+
+
+@server.tool()
 def env(name: str) -> str:
     """Whether a variable is set in the server's environment (its value never)."""
     _log("env")

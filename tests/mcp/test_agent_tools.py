@@ -60,7 +60,7 @@ async def test_toolbox_refuses_an_unlisted_tool_even_if_parsed(tmp_path: Path) -
     from workers.sandbox import ProcessSandbox
 
     episode = Episode(ctx, AgentConfig(), ProcessSandbox(), 100_000)
-    with pytest.raises(ToolError, match="no tool 'kb.delete_all'"):
+    with pytest.raises(ToolError, match=r"no tool 'kb\.delete_all'"):
         await episode.tools.call(Action("kb.delete_all", {}))
 
 

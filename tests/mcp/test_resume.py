@@ -1,0 +1,62 @@
+"""kill -9 of a run in the middle of an MCP tool call, then ``swarm resume``: the call that had
+returned is not made again; the one in flight is (its outcome was never recorded)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.mcp.conftest import calls, stdio_server
+
+
+def swarm(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "swarm.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the run and its stdio server die together, as in a crash
+    )
+
+
+def wait_for(log: Path, wanted: list[str], proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while calls(log) != wanted:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, calls(log)
+        time.sleep(0.05)
+
+
+def test_kill_mid_tool_call_and_resume_does_not_repeat_returned_calls(
+    tmp_path: Path, log: Path
+) -> None:
+    task = {
+        "id": "a",
+        "kind": "agent",
+        "prompt": "anyio",
+        "tools": ["kb.search", "kb.research"],
+        "max_steps": 20,
+    }
+    plan = {"goal": "g", "tasks": [task], "mcp_servers": {"kb": stdio_server(log)}}
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    db = tmp_path / "s.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARM_")}
+    env["SWARM_SIM_LATENCY"] = "0"
+    run = ["execute", str(plan_file), "--db", str(db), "--run-id", "r", "--json"]
+    first = swarm([*run, "--artifacts-dir", str(tmp_path / "runs")], env)
+    wait_for(log, ["search", "research"], first)  # search returned; research is in flight
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate(timeout=30)
+
+    resumed = swarm(["resume", "r", "--db", str(db), "--json"], env)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert json.loads(out)["status"] == "succeeded"
+    assert calls(log) == ["search", "research", "research"]
