@@ -9,12 +9,14 @@ the task's answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
+from swarm.mcp.names import native_name
+from swarm.providers.base import ToolCall
 from workers.llm import extract_json
 
 ACTION_TITLE = "swarm agent action v1"
@@ -46,6 +48,14 @@ TOOL_ARGS: dict[str, dict[str, Any]] = {
 }
 """Argument schemas of the tools that do something (``finish`` is added per task)."""
 TOOLS = (*TOOL_ARGS, "finish")
+DESCRIPTIONS = {
+    "python": "run Python 3 (standard library only, no network) in the workspace; prints return",
+    "read_result": "the full result of a task this one depends on",
+    "read_file": "a text file in the workspace",
+    "write_file": "write a text file in the workspace",
+    "list_files": "the files in the workspace",
+    "finish": "end the task; the answer is its result",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,43 @@ def action_schema(
         for name, args in tools.items()
     ]
     return {"title": ACTION_TITLE + (FINAL_SUFFIX if final else ""), "oneOf": variants}
+
+
+def native_tools(
+    schema: dict[str, Any], descriptions: Mapping[str, str]
+) -> tuple[dict[str, Any], ...]:
+    """The action schema's tools as native function definitions, in the schema's order."""
+    out = []
+    for variant in schema["oneOf"]:
+        tool = variant["properties"]["tool"]["const"]
+        function = {
+            "name": native_name(tool),
+            "description": descriptions.get(tool, tool)[:1000],
+            "parameters": variant["properties"]["args"],
+        }
+        out.append({"type": "function", "function": function})
+    return tuple(out)
+
+
+def parse_calls(calls: Iterable[ToolCall], schema: dict[str, Any]) -> list[Action] | str:
+    """The actions of a native tool-call turn, in the model's order, each checked as a JSON
+    action is; or what is wrong with the first bad one. ``finish`` ends the turn alone."""
+    by_native = {native_name(v["properties"]["tool"]["const"]): v for v in schema["oneOf"]}
+    actions: list[Action] = []
+    for call in calls:
+        variant = by_native.get(call.name)
+        tool = variant["properties"]["tool"]["const"] if variant else call.name
+        try:
+            args = json.loads(call.arguments)
+        except ValueError as exc:
+            return f"the arguments of the {tool} call are not valid JSON ({exc})"
+        parsed = parse_action(json.dumps({"tool": tool, "args": args}), schema)
+        if isinstance(parsed, str):
+            return parsed
+        if parsed.tool == "finish":
+            return [parsed]
+        actions.append(parsed)
+    return actions or "the answer has no tool call"
 
 
 def parse_action(text: str, schema: dict[str, Any]) -> Action | str:

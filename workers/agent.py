@@ -19,12 +19,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import anyio
 import jsonschema
 
 from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError, ToolCallError
 from swarm.mcp.names import FETCH, ToolDef, matches
 from swarm.plan import TaskSpec
-from workers.actions import Action, action_schema, parse_action
+from workers.actions import (
+    DESCRIPTIONS,
+    Action,
+    action_schema,
+    native_tools,
+    parse_action,
+    parse_calls,
+)
 from workers.base import TaskContext
 from workers.config import Number, number_problems, schema_problems, setting
 from workers.context_window import CHARS_PER_TOKEN, CONTEXT_TOKENS, fit_inputs
@@ -127,16 +135,17 @@ class Episode:
                 self.forced = "budget"  # a tool step now would leave no step for the answer
             if self.ctx.steps_left < 1:
                 raise self._out_of_steps()
-            action = await self._ask()
-            if action is None:
+            actions = await self._ask()
+            if actions is None:
                 continue
-            if action.tool == "finish":
-                return self._answer(action)
-            if self._repeats(action):
+            if actions[0].tool == "finish":
+                return self._answer(actions[0])
+            fresh = [a for a in actions if not self._repeats(a)]
+            if not fresh:
                 self.forced = "loop"
                 self.ctx.annotate_step({"loop": f"repeated {self.cfg.repeat_limit} times"})
                 continue
-            await self._use(action)
+            await self._use_all(fresh[: max(1, self.ctx.steps_left - 2)])
 
     async def _discover(self) -> None:
         """The MCP and fetch tools the task's ``tools`` globs allow (MCP tool lists come from
@@ -157,27 +166,43 @@ class Episode:
         """Take back the tool calls an interrupted attempt saw return (a resumed run): they
         are in the agent's history, so it goes on from them instead of making them again."""
         journal = self.ctx.tool_hub.journal if self.ctx.tool_hub else None
-        for call in journal.previous(self.ctx.spec.id) if journal else []:
+        calls = journal.previous(self.ctx.spec.id) if journal else []
+        for call in sorted(calls, key=lambda c: tuple(c.get("order", (0, 0)))):
             action = Action(str(call["tool"]), dict(call["args"]), str(call.get("thought", "")))
             self.turns.append(Turn(action, str(call["observation"])))
 
-    async def _journal(self, action: Action, observation: str, ok: bool) -> None:
-        """Commit the call's outcome before the next model call (see ``_restore``)."""
+    async def _journal(
+        self, action: Action, observation: str, ok: bool, order: tuple[int, int]
+    ) -> None:
+        """Commit the call's outcome before the next model call (see ``_restore``); ``order``
+        is (model step, place in its turn)."""
         journal = self.ctx.tool_hub.journal if self.ctx.tool_hub else None
         if journal is not None:
-            call = {**_record(action), "observation": observation, "ok": ok}
+            call = {**_record(action), "observation": observation, "ok": ok, "order": order}
             await journal.returned(self.ctx.spec.id, self.ctx.attempt, call)
 
-    async def _ask(self) -> Action | None:
-        """One model step; the valid action it answered, or None after recording the problem."""
+    async def _ask(self) -> list[Action] | None:
+        """One model step; the valid actions it answered (several when a native tool-call turn
+        made parallel calls), or None after recording the problem."""
         final = self.forced is not None
         extra = {name: t.schema for name, t in self.tools.extra.items()}
         schema = action_schema(_guidance(self.ctx.spec.output_schema), final=final, extra=extra)
+        described = {**DESCRIPTIONS, **{n: t.description for n, t in self.tools.extra.items()}}
         prompt, note = self._prompt()
-        response = await self.ctx.call_model(self.ctx.request(prompt, json_schema=schema))
-        parsed = parse_action(response.text, schema)
-        if isinstance(parsed, Action) and parsed.tool == "finish":
-            parsed = self._check_answer(parsed)
+        request = self.ctx.request(
+            prompt, json_schema=schema, tools=native_tools(schema, described)
+        )
+        response = await self.ctx.call_model(request)
+        parsed: list[Action] | Action | str
+        if response.tool_calls:
+            parsed = parse_calls(response.tool_calls, schema)
+        else:
+            parsed = parse_action(response.text, schema)
+        if isinstance(parsed, Action):
+            parsed = [parsed]
+        if not isinstance(parsed, str) and parsed[0].tool == "finish":
+            checked = self._check_answer(parsed[0])
+            parsed = checked if isinstance(checked, str) else [checked]
         if isinstance(parsed, str):
             self.ctx.annotate_step(
                 {**note, "rejected": parsed, "answer": cap_text(response.text, 1000)}
@@ -187,7 +212,10 @@ class Episode:
                 raise self._malformed(parsed)
             self.problem = parsed
             return None
-        self.ctx.annotate_step({**note, "action": _record(parsed)})
+        if len(parsed) == 1:
+            self.ctx.annotate_step({**note, "action": _record(parsed[0])})
+        else:
+            self.ctx.annotate_step({**note, "actions": [_record(a) for a in parsed]})
         self.malformed, self.problem = 0, None
         return parsed
 
@@ -203,9 +231,34 @@ class Episode:
         path = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
         return f"the answer does not fit the task's output schema at {path}: {errors[0].message}"
 
-    async def _use(self, action: Action) -> None:
-        """One tool step; a tool that fails tells the agent why instead of ending it."""
-        started = time.time()
+    async def _use_all(self, actions: list[Action]) -> None:
+        """The tool steps of one model turn: parallel calls run concurrently, each journaled as
+        soon as it returns (so a crash mid-turn loses only the calls still in flight), and
+        recorded as steps in the order the model made them; a resume restores that order."""
+        turn = len(self.ctx.steps)
+        outcomes: list[tuple[Observation, float, float] | None] = [None] * len(actions)
+
+        async def run(i: int) -> None:
+            outcomes[i] = outcome = await self._run_tool(actions[i])
+            await self._journal(actions[i], self._capped(outcome[0]), outcome[0].ok, (turn, i))
+
+        if len(actions) == 1:
+            await run(0)
+        else:
+            async with anyio.create_task_group() as tg:
+                for i in range(len(actions)):
+                    tg.start_soon(run, i)
+        for action, outcome in zip(actions, outcomes, strict=True):
+            assert outcome is not None
+            self._keep(action, *outcome)
+
+    def _capped(self, observation: Observation) -> str:
+        return cap_text(observation.text, self.cfg.observation_chars)
+
+    async def _run_tool(self, action: Action) -> tuple[Observation, float, float]:
+        """One tool call: its observation, when it started and how long it took; a tool that
+        fails tells the agent why instead of ending it."""
+        started, clock = time.time(), time.perf_counter()
         try:
             observation = await self.tools.call(action)
         except ToolError as exc:
@@ -219,15 +272,20 @@ class Episode:
             )
         except (OSError, ValueError) as exc:  # ValueError: e.g. a path that cannot be encoded
             observation = Observation(f"error: the {action.tool} tool failed: {exc}", ok=False)
-        text = cap_text(observation.text, self.cfg.observation_chars)
+        return observation, started, time.perf_counter() - clock
+
+    def _keep(
+        self, action: Action, observation: Observation, started: float, latency_s: float
+    ) -> None:
+        """Record one tool step (its outcome is journaled already)."""
+        text = self._capped(observation)
         detail: dict[str, Any] = {"action": _record(action), "observation": text}
         detail["ok"] = observation.ok
         if observation.detail:
             key = "sandbox" if action.tool == "python" else "call"
             detail[key] = observation.detail
-        self.ctx.record_tool_step(action.tool, started, detail)
+        self.ctx.record_tool_step(action.tool, started, detail, latency_s)
         self.turns.append(Turn(action, text))
-        await self._journal(action, text, observation.ok)
 
     def _repeats(self, action: Action) -> bool:
         """The same action ``repeat_limit`` times among the latest ``2 * repeat_limit`` (which

@@ -138,7 +138,11 @@ class TaskContext:
         return response
 
     def record_tool_step(
-        self, name: str, started: float, detail: dict[str, Any] | None = None
+        self,
+        name: str,
+        started: float,
+        detail: dict[str, Any] | None = None,
+        latency_s: float | None = None,
     ) -> None:
         """Record a tool call (an agent's tool, a ``code`` run) as one step of the allowance.
 
@@ -156,7 +160,7 @@ class TaskContext:
                 kind="tool",
                 name=name,
                 started_at=started,
-                latency_s=time.time() - started,
+                latency_s=time.time() - started if latency_s is None else latency_s,
                 detail=detail,
             )
         )

@@ -27,8 +27,13 @@ class ToolDef:
 
     @property
     def native_name(self) -> str:
-        """The name in an OpenAI-style function list, which allows no dots."""
-        return NATIVE_NAME.sub("_", self.name.replace(".", "__"))[:64]
+        return native_name(self.name)
+
+
+def native_name(tool: str) -> str:
+    """A tool's function name in a native (OpenAI-style) ``tools`` list, which allows no dots:
+    ``kb.search`` is ``kb__search``."""
+    return NATIVE_NAME.sub("_", tool.replace(".", "__"))[:64]
 
 
 def matches(name: str, globs: Iterable[str]) -> bool:

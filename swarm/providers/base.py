@@ -27,6 +27,10 @@ class ModelRequest:
     images: tuple[str, ...] = ()
     json_schema: dict[str, Any] | None = None
     """If set, the caller wants JSON conforming to this schema (it validates the answer)."""
+    tools: tuple[dict[str, Any], ...] = ()
+    """Native tools (OpenAI-style ``{"type": "function", "function": {...}}``): a provider
+    that has native tool calls offers them and answers with :attr:`ModelResponse.tool_calls`;
+    one that has not ignores them, and the caller reads a JSON action from the text."""
     call_key: str = ""
     """``run_id/task_id/attempt/step``: unique per call, stable for logs and ledgers."""
     journal: CallJournal | None = field(default=None, compare=False, repr=False)
@@ -42,6 +46,18 @@ class ModelResponse:
     ref: str | None = None
     """The provider's id for the call (a Replicate prediction id)."""
     meta: dict[str, Any] = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The native tool calls the model made, in the order it made them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One native tool call: the function's name and its arguments as the model wrote them
+    (JSON text, not yet checked)."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 class CallJournal(Protocol):

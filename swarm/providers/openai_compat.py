@@ -39,6 +39,7 @@ from swarm.providers.retry import (
     retry_hint,
     with_creation_retries,
 )
+from swarm.providers.tool_calls import ToolCallStream, tools_param
 from swarm.providers.transport import ShardedTransport
 
 KEY_ENV = "OPENAI_API_KEY"
@@ -68,7 +69,7 @@ def chat_body(request: ModelRequest, images: list[str]) -> dict[str, Any]:
         value = getattr(request, key)
         if value is not None:
             body[key] = value
-    return body
+    return {**body, **tools_param(request.tools)}
 
 
 def error_detail(body: bytes) -> str:
@@ -133,6 +134,7 @@ class Chat:
     finish_reason: str | None = None
     first_token_s: float | None = None
     done: bool = False
+    tool_calls: ToolCallStream = field(default_factory=ToolCallStream)
 
     def take(self, chunk: dict[str, Any], elapsed: float) -> None:
         """Fold one ``chat.completion.chunk`` into the result."""
@@ -146,7 +148,9 @@ class Chat:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             thinking = delta.get("reasoning_content") or delta.get("reasoning")
-            if content or thinking:
+            if delta.get("tool_calls"):
+                self.tool_calls.take(delta["tool_calls"])
+            if content or thinking or delta.get("tool_calls"):
                 self.first_token_s = self.first_token_s or elapsed
             if content:
                 self.text.append(str(content))
@@ -345,6 +349,7 @@ class OpenAICompatProvider:
             latency_s=time.perf_counter() - started,
             ref=chat.id,
             meta=meta,
+            tool_calls=chat.tool_calls.calls(),
         )
 
 

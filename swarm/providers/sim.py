@@ -32,7 +32,7 @@ import anyio
 
 from swarm.errors import ConfigError, ProviderError, RateLimited
 from swarm.providers import sim_agent, sim_planner
-from swarm.providers.base import ModelRequest, ModelResponse, estimate_tokens
+from swarm.providers.base import ModelRequest, ModelResponse, ToolCall, estimate_tokens
 
 if TYPE_CHECKING:
     from swarm.providers.sim_images import SimImages
@@ -220,7 +220,13 @@ class SimProvider:
         if fault == "ratelimit":
             raise RateLimited("simulated 429: request was throttled", retry_after_s=0.05)
         text = self._answer(request, malformed=fault == "malformed")
+        calls: tuple[ToolCall, ...] = ()
+        schema = request.json_schema
+        if request.tools and schema and sim_agent.is_agent_schema(schema) and fault != "malformed":
+            roll = random.Random(_digest("answer", request.model, request.prompt))
+            calls = sim_agent.calls(request.prompt, schema, roll)  # the text stays the action
         return ModelResponse(
+            tool_calls=calls,
             text=text,
             tokens_in=estimate_tokens(request.prompt)
             + estimate_tokens(request.system_prompt or ""),

@@ -7,6 +7,8 @@ its prompt), compute
 something about the task with ``python``, write notes with ``write_file``, ``list_files``, read
 a dependency's result with ``read_result`` (or its notes with ``read_file``), then ``finish``
 with an answer that quotes what it computed. Asked for a final answer, it finishes at once.
+Offered native tools, it answers with tool calls instead, and calls all the MCP and fetch
+tools in its first turn at once (a parallel turn).
 The same prompt always gives the same action, and every answer is labelled simulated.
 """
 
@@ -16,6 +18,9 @@ import json
 import random
 import re
 from typing import Any
+
+from swarm.mcp.names import native_name
+from swarm.providers.base import ToolCall
 
 AGENT_SCHEMA_TITLE = "swarm agent action v1"
 """Must equal ``workers.actions.ACTION_TITLE`` (a test pins it); the provider layer does not
@@ -33,6 +38,22 @@ def is_agent_schema(schema: dict[str, Any]) -> bool:
 
 def act(prompt: str, schema: dict[str, Any], rng: random.Random) -> str:
     """The next action, as the JSON text a model would answer."""
+    tool, thought, args = _turn(prompt, schema, rng)[0]
+    return json.dumps({"thought": f"[simulated] {thought}", "tool": tool, "args": args})
+
+
+def calls(prompt: str, schema: dict[str, Any], rng: random.Random) -> tuple[ToolCall, ...]:
+    """The next actions as native tool calls: the same routine, except that the first turn
+    calls every MCP and fetch tool at once (a parallel turn)."""
+    return tuple(
+        ToolCall(f"call_{i}", native_name(tool), json.dumps(args))
+        for i, (tool, _, args) in enumerate(_turn(prompt, schema, rng, parallel=True))
+    )
+
+
+def _turn(
+    prompt: str, schema: dict[str, Any], rng: random.Random, *, parallel: bool = False
+) -> list[tuple[str, str, dict[str, Any]]]:
     sections = _sections(prompt)
     task = prompt.strip().splitlines()[0] if prompt.strip() else "(empty task)"
     steps = sections.get("Steps so far", "")
@@ -56,16 +77,13 @@ def act(prompt: str, schema: dict[str, Any], rng: random.Random) -> str:
         ("list_files", "Check what is in my workspace.", {"path": "."}),
         _reading(deps),
     ]
+    if parallel and done == 0 and len(outside) > 1:
+        return routine[: len(outside)]
     if done < len(routine) and routine[done][0] in tools:
-        tool, thought, args = routine[done]
-    else:
-        answer_schema = tools["finish"]["properties"]["args"]["properties"]["answer"]
-        tool, thought, args = (
-            "finish",
-            "I have what I need.",
-            {"answer": _answer(task, steps, answer_schema, rng)},
-        )
-    return json.dumps({"thought": f"[simulated] {thought}", "tool": tool, "args": args})
+        return [routine[done]]
+    answer_schema = tools["finish"]["properties"]["args"]["properties"]["answer"]
+    answer = _answer(task, steps, answer_schema, rng)
+    return [("finish", "I have what I need.", {"answer": answer})]
 
 
 def _tool_args(variant: dict[str, Any], task: str, prompt: str) -> dict[str, Any]:

@@ -6,6 +6,11 @@ Faults: a wrong key → 401, an unknown model → 404, a body without messages �
 :meth:`FakeOpenAI.fail_next` for 429 (with or without ``Retry-After``), 5xx or dropped
 connections; prompt markers ``[hang]`` (stop after one chunk until the client leaves),
 ``[error]`` (an error chunk mid-stream) and ``[truncate]`` (close without ``[DONE]``).
+
+Native tool calls: :meth:`FakeOpenAI.script_tool_calls` queues turns of calls; a request that
+offers ``tools`` takes the next turn and gets its calls streamed as ``delta.tool_calls``
+fragments (name first, arguments in two pieces, interleaved across the calls as a server
+streaming parallel calls does), finishing with ``tool_calls``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ class FakeOpenAI(FakeHTTP):
         self.requests: list[dict[str, Any]] = []
         """Bodies of the chat requests that were answered."""
         self._faults: deque[Fault] = deque()
+        self._tool_turns: deque[list[tuple[str, dict[str, Any]]]] = deque()
+
+    def script_tool_calls(self, *turns: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue answers of native tool calls: each turn is a list of (function, arguments)."""
+        with self.lock:
+            self._tool_turns.extend(turns)
 
     def fail_next(self, *faults: Fault) -> None:
         with self.lock:
@@ -65,6 +76,12 @@ class FakeOpenAI(FakeHTTP):
             return _error(exchange, status, message, code=code)
         with self.lock:
             self.requests.append(body)
+        turn = None
+        if body.get("tools"):
+            with self.lock:
+                turn = self._tool_turns.popleft() if self._tool_turns else None
+        if turn is not None and body.get("stream"):
+            return self._stream_calls(exchange, body, turn)
         if body.get("stream"):
             return self._stream(exchange, body)
         exchange.send_json(200, _completion(body))
@@ -106,6 +123,28 @@ class FakeOpenAI(FakeHTTP):
         send(_data(_chunk(ident, body, {}, finish)))
         if (body.get("stream_options") or {}).get("include_usage"):
             send(_data({**_chunk(ident, body, {}), "choices": [], "usage": _usage(body, tokens)}))
+        send(b"data: [DONE]\n\n")
+        exchange.end_stream()
+
+    def _stream_calls(
+        self, exchange: Exchange, body: dict[str, Any], turn: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        ident = f"chatcmpl-{secrets.token_hex(8)}"
+        exchange.start_stream()
+        send = exchange.send_chunk
+        send(_data(_chunk(ident, body, {"role": "assistant", "content": None})))
+        texts = [json.dumps(args) for _, args in turn]
+        for i, (name, _) in enumerate(turn):
+            head = {"index": i, "id": f"call_{i}", "type": "function"}
+            head["function"] = {"name": name, "arguments": texts[i][: len(texts[i]) // 2]}
+            send(_data(_chunk(ident, body, {"tool_calls": [head]})))
+        for i, text in enumerate(texts):
+            rest = {"index": i, "function": {"arguments": text[len(text) // 2 :]}}
+            send(_data(_chunk(ident, body, {"tool_calls": [rest]})))
+        send(_data(_chunk(ident, body, {}, "tool_calls")))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = _usage(body, [t for text in texts for t in text.split()])
+            send(_data({**_chunk(ident, body, {}), "choices": [], "usage": usage}))
         send(b"data: [DONE]\n\n")
         exchange.end_stream()
 
