@@ -8,6 +8,7 @@ environment, when the server is first used, and every one of them is handed to t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -58,10 +59,13 @@ def _lookup(server: str, name: str, environ: Mapping[str, str]) -> str:
 
 
 def stdio_launch(name: str, server: StdioServer, environ: Mapping[str, str]) -> StdioLaunch:
+    """The command line and environment; ``python`` (or ``python3``) means the interpreter
+    swarm runs on, so a server written with the SDK installed beside swarm finds it."""
     env = dict(SAFE_ENV)
     for var in server.env:
         env[var] = _lookup(name, var, environ)
-    return StdioLaunch(server.command, tuple(server.args), env, server.cwd)
+    command = sys.executable if server.command in ("python", "python3") else server.command
+    return StdioLaunch(command, tuple(server.args), env, server.cwd)
 
 
 def http_target(name: str, server: HttpServer, environ: Mapping[str, str]) -> HttpTarget:

@@ -56,7 +56,7 @@ def _turn(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     sections = _sections(prompt)
     task = prompt.strip().splitlines()[0] if prompt.strip() else "(empty task)"
-    steps = sections.get("Steps so far", "")
+    steps = _steps(prompt)
     done = len(re.findall(r"^### Step \d+:", steps, flags=re.MULTILINE))
     tools = {v["properties"]["tool"]["const"]: v for v in schema.get("oneOf", [])}
     deps = re.findall(
@@ -120,6 +120,16 @@ def _found(steps: str) -> str:
             first = (text or [""])[0][:200]
             lines.append(f"{tool}: {first}")
     return "; ".join(lines)
+
+
+def _steps(prompt: str) -> str:
+    """The transcript: from its heading to the last ``## Now`` (an observation may hold
+    Markdown headings of its own, a fetched page's say)."""
+    start = prompt.find("\n## Steps so far\n")
+    if start < 0:
+        return ""
+    end = prompt.rfind("\n## Now")
+    return prompt[start + len("\n## Steps so far\n") : end if end > start else len(prompt)]
 
 
 def _sections(prompt: str) -> dict[str, str]:

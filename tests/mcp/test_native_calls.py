@@ -46,9 +46,7 @@ async def test_provider_sends_tools_and_reads_streamed_calls() -> None:
         provider = OpenAICompatProvider(FAKE_KEY, server.base_url + "/v1", rate_limit=60_000)
         tool = {"type": "function", "function": {"name": "kb__search", "parameters": {}}}
         try:
-            response = await provider.complete(
-                ModelRequest(model=MODEL, prompt="p", tools=(tool,))
-            )
+            response = await provider.complete(ModelRequest(model=MODEL, prompt="p", tools=(tool,)))
         finally:
             await provider.aclose()
         body = server.requests[0]
