@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,12 +26,23 @@ def swarm(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(log: Path, wanted: list[str], proc: subprocess.Popen[str]) -> None:
+def returned(db: Path) -> list[str]:
+    """The tool calls whose outcome the run has committed."""
+    try:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT data_json FROM events WHERE type = 'tool.returned'")
+            return [json.loads(r[0])["tool"] for r in rows]
+    except sqlite3.Error:
+        return []  # not created yet
+
+
+def wait_for(log: Path, db: Path, proc: subprocess.Popen[str]) -> None:
+    """Until search has returned (its outcome committed) while research is still running."""
     deadline = time.monotonic() + 60
-    while calls(log) != wanted:
+    while not (returned(db) == ["kb.search"] and calls(log) == ["search", "research"]):
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, calls(log)
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, (calls(log), returned(db))
+        time.sleep(0.02)
 
 
 def test_kill_mid_tool_call_and_resume_does_not_repeat_returned_calls(
@@ -51,7 +63,7 @@ def test_kill_mid_tool_call_and_resume_does_not_repeat_returned_calls(
     env["SWARM_SIM_LATENCY"] = "0"
     run = ["execute", str(plan_file), "--db", str(db), "--run-id", "r", "--json"]
     first = swarm([*run, "--artifacts-dir", str(tmp_path / "runs")], env)
-    wait_for(log, ["search", "research"], first)  # search returned; research is in flight
+    wait_for(log, db, first)  # search returned; research (four seconds) is in flight
     os.killpg(first.pid, signal.SIGKILL)
     first.communicate(timeout=30)
 
