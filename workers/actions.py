@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from swarm.untrusted import loads_json
 from workers.llm import extract_json
 
 ACTION_TITLE = "swarm agent action v1"
@@ -91,7 +92,7 @@ def action_schema(answer_schema: dict[str, Any] | None, *, final: bool) -> dict[
 def parse_action(text: str, schema: dict[str, Any]) -> Action | str:
     """The action in the model's answer, or what is wrong with it (to tell the model)."""
     try:
-        value = json.loads(extract_json(text))
+        value = loads_json(extract_json(text))
     except ValueError as exc:
         return f"the answer is not valid JSON ({exc})"
     if not isinstance(value, dict):

@@ -22,6 +22,7 @@ import jsonschema
 
 from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError
 from swarm.plan import TaskSpec
+from swarm.untrusted import clean_text
 from workers.actions import Action, action_schema, parse_action
 from workers.base import TaskContext
 from workers.config import Number, number_problems, schema_problems, setting
@@ -176,7 +177,7 @@ class Episode:
             observation = Observation(f"error: {exc}", ok=False)
         except (OSError, ValueError) as exc:  # ValueError: e.g. a path that cannot be encoded
             observation = Observation(f"error: the {action.tool} tool failed: {exc}", ok=False)
-        text = cap_text(observation.text, self.cfg.observation_chars)
+        text = clean_text(cap_text(observation.text, self.cfg.observation_chars))
         detail: dict[str, Any] = {"action": _record(action), "observation": text}
         detail["ok"] = observation.ok
         if observation.detail:

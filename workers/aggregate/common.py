@@ -8,6 +8,7 @@ from typing import Any
 
 from swarm.errors import BudgetExceeded, OutputError, Problem
 from swarm.plan import TaskSpec
+from swarm.untrusted import loads_json
 from workers.aggregate.files import name_problem, safe_name
 from workers.base import TaskContext
 from workers.context_window import CONTEXT_TOKENS, fit_inputs
@@ -104,6 +105,6 @@ async def ask_json(ctx: TaskContext, instructions: str, schema: dict[str, Any]) 
         response = await ctx.call_model(ctx.request(asked, json_schema=schema))
         verdict = check_output(response.text, schema)
         if verdict is None:
-            return json.loads(extract_json(response.text))
+            return loads_json(extract_json(response.text))
         problem = verdict
     raise OutputError(f"the model's JSON was still invalid: {problem or 'no steps left'}")
