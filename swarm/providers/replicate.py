@@ -14,7 +14,9 @@ One call, in order:
    default) before the call fails; reads of a prediction get the same patience.
 3. **Journal** the prediction id (``journal.created``) before reading any output.
 4. **Follow**: stream the SSE output; if the stream breaks, poll the prediction instead. Then
-   read the terminal prediction for its token counts and timings.
+   read the terminal prediction for its token counts and timings. A prediction Replicate no
+   longer knows (404 to its GET: the provider restarted and forgot it) is journaled ``lost``
+   and created again, up to ``MAX_LOST`` times.
 5. **Cancel on abandon**: if the caller is cancelled (a task timeout, Ctrl-C) or the stream
    stalls past the read timeout, the prediction is cancelled on Replicate in a shielded scope.
 
@@ -86,6 +88,10 @@ from swarm.providers.retry import (
     with_creation_retries,
 )
 from swarm.providers.transport import DEFAULT_SHARDS, ShardedTransport
+
+MAX_LOST = 3
+"""How many times one call creates again a prediction Replicate answered 404 for (forgot)
+before it fails, retryably, to the task's own retries."""
 
 
 @dataclass
@@ -180,12 +186,20 @@ class ReplicateProvider:
         client = self._client()
         prediction = await self._reattach(client, request)
         tries = 0
-        if prediction is None:
-            check_request(request)
-            images = await self._images(request)
-            prediction, tries = await self._create(client, request.model, request, images)
-        finished = await self._watch(client, request, prediction, created=tries > 0)
-        return self._response(request, finished, started, tries)
+        for lost in range(MAX_LOST + 1):
+            if prediction is None:
+                check_request(request)
+                images = await self._images(request)
+                prediction, tries = await self._create(client, request.model, request, images)
+            try:
+                finished = await self._watch(client, request, prediction, created=tries > 0)
+            except ProviderError as exc:
+                if exc.status != 404 or lost == MAX_LOST:
+                    raise
+                prediction = None  # Replicate forgot it (a restart): create it again
+                continue
+            return self._response(request, finished, started, tries)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _images(self, request: ModelRequest) -> list[str]:
         """``image_input`` values; files are read in a worker thread."""
@@ -290,16 +304,25 @@ class ReplicateProvider:
             if created and journal is not None:
                 await journal.created(request, prediction.id)
             finished = await self._follow(client, prediction, request.model)
+        except ProviderError as exc:
+            if exc.status != 404:
+                await self._abandon(client, request, prediction.id)
+            elif journal is not None:
+                await journal.finished(request, prediction.id, "lost")
+            raise
         except BaseException:
-            # Cancelled (task timeout, Ctrl-C) or failed while it may still run: stop paying.
-            with anyio.move_on_after(self.cancel_timeout_s, shield=True):
-                await self._cancel(client, prediction.id)
-                if journal is not None:
-                    await journal.finished(request, prediction.id, "canceled")
+            await self._abandon(client, request, prediction.id)
             raise
         if journal is not None:
             await journal.finished(request, prediction.id, finished.status)
         return finished
+
+    async def _abandon(self, client: Client, request: ModelRequest, ref: str) -> None:
+        """Cancelled (task timeout, Ctrl-C) or failed while it may still run: stop paying."""
+        with anyio.move_on_after(self.cancel_timeout_s, shield=True):
+            await self._cancel(client, ref)
+            if request.journal is not None:
+                await request.journal.finished(request, ref, "canceled")
 
     async def _follow(self, client: Client, prediction: Prediction, model: str) -> Finished:
         if prediction.status not in LIVE:
@@ -359,7 +382,7 @@ class ReplicateProvider:
             try:
                 return await self._get(client, ref, model)
             except ProviderError as exc:
-                if not exc.retryable:
+                if not exc.retryable or exc.status == 404:  # 404: forgotten, not unreachable
                     raise
                 await self.clock.sleep(streak.failed(exc, getattr(exc, "retry_after_s", None)))
 
@@ -370,6 +393,14 @@ class ReplicateProvider:
         except ClientValidationError as exc:
             return refused_status(exc)
         except HttpFailure as failure:
+            if failure.status == 404:
+                raise ProviderError(
+                    f"Replicate no longer knows prediction {ref} (HTTP 404 to GET); it was "
+                    "lost on Replicate's side, e.g. in a restart",
+                    retryable=True,
+                    status=404,
+                    hint="nothing to fix here: the call creates the prediction again",
+                ) from None
             raise http_error(failure, model) from None
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None

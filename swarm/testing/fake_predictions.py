@@ -177,6 +177,8 @@ class FakePrediction:
     cancelled: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False
     data_removed: bool = False
+    forgotten: bool = False
+    """The fake restarted after this prediction was created, and lost it."""
 
     @property
     def emitted(self) -> int:

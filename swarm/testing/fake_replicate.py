@@ -14,8 +14,10 @@ throttles a fraction of creations for a while (from now, or once some creations 
 :meth:`FakeReplicate.down` fails everything for a while (likewise); prompt markers (see
 :mod:`swarm.testing.fake_predictions`) make predictions fail, hang, run slowly, get cancelled,
 abort, drop their stream, or emit URL chunks; :attr:`FakeReplicate.prediction_faults` draws
-failures, hangs and malformed answers at random rates. All times are read from the fake's
-``clock``, which a test may share with the code under test to compress minutes into seconds.
+failures, hangs and malformed answers at random rates; :meth:`FakeReplicate.restart` forgets
+every prediction (open streams dropped, GETs answered 404), as a provider that lost its state
+would. All times are read from the fake's ``clock``, which a test may share with the code
+under test to compress minutes into seconds.
 
 It records every request (:attr:`hits`), the times of accepted creations (:attr:`creations`)
 and of cancels (:attr:`cancels`), so tests measure behaviour where Replicate would see it.
@@ -117,6 +119,9 @@ class FakeReplicate(FakeHTTP):
         self._faults: deque[Fault] = deque()
         self._storm: _Storm | None = None
         self._down: _Outage | None = None
+        self._restart_after: int | None = None
+        self.forgotten: list[str] = []
+        """Ids of the predictions a restart forgot."""
         self._streams: dict[str, FakePrediction] = {}
 
     # -- knobs --------------------------------------------------------------------------
@@ -158,6 +163,26 @@ class FakeReplicate(FakeHTTP):
             until = None if after_creations is not None else self.now() + seconds
             self._down = _Outage(until, seconds, fault, after_creations or 0)
 
+    def restart(self, *, after_creations: int | None = None) -> None:
+        """Forget every prediction, now or with the first request after ``after_creations``
+        were accepted: its streams are dropped and ``GET /v1/predictions/{id}`` answers 404.
+        Combine with :meth:`down` for a restart that takes a while."""
+        with self.lock:
+            if after_creations is None:
+                self._forget_all()
+            else:
+                self._restart_after = after_creations
+
+    def _forget_all(self) -> None:
+        """Under the lock."""
+        for prediction in self.predictions.values():
+            prediction.forgotten = True
+            prediction.cancelled.set()  # wakes its stream, which then drops the connection
+        self.forgotten.extend(self.predictions)
+        self.predictions.clear()
+        self._streams.clear()
+        self._restart_after = None
+
     def remove_data(self, prediction_id: str) -> None:
         """Replicate removes API predictions' inputs and outputs after an hour."""
         with self.lock:
@@ -184,6 +209,9 @@ class FakeReplicate(FakeHTTP):
 
     def dispatch(self, exchange: Exchange) -> None:
         method, path = exchange.command, exchange.path.split("?")[0]
+        with self.lock:
+            if self._restart_after is not None and len(self.creations) >= self._restart_after:
+                self._forget_all()
         body = exchange.read_json() if method == "POST" else None
         key = _prompt(body)
         forced = self._forced(method, path)
@@ -348,6 +376,8 @@ class FakeReplicate(FakeHTTP):
             while not prediction.cancelled.is_set() and self.wait(0.05):
                 pass
         self._until(prediction, prediction.ends or self.now())
+        if prediction.forgotten:
+            return exchange.drop()  # the server restarted: the connection is gone
         status, _ = prediction.state(self.now())
         for event, data in _ending(status, script.error):
             exchange.send_chunk(self._event(event, data, next(ids)))
