@@ -21,7 +21,7 @@ from swarm.core.scheduler import Failed, Scheduler, Status
 from swarm.dag import Dag
 from swarm.errors import ConfigError, SwarmError
 from swarm.plan import Plan, TaskSpec, loads_plan
-from swarm.providers.base import Provider
+from swarm.providers.base import CallIntent, Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
@@ -171,6 +171,8 @@ class _Setup:
     feeders: list[Callable[[RunDriver], Awaitable[None]]] = field(default_factory=list)
     open_calls: dict[tuple[str, int], str] = field(default_factory=dict)
     """Remote predictions an interrupted attempt left without an outcome (resume)."""
+    open_intents: dict[tuple[str, int], CallIntent] = field(default_factory=dict)
+    """Creations an interrupted attempt sent, or was about to, with no prediction journaled."""
     created: NewRun | None = None
     """A new run, written by the driver's first transaction with its start."""
     unrecorded: tuple[NewTask, ...] = ()
@@ -300,6 +302,7 @@ async def _resume(
     setup.unrecorded = _new_tasks(plan, scheduler, lambda spec: spec.id not in recorded)
     setup.early = scheduler.start()
     setup.open_calls = await store.open_calls(run_id)
+    setup.open_intents = await store.open_intents(run_id)
     return await _drive(store, setup, provider, hooks)
 
 
@@ -336,7 +339,7 @@ async def _drive(
         max_replans=setup.options.max_replans,
         graph=setup.graph,
     )
-    driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
+    driver.journal = StoreJournal(writer, provider.name, setup.open_calls, setup.open_intents)
     driver_box.append(driver)
     # A new run's id is checked here, on the writer's connection (opened now, off the loop);
     # the run itself is written by the driver's first transaction.

@@ -178,6 +178,8 @@ class FakePrediction:
     dropped: bool = False
     data_removed: bool = False
     forgotten: bool = False
+    answered_epoch: float | None = None
+    """Wall-clock time the creation's answer was sent (None while it is being sent)."""
     """The fake restarted after this prediction was created, and lost it."""
 
     @property

@@ -3,7 +3,9 @@
 
 Endpoints: ``POST /v1/models/{owner}/{name}/predictions`` and ``POST /v1/predictions``
 (create; 201 with ``status: starting`` and absolute ``urls``; ``Prefer: wait[=n]`` honoured),
-``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``, and ``GET /v1/streams/{key}``
+``GET /v1/predictions`` (the list, newest first, by ``created_after``/``created_before``, 100 a
+page), ``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``, and
+``GET /v1/streams/{key}``
 (``output`` events, each with an ``id:``; then ``done {}``, ``error`` + ``done {"reason":
 "error"}``, or ``done {"reason": "canceled"}``). Errors are ``application/problem+json``.
 
@@ -32,8 +34,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from swarm.testing._http import Exchange, FakeHTTP, Hit, sse
 from swarm.testing.fake_predictions import (
@@ -50,6 +54,8 @@ _MODEL_PATH = re.compile(r"^/v1/models/([^/]+)/([^/]+)/predictions$")
 _PREDICTION_PATH = re.compile(r"^/v1/predictions/([^/]+)(/cancel)?$")
 _STREAM_PATH = re.compile(r"^/v1/streams/([^/]+)$")
 _WAIT = re.compile(r"^wait(?:=([1-9]|[1-9][0-9]|60))?$")
+LIST_PAGE = 100
+"""Predictions a page of ``GET /v1/predictions``, as Replicate's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +229,8 @@ class FakeReplicate(FakeHTTP):
             return exchange.send_problem(401, "Unauthenticated", detail)
         if method == "POST" and (_MODEL_PATH.match(path) or path == "/v1/predictions"):
             return self._create(exchange, path, body, key)
+        if method == "GET" and path == "/v1/predictions":
+            return self._list(exchange, path)
         match = _PREDICTION_PATH.match(path)
         if match and (method == "GET" or match.group(2)):
             return self._prediction(exchange, method, path, match.group(1), bool(match.group(2)))
@@ -317,6 +325,7 @@ class FakeReplicate(FakeHTTP):
         if headers and answer["status"] == "processing":
             answer["status"] = "starting"  # what Replicate answers when the wait runs out
         exchange.send_json(201, answer, headers)
+        prediction.answered_epoch = time.time()
 
     def _wait_for(self, exchange: Exchange, prediction: FakePrediction) -> dict[str, str]:
         """``Prefer: wait[=n]``: hold the answer up to n seconds for the prediction to end."""
@@ -330,6 +339,26 @@ class FakeReplicate(FakeHTTP):
             if prediction.cancelled.wait(min(left, 0.05)):  # short waits: the clock may be fast
                 break
         return {"Preference-Applied": "wait"}
+
+    def _list(self, exchange: Exchange, path: str) -> None:
+        """``GET /v1/predictions``: newest first, ``LIST_PAGE`` a page, ``created_after`` and
+        ``created_before`` honoured, ``next`` an absolute URL carrying a cursor."""
+        query = parse_qs(urlsplit(exchange.path).query)
+        after = _epoch(query.get("created_after", [None])[0], float("-inf"))
+        before = _epoch(query.get("created_before", [None])[0], float("inf"))
+        offset = int(query.get("cursor", ["0"])[0])
+        now = self.now()
+        with self.lock:
+            found = [p for p in self.predictions.values() if after <= p.created_epoch < before]
+        found.sort(key=lambda p: p.created_epoch, reverse=True)
+        page = found[offset : offset + LIST_PAGE]
+        nxt = None
+        if offset + LIST_PAGE < len(found):
+            rest = {k: v[0] for k, v in query.items() if k != "cursor"}
+            nxt = f"{self.base_url}{path}?{urlencode({**rest, 'cursor': offset + LIST_PAGE})}"
+        self.record(Hit(now, "GET", path, 200))
+        results = [p.to_json(self.base_url, now) for p in page]
+        exchange.send_json(200, {"next": nxt, "previous": None, "results": results})
 
     def _prediction(
         self, exchange: Exchange, method: str, path: str, ref: str, cancel: bool
@@ -403,6 +432,12 @@ def _ending(status: str, error: str) -> list[tuple[str, str]]:
     if status == "succeeded":
         return [("done", "{}")]
     return []  # still running: the fake is stopping
+
+
+def _epoch(stamp: str | None, default: float) -> float:
+    if not stamp:
+        return default
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _prompt(body: Any) -> str | None:

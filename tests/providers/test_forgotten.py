@@ -45,7 +45,8 @@ async def test_a_forgotten_prediction_is_created_again(
     for journal in journals:
         (lost,) = [ref for ref, status in journal.ended.items() if status == "lost"]
         assert lost in fake.forgotten
-        assert [e[0] for e in journal.events] == ["created", "lost", "created", "succeeded"]
+        events = [e[0] for e in journal.events]
+        assert events == ["intended", "created", "lost", "intended", "created", "succeeded"]
 
 
 async def test_a_prediction_forgotten_again_and_again_fails_retryably(
