@@ -179,7 +179,7 @@ class FakePrediction:
     data_removed: bool = False
     forgotten: bool = False
     answered_epoch: float | None = None
-    """Wall-clock time the creation's answer was sent (None while it is being sent)."""
+    """Wall-clock time the creation's answer was sent (None until then)."""
     """The fake restarted after this prediction was created, and lost it."""
 
     @property

@@ -111,6 +111,9 @@ class FakeReplicate(FakeHTTP):
         self.models = set(models)
         self.token_delay_s = token_delay_s
         self.event_ids = event_ids
+        self.answer_delay_s = 0.0
+        """How long a creation's answer takes after the prediction exists (a busy provider:
+        the window in which a client may die with its prediction made but not known)."""
         """Real streams tag every event with an ``id:``; the client drops events without one."""
         self.script: Callable[[dict[str, Any]], Script] | None = None
         """Overrides the prompt-marker scripts when set."""
@@ -320,12 +323,14 @@ class FakeReplicate(FakeHTTP):
             # In the same critical section as the count a storm waits for, so the hits list
             # never shows a 429 ahead of a creation that came before it.
             self.hits.append(Hit(prediction.created, "POST", path, 201, key))
+        if self.answer_delay_s > 0:
+            self.wait(self.answer_delay_s)
         headers = self._wait_for(exchange, prediction)
         answer = prediction.to_json(self.base_url, self.now())
         if headers and answer["status"] == "processing":
             answer["status"] = "starting"  # what Replicate answers when the wait runs out
+        prediction.answered_epoch = time.time()  # just before: a client may have it from now
         exchange.send_json(201, answer, headers)
-        prediction.answered_epoch = time.time()
 
     def _wait_for(self, exchange: Exchange, prediction: FakePrediction) -> dict[str, str]:
         """``Prefer: wait[=n]``: hold the answer up to n seconds for the prediction to end."""
