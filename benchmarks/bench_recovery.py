@@ -312,11 +312,11 @@ def replicate_part(seeds: range) -> str:
                         total_max([r.unanswered for r in resumed]),
                     ),
                     (
-                        "tasks re-created after an answered creation: total / most at one",
+                        "predictions made again after an answered creation: total / most at one",
                         total_max([r.recreated_answered for r in resumed]),
                     ),
                     (
-                        "tasks re-created after an unanswered creation: total / most at one",
+                        "predictions made again after an unanswered one: total / most at one",
                         total_max([r.recreated_unanswered for r in resumed]),
                     ),
                 ]
