@@ -4,6 +4,7 @@ of 1,000 tasks at concurrency 300 through faults and a 429 storm (F4 at scale).
     python benchmarks/bench_recovery.py                    # all three, 200 kill seeds
     python benchmarks/bench_recovery.py --parts crash --seeds 20 --csv seeds.csv
     python benchmarks/bench_recovery.py --parts outage scale
+    python benchmarks/bench_recovery.py --parts replicate --replicate-seeds 20
 
 **crash**: each seed is one run of the harness in :mod:`swarm.testing.crash` (the one
 ``tests/runtime/test_crash_resume.py`` asserts on): a 57-task fan-out/fan-in plan on the sim
@@ -26,6 +27,11 @@ once 21 predictions exist; provider and fake share a clock running 100 times the
 concurrency 300 through the real client, 5% failed predictions, 1% hung, 2% malformed answers,
 and half of all creations answered 429 (``Retry-After: 1``) for 3 s once 400 predictions exist;
 answers stream a token every 0.5 s (about 3 s a prediction), so all 300 calls can stream at once.
+
+**replicate** (not in the default parts: about 25 s a seed): the kill -9 sweep through the
+Replicate provider of :mod:`swarm.testing.crash_replicate` — 312 tasks at concurrency 100
+against the fake, bursts of 100 creations each answered 0.15 s after the prediction exists —
+counting predictions made again after the kill although their creation had been answered.
 
 Everything runs one part after another, the kill seeds one after another: the figures are wall
 times on a shared machine.
@@ -50,6 +56,7 @@ import anyio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from swarm.testing import crash_replicate  # noqa: E402
 from swarm.testing.crash import Recovery, Reference, crash_and_resume, run_reference  # noqa: E402
 from tests.providers.test_storm import retries_after_429  # noqa: E402
 from tests.runtime import test_outage, test_scale_storm  # noqa: E402
@@ -275,16 +282,62 @@ def scale_part(n: int, concurrency: int) -> str:
     )
 
 
+def replicate_part(seeds: range) -> str:
+    """The kill -9 sweep through the Replicate provider (``swarm.testing.crash_replicate``)."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="swarm-crash-replicate-") as tmp_name:
+        recoveries = [crash_replicate.crash_and_resume(Path(tmp_name), seed) for seed in seeds]
+    resumed = [r for r in recoveries if r.recorded]
+    passed = sum(1 for r in resumed if not r.problems())
+
+    def total_max(values: list[int]) -> str:
+        return f"{sum(values)} / {max(values, default=0)}"
+
+    return "\n".join(
+        [
+            f"### F15: kill -9 through Replicate at concurrency {crash_replicate.CONCURRENCY}, "
+            f"in bursts of creations, {len(recoveries)} seeds "
+            f"({(time.monotonic() - started) / 60:.1f} min)",
+            "",
+            *table(
+                [
+                    ("seeds run / resumed", f"{len(recoveries)} / {len(resumed)}"),
+                    ("passed (resume succeeded, all tasks, integrity ok, 0 re-created)", passed),
+                    (
+                        "answered creations not yet journaled at the kill: total / most at one",
+                        total_max([r.answered_unjournaled for r in resumed]),
+                    ),
+                    (
+                        "creations received, not yet answered at the kill: total / most at one",
+                        total_max([r.unanswered for r in resumed]),
+                    ),
+                    (
+                        "predictions made again after an answered creation: total / most at one",
+                        total_max([r.recreated_answered for r in resumed]),
+                    ),
+                    (
+                        "predictions made again after an unanswered one: total / most at one",
+                        total_max([r.recreated_unanswered for r in resumed]),
+                    ),
+                ]
+            ),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--parts",
         nargs="+",
-        choices=("crash", "outage", "scale"),
+        choices=("crash", "outage", "scale", "replicate"),
         default=["crash", "outage", "scale"],
     )
     parser.add_argument("--seeds", type=int, default=200, help="kill seeds (default 200)")
     parser.add_argument("--first-seed", type=int, default=FIRST_SEED)
+    parser.add_argument(
+        "--replicate-seeds", type=int, default=20, help="kill seeds through Replicate (20)"
+    )
     parser.add_argument("--csv", type=Path, help="write one row per kill seed here")
     parser.add_argument("--tasks", type=int, default=1000, help="tasks of the scale run")
     parser.add_argument("--concurrency", type=int, default=300, help="of the scale run")
@@ -298,6 +351,9 @@ def main() -> None:
         print(f"\n{outage_part()}", flush=True)
     if "scale" in args.parts:
         print(f"\n{scale_part(args.tasks, args.concurrency)}", flush=True)
+    if "replicate" in args.parts:
+        seeds = range(args.first_seed, args.first_seed + args.replicate_seeds)
+        print(f"\n{replicate_part(seeds)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import jsonschema
 
 from swarm.mcp.names import native_name
 from swarm.providers.base import ToolCall
+from swarm.untrusted import loads_json
 from workers.llm import extract_json
 
 ACTION_TITLE = "swarm agent action v1"
@@ -147,7 +148,7 @@ def parse_calls(calls: Iterable[ToolCall], schema: dict[str, Any]) -> list[Actio
 def parse_action(text: str, schema: dict[str, Any]) -> Action | str:
     """The action in the model's answer, or what is wrong with it (to tell the model)."""
     try:
-        value = json.loads(extract_json(text))
+        value = loads_json(extract_json(text))
     except ValueError as exc:
         return f"the answer is not valid JSON ({exc})"
     if not isinstance(value, dict):

@@ -25,6 +25,7 @@ import jsonschema
 from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError, ToolCallError
 from swarm.mcp.names import FETCH, ToolDef, matches
 from swarm.plan import TaskSpec
+from swarm.untrusted import clean_text
 from workers.actions import (
     DESCRIPTIONS,
     Action,
@@ -253,7 +254,7 @@ class Episode:
             self._keep(action, *outcome)
 
     def _capped(self, observation: Observation) -> str:
-        return cap_text(observation.text, self.cfg.observation_chars)
+        return clean_text(cap_text(observation.text, self.cfg.observation_chars))
 
     async def _run_tool(self, action: Action) -> tuple[Observation, float, float]:
         """One tool call: its observation, when it started and how long it took; a tool that

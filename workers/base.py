@@ -25,6 +25,7 @@ from swarm.providers.base import (
 )
 from swarm.providers.pricing import Price
 from swarm.store.ops import ArtifactRecord, StepRecord
+from swarm.untrusted import clean_text
 
 if TYPE_CHECKING:
     from swarm.mcp import RunTools
@@ -95,7 +96,10 @@ class TaskContext:
         return ModelRequest(**fields)  # type: ignore[arg-type]
 
     async def call_model(self, request: ModelRequest) -> ModelResponse:
-        """One metered model call: a step from the allowance, a budget reservation, a record."""
+        """One metered model call: a step from the allowance, a budget reservation, a record.
+
+        The answer's text comes back cleaned (:func:`swarm.untrusted.clean_text`): whatever a
+        worker keeps of it can be stored."""
         if self.steps_left < 1:
             raise BudgetExceeded(
                 f"step allowance of {self.allowance} used up",
@@ -110,6 +114,7 @@ class TaskContext:
         error: ProviderError | None = None
         try:
             response = await self.provider.complete(request)
+            response = dataclasses.replace(response, text=clean_text(response.text))
         except ProviderError as exc:
             error = exc
             raise
@@ -179,7 +184,7 @@ def _call_detail(
 ) -> dict[str, Any] | None:
     """A model step's detail: the error of a failed call, the finish reason the provider gave,
     the tries its creation took when there were several."""
-    detail: dict[str, Any] = {"error": str(error)} if error else {}
+    detail: dict[str, Any] = {"error": clean_text(str(error))} if error else {}
     meta = response.meta if response else {}
     if isinstance(meta.get("finish_reason"), str):
         detail["finish_reason"] = meta["finish_reason"]

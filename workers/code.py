@@ -19,6 +19,7 @@ import jsonschema
 
 from swarm.errors import BudgetExceeded, CodeFailed, CodeTimeout, OutputError, Problem, TaskError
 from swarm.plan import TaskSpec
+from swarm.untrusted import loads_json
 from workers.actions import MAX_CODE_CHARS
 from workers.base import TaskContext
 from workers.config import Number, number_problems, schema_problems, setting
@@ -109,7 +110,7 @@ def _json_result(stdout: str, schema: dict[str, Any] | None) -> str:
     if not stdout.strip():
         raise OutputError("code printed nothing; it must print its result as JSON", retryable=False)
     try:
-        value = json.loads(stdout)
+        value = loads_json(stdout)  # NaN, Infinity and runaway nesting are not JSON results
     except ValueError as exc:
         raise OutputError(
             f"code output is not one JSON value ({exc}): {cap_text(stdout, 300)!r}",

@@ -10,6 +10,7 @@ import jsonschema
 
 from swarm.errors import OutputError, Problem
 from swarm.plan import TaskSpec
+from swarm.untrusted import dumps_json, loads_json
 from workers.base import TaskContext
 from workers.context_window import CONTEXT_TOKENS, fit_inputs
 
@@ -90,7 +91,7 @@ def check_output(text: str, schema: dict[str, Any] | None) -> str | None:
     if schema is None:
         return None
     try:
-        value = json.loads(extract_json(text))
+        value = loads_json(extract_json(text))
     except ValueError as exc:
         return f"the answer is not valid JSON ({exc})"
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
@@ -111,6 +112,7 @@ def extract_json(text: str) -> str:
 
 
 def normalise_json(text: str) -> str:
-    """The answer's JSON re-serialised compactly, its keys in the order the model gave them
-    (the schema's order, usually): the aggregators show fields in that order."""
-    return json.dumps(json.loads(extract_json(text)), ensure_ascii=False)
+    """The answer's JSON re-serialised compactly, its strings cleaned (:mod:`swarm.untrusted`),
+    its keys in the order the model gave them (the schema's order, usually: the aggregators show
+    fields in that order); call it on text :func:`check_output` accepted."""
+    return dumps_json(loads_json(extract_json(text)))

@@ -60,9 +60,32 @@ class ToolCall:
     arguments: str
 
 
+@dataclass(frozen=True, slots=True)
+class CallIntent:
+    """A creation about to be sent, recorded before it is: what the prediction it makes can be
+    recognised by at the provider if the process dies before the provider's answer is
+    journaled (see :meth:`CallJournal.intended`)."""
+
+    fingerprint: str
+    """A digest of the model and the input sent (the provider's own, see ``replicate_io``)."""
+    at: float
+    """Wall-clock time (epoch seconds) just before the creation was sent."""
+
+
 class CallJournal(Protocol):
     """Write-ahead record of remote predictions, so a resumed run re-attaches instead of paying
     twice. Implemented by the runtime over the store; tests use an in-memory fake."""
+
+    async def intended(self, request: ModelRequest, intent: CallIntent) -> None:
+        """Durably record that ``request`` is about to create a prediction; returns once the
+        record is committed (before the creation is sent)."""
+        ...
+
+    def unresolved(self, request: ModelRequest) -> CallIntent | None:
+        """The intent an earlier, interrupted attempt recorded for the same task and step with
+        no prediction journaled after it: its creation may or may not have reached the
+        provider, and the provider is asked which."""
+        ...
 
     async def created(self, request: ModelRequest, ref: str) -> None:
         """Durably record that ``request`` created the remote prediction ``ref``; returns once

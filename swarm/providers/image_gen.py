@@ -166,9 +166,7 @@ class ReplicateImages:
         prediction = await provider._reattach(client, asked)
         created = prediction is None
         if prediction is None:
-            prediction, _ = await provider._create(
-                client, request.model, asked, [], payload=request.model_input()
-            )
+            prediction, _ = await provider._create(client, asked, payload=request.model_input())
         final = await self._watch(client, asked, prediction, created=created)
         urls = output_urls(final.output)
         if not urls:

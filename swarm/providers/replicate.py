@@ -6,15 +6,22 @@ One call, in order:
 
 1. **Re-attach.** If the request's journal names a prediction an interrupted attempt created,
    fetch it: still running → follow it; succeeded → take its output; anything else (failed,
-   canceled, aborted, unknown) → create a new one. A resumed run never pays twice.
-2. **Create** through :func:`~swarm.providers.retry.with_creation_retries`: every try waits for
+   canceled, aborted, unknown) → create a new one. If the journal instead holds only the
+   *intent* of an interrupted creation (the process died between sending it and journaling
+   the answer), look for its prediction in ``GET /v1/predictions?created_after=…`` by the
+   intent's fingerprint of model and input, and treat it the same way. What this does and
+   does not guarantee is in ``docs/reliability.md`` (F15).
+2. **Record the intent** (``journal.intended``: fingerprint and time) durably, then **create**
+   through :func:`~swarm.providers.retry.with_creation_retries`: every try waits for
    the shared governor; 429, 5xx and connection errors are retried (the client never retries a
    POST), 400/401/402/403/404/422 fail at once with what to fix. A provider that stays down is
    waited for, with capped and jittered backoff, for up to ``max_outage_s`` (five minutes by
    default) before the call fails; reads of a prediction get the same patience.
 3. **Journal** the prediction id (``journal.created``) before reading any output.
 4. **Follow**: stream the SSE output; if the stream breaks, poll the prediction instead. Then
-   read the terminal prediction for its token counts and timings.
+   read the terminal prediction for its token counts and timings. A prediction Replicate no
+   longer knows (404 to its GET: the provider restarted and forgot it) is journaled ``lost``
+   and created again, up to ``MAX_LOST`` times.
 5. **Cancel on abandon**: if the caller is cancelled (a task timeout, Ctrl-C) or the stream
    stalls past the read timeout, the prediction is cancelled on Replicate in a shielded scope.
 
@@ -32,7 +39,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -49,7 +56,7 @@ from replicate.stream import ServerSentEvent
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.retry import RetryPolicy
 from swarm.errors import ConfigError, ProviderError
-from swarm.providers.base import ModelRequest, ModelResponse, estimate_tokens
+from swarm.providers.base import CallIntent, ModelRequest, ModelResponse, estimate_tokens
 from swarm.providers.governor import DEFAULT_PER_MINUTE, RateGovernor
 from swarm.providers.images import image_inputs
 from swarm.providers.replicate_errors import (
@@ -72,7 +79,10 @@ from swarm.providers.replicate_io import (
     count,
     done_reason,
     estimate_in,
+    fingerprint,
     finished_from,
+    list_url,
+    listed_fingerprint,
     model_input,
     normalise_base_url,
 )
@@ -87,12 +97,26 @@ from swarm.providers.retry import (
 )
 from swarm.providers.transport import DEFAULT_SHARDS, ShardedTransport
 
+MAX_LOST = 3
+LIST_MARGIN_S = 120.0
+"""How far before an intent's (local) time the list of predictions is read: room for the
+difference between this machine's clock and Replicate's."""
+MAX_LIST_PAGES = 50
+"""At 100 predictions a page, the list a resume reads covers 5,000 predictions at most."""
+"""How many times one call creates again a prediction Replicate answered 404 for (forgot)
+before it fails, retryably, to the task's own retries."""
+
 
 @dataclass
 class _LoopClient:
     loop: object
     client: Client
     transport: ShardedTransport
+    listing_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    listed: tuple[float, list[dict[str, Any]]] | None = None
+    """(created after, the predictions) of the one list a resume reads."""
+    claimed: set[str] = field(default_factory=set)
+    """Predictions this loop created or follows: never adopted for another intent."""
 
 
 class ReplicateProvider:
@@ -179,13 +203,23 @@ class ReplicateProvider:
         started = time.perf_counter()
         client = self._client()
         prediction = await self._reattach(client, request)
-        tries = 0
+        journaled = prediction is not None
         if prediction is None:
-            check_request(request)
-            images = await self._images(request)
-            prediction, tries = await self._create(client, request.model, request, images)
-        finished = await self._watch(client, request, prediction, created=tries > 0)
-        return self._response(request, finished, started, tries)
+            prediction = await self._recover(client, request)
+        tries = 0
+        for lost in range(MAX_LOST + 1):
+            if prediction is None:
+                prediction, tries = await self._create(client, request)
+                journaled = False
+            try:
+                finished = await self._watch(client, request, prediction, journaled=journaled)
+            except ProviderError as exc:
+                if exc.status != 404 or lost == MAX_LOST:
+                    raise
+                prediction = None  # Replicate forgot it (a restart): create it again
+                continue
+            return self._response(request, finished, started, tries)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _images(self, request: ModelRequest) -> list[str]:
         """``image_input`` values; files are read in a worker thread."""
@@ -223,8 +257,14 @@ class ReplicateProvider:
         ref = request.journal.previous(request) if request.journal is not None else None
         if ref is None:
             return None
+        if self._live is not None:
+            self._live.claimed.add(ref)
+        return await self._worth_following(client, ref, request.model)
+
+    async def _worth_following(self, client: Client, ref: str, model: str) -> Prediction | None:
+        """``ref`` if it still runs or has succeeded with its output; else None (create anew)."""
         try:
-            found = await self._get_patiently(client, ref, request.model)
+            found = await self._get_patiently(client, ref, model)
         except ProviderError as exc:
             if exc.status == 404:
                 return None
@@ -235,18 +275,91 @@ class ReplicateProvider:
             return found
         return None  # failed, canceled, or succeeded but its output was removed
 
+    async def _recover(self, client: Client, request: ModelRequest) -> Prediction | None:
+        """The prediction an interrupted attempt's creation made, found in Replicate's list by
+        the fingerprint its intent recorded, if it is worth following (as :meth:`_reattach`)."""
+        intent = request.journal.unresolved(request) if request.journal is not None else None
+        if intent is None:
+            return None
+        listed = await self._listing(client, intent.at - LIST_MARGIN_S, request.model)
+        live = self._live
+        assert live is not None
+        for item in listed:  # newest first: the intent is its task's and step's latest
+            ref = item.get("id")
+            if not isinstance(ref, str) or ref in live.claimed:
+                continue
+            if listed_fingerprint(item) != intent.fingerprint:
+                continue
+            live.claimed.add(ref)
+            return await self._worth_following(client, ref, request.model)
+        return None
+
+    async def _listing(self, client: Client, since: float, model: str) -> list[dict[str, Any]]:
+        """``GET /v1/predictions?created_after=…``, every page, once per event loop (a resume
+        asks about all its interrupted creations at once). A listing that fails for good is
+        treated as empty: the calls create their predictions again, as before intents."""
+        live = self._live
+        assert live is not None
+        async with live.listing_lock:
+            if live.listed is not None and live.listed[0] <= since:
+                return live.listed[1]
+            items: list[dict[str, Any]] = []
+            url: str | None = list_url(since)
+            pages = 0
+            while url is not None and pages < MAX_LIST_PAGES:
+                try:
+                    page = await self._list_page(client, url, model)
+                except ProviderError:
+                    break
+                results = page.get("results")
+                if isinstance(results, list):
+                    items.extend(r for r in results if isinstance(r, dict))
+                nxt = page.get("next")
+                url, pages = (nxt if isinstance(nxt, str) and nxt else None), pages + 1
+            live.listed = (since, items)
+            return items
+
+    async def _list_page(self, client: Client, url: str, model: str) -> dict[str, Any]:
+        """One page of the list, patiently (as reads are). Read as plain JSON: the client's
+        ``predictions.async_list`` refuses a whole page that holds an ``aborted`` prediction."""
+        streak = FailureStreak(self.patience, self.clock, self._rng)
+        while True:
+            try:
+                try:
+                    response = await client._async_request("GET", url)
+                except HttpFailure as failure:
+                    raise http_error(failure, model) from None
+                except httpx.TransportError as exc:
+                    raise self._unreachable(exc) from None
+                body = response.json()
+                return body if isinstance(body, dict) else {}
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                await self.clock.sleep(streak.failed(exc, getattr(exc, "retry_after_s", None)))
+
     async def _create(
-        self,
-        client: Client,
-        model: str,
-        request: ModelRequest,
-        images: list[str],
-        payload: dict[str, Any] | None = None,
+        self, client: Client, request: ModelRequest, payload: dict[str, Any] | None = None
     ) -> tuple[Prediction, int]:
-        """Create the prediction (retried); ``payload`` replaces the text model's input (an
-        image model's, from :mod:`swarm.providers.image_gen`, which is not streamed)."""
+        """Check, record the intent (durably, before anything is sent), create. ``payload``
+        replaces the text model's input (an image model's, from :mod:`swarm.providers.image_gen`,
+        which is not streamed)."""
         stream = payload is None
-        payload = model_input(request, images) if payload is None else payload
+        if payload is None:
+            check_request(request)
+            payload = model_input(request, await self._images(request))
+        if request.journal is not None:
+            intent = CallIntent(fingerprint(request.model, payload), time.time())
+            await request.journal.intended(request, intent)
+        prediction, tries = await self._send_creation(client, request.model, payload, stream=stream)
+        live = self._live
+        if live is not None:
+            live.claimed.add(prediction.id)
+        return prediction, tries
+
+    async def _send_creation(
+        self, client: Client, model: str, payload: dict[str, Any], *, stream: bool
+    ) -> tuple[Prediction, int]:
         ref, _, version = model.partition(":")
 
         async def once() -> Prediction:
@@ -290,24 +403,34 @@ class ReplicateProvider:
         )
 
     async def _watch(
-        self, client: Client, request: ModelRequest, prediction: Prediction, created: bool
+        self, client: Client, request: ModelRequest, prediction: Prediction, journaled: bool
     ) -> Finished:
-        """Journal the prediction, follow it to its end, and cancel it if we give up on it."""
+        """Journal the prediction (unless it is already), follow it to its end, and cancel it
+        if we give up on it."""
         journal = request.journal
         try:
-            if created and journal is not None:
+            if not journaled and journal is not None:
                 await journal.created(request, prediction.id)
             finished = await self._follow(client, prediction, request.model)
+        except ProviderError as exc:
+            if exc.status != 404:
+                await self._abandon(client, request, prediction.id)
+            elif journal is not None:
+                await journal.finished(request, prediction.id, "lost")
+            raise
         except BaseException:
-            # Cancelled (task timeout, Ctrl-C) or failed while it may still run: stop paying.
-            with anyio.move_on_after(self.cancel_timeout_s, shield=True):
-                await self._cancel(client, prediction.id)
-                if journal is not None:
-                    await journal.finished(request, prediction.id, "canceled")
+            await self._abandon(client, request, prediction.id)
             raise
         if journal is not None:
             await journal.finished(request, prediction.id, finished.status)
         return finished
+
+    async def _abandon(self, client: Client, request: ModelRequest, ref: str) -> None:
+        """Cancelled (task timeout, Ctrl-C) or failed while it may still run: stop paying."""
+        with anyio.move_on_after(self.cancel_timeout_s, shield=True):
+            await self._cancel(client, ref)
+            if request.journal is not None:
+                await request.journal.finished(request, ref, "canceled")
 
     async def _follow(self, client: Client, prediction: Prediction, model: str) -> Finished:
         if prediction.status not in LIVE:
@@ -367,7 +490,7 @@ class ReplicateProvider:
             try:
                 return await self._get(client, ref, model)
             except ProviderError as exc:
-                if not exc.retryable:
+                if not exc.retryable or exc.status == 404:  # 404: forgotten, not unreachable
                     raise
                 await self.clock.sleep(streak.failed(exc, getattr(exc, "retry_after_s", None)))
 
@@ -378,6 +501,14 @@ class ReplicateProvider:
         except ClientValidationError as exc:
             return refused_status(exc)
         except HttpFailure as failure:
+            if failure.status == 404:
+                raise ProviderError(
+                    f"Replicate no longer knows prediction {ref} (HTTP 404 to GET); it was "
+                    "lost on Replicate's side, e.g. in a restart",
+                    retryable=True,
+                    status=404,
+                    hint="nothing to fix here: the call creates the prediction again",
+                ) from None
             raise http_error(failure, model) from None
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None

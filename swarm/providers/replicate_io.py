@@ -1,12 +1,15 @@
 """What goes into a Replicate prediction and what comes out of it: K2.6's inputs and their
-limits, the states of a prediction, and turning its streamed or stored output into text.
-No I/O here."""
+limits, the states of a prediction, turning its streamed or stored output into text, and
+recognising a creation in Replicate's list of predictions. No I/O here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from replicate.prediction import Prediction
@@ -66,6 +69,33 @@ def model_input(request: ModelRequest, images: list[str]) -> dict[str, Any]:
     if images:
         payload["image_input"] = images
     return payload
+
+
+def fingerprint(model: str, payload: Mapping[str, Any]) -> str:
+    """What identifies a creation's prediction in Replicate's list of predictions: the model's
+    name and the input as sent. ``image_input`` is left out (Replicate does not keep ``data:``
+    URIs), as is the version (the list gives the model by name)."""
+    name = model.partition(":")[0]
+    kept = {k: v for k, v in payload.items() if k != "image_input"}
+    text = json.dumps([name, kept], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def listed_fingerprint(item: object) -> str | None:
+    """:func:`fingerprint` of a prediction in ``GET /v1/predictions``; None when it cannot be
+    told (its input removed, as Replicate does an hour after an API prediction ends)."""
+    if not isinstance(item, dict) or item.get("data_removed"):
+        return None
+    model, inputs = item.get("model"), item.get("input")
+    if not isinstance(model, str) or not isinstance(inputs, dict):
+        return None
+    return fingerprint(model, inputs)
+
+
+def list_url(created_after: float) -> str:
+    """The first page of predictions created at or after ``created_after`` (epoch seconds)."""
+    stamp = datetime.fromtimestamp(created_after, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"/v1/predictions?created_after={stamp}"
 
 
 def normalise_base_url(url: str) -> str:

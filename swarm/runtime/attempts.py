@@ -32,6 +32,7 @@ from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
 from swarm.store.ops import AttemptFinished, AttemptStarted, TasksSkipped
 from swarm.store.writer import Writer
+from swarm.untrusted import clean_text
 from workers.base import TaskContext, Worker
 
 if TYPE_CHECKING:
@@ -250,6 +251,8 @@ class RunAttempts:
     ) -> None:
         now = time.time()
         steps = tuple(ctx.steps)
+        if result is not None:
+            result = clean_text(result)  # untrusted: stored, and fed to dependents' prompts
         common: dict[str, Any] = {
             "run_id": self.run_id,
             "task_id": d.task_id,
@@ -303,7 +306,7 @@ class RunAttempts:
                 **common,
                 outcome="timeout" if isinstance(error, TaskTimeout) else "failed",
                 task_status="pending" if isinstance(decision, Retry) else "failed",
-                error=str(error),
+                error=clean_text(str(error)),
                 error_kind=error.kind,
                 retryable=error.retryable,
                 retry_at=retry_at,

@@ -1,13 +1,21 @@
 """The calls journal over the store: remote predictions are committed before their output is
-awaited, and a resumed run re-attaches to the ones whose outcome was never recorded."""
+awaited, and a resumed run re-attaches to the ones whose outcome was never recorded.
+
+The intent of each creation is committed before the creation is sent (a ``call.intended``
+event carrying the input's fingerprint), so a resume also knows the creations a killed process
+sent, or was about to send, whose answer it never journaled: the provider looks them up."""
 
 from __future__ import annotations
 
 import time
 
-from swarm.providers.base import ModelRequest
-from swarm.store.ops import CallCreated, CallFinished
+from swarm.providers.base import CallIntent, ModelRequest
+from swarm.store.ops import CallCreated, CallFinished, Event
 from swarm.store.writer import Writer
+
+INTENT_EVENT = "call.intended"
+"""The event type of an intent: data ``{"step", "provider", "fingerprint"}``; the event's own
+``at`` is the intent's time."""
 
 
 def _parts(request: ModelRequest) -> tuple[str, str, int, int]:
@@ -19,12 +27,29 @@ class StoreJournal:
     """:class:`swarm.providers.base.CallJournal` written through the run's single writer."""
 
     def __init__(
-        self, writer: Writer, provider: str, open_calls: dict[tuple[str, int], str]
+        self,
+        writer: Writer,
+        provider: str,
+        open_calls: dict[tuple[str, int], str],
+        open_intents: dict[tuple[str, int], CallIntent] | None = None,
     ) -> None:
         self.writer = writer
         self.provider = provider
         self.open_calls = dict(open_calls)
         """(task, step) → prediction id left running by an interrupted attempt."""
+        self.open_intents = dict(open_intents or {})
+        """(task, step) → the intent of an interrupted attempt's creation whose prediction id
+        was never journaled."""
+
+    async def intended(self, request: ModelRequest, intent: CallIntent) -> None:
+        run_id, task_id, attempt, step = _parts(request)
+        data = {"step": step, "provider": self.provider, "fingerprint": intent.fingerprint}
+        self.writer.submit(Event(run_id, INTENT_EVENT, intent.at, task_id, attempt, data))
+        await self.writer.flush()  # durable before the creation is sent
+
+    def unresolved(self, request: ModelRequest) -> CallIntent | None:
+        _, task_id, _, step = _parts(request)
+        return self.open_intents.pop((task_id, step), None)
 
     async def created(self, request: ModelRequest, ref: str) -> None:
         run_id, task_id, attempt, step = _parts(request)

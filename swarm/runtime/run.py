@@ -23,7 +23,7 @@ from swarm.dag import Dag
 from swarm.errors import ConfigError, SwarmError
 from swarm.mcp import run_tools
 from swarm.plan import Plan, TaskSpec, loads_plan
-from swarm.providers.base import Provider
+from swarm.providers.base import CallIntent, Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
@@ -176,6 +176,8 @@ class _Setup:
     """Remote predictions an interrupted attempt left without an outcome (resume)."""
     tool_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Tool calls that returned in an interrupted attempt, by task (resume)."""
+    open_intents: dict[tuple[str, int], CallIntent] = field(default_factory=dict)
+    """Creations an interrupted attempt sent, or was about to, with no prediction journaled."""
     created: NewRun | None = None
     """A new run, written by the driver's first transaction with its start."""
     unrecorded: tuple[NewTask, ...] = ()
@@ -306,6 +308,7 @@ async def _resume(
     setup.early = scheduler.start()
     setup.open_calls = await store.open_calls(run_id)
     setup.tool_calls = await interrupted_calls(store, run_id)
+    setup.open_intents = await store.open_intents(run_id)
     return await _drive(store, setup, provider, hooks)
 
 
@@ -342,7 +345,7 @@ async def _drive(
         max_replans=setup.options.max_replans,
         graph=setup.graph,
     )
-    driver.journal = StoreJournal(writer, provider.name, setup.open_calls)
+    driver.journal = StoreJournal(writer, provider.name, setup.open_calls, setup.open_intents)
     driver_box.append(driver)
     # A new run's id is checked here, on the writer's connection (opened now, off the loop);
     # the run itself is written by the driver's first transaction.

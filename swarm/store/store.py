@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from swarm.errors import RunNotFound, StoreError
+from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
 from swarm.store import migrate
 from swarm.store.engine import create_engine, reader
@@ -167,6 +168,32 @@ class Store:
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
         return {(row.task_id, row.step): row.ref for row in rows}
+
+    async def open_intents(self, run_id: str) -> dict[tuple[str, int], CallIntent]:
+        """Creations whose intent was committed (a ``call.intended`` event) but whose
+        prediction never was (no ``calls`` row for the task and step from that attempt on),
+        newest per (task, step): what a resumed run asks the provider about before creating
+        again."""
+        query = (
+            select(events.c.task_id, events.c.attempt, events.c.at, events.c.data_json)
+            .where(events.c.run_id == run_id, events.c.type == "call.intended")
+            .order_by(events.c.id)
+        )
+        known = (
+            select(calls.c.task_id, calls.c.step, func.max(calls.c.attempt))
+            .where(calls.c.run_id == run_id)
+            .group_by(calls.c.task_id, calls.c.step)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+            journaled = {(t, s): a for t, s, a in (await conn.execute(known)).all()}
+        found: dict[tuple[str, int], CallIntent] = {}
+        for row in rows:
+            data = json.loads(row.data_json)
+            slot = (row.task_id, int(data["step"]))
+            if journaled.get(slot, 0) < row.attempt:
+                found[slot] = CallIntent(str(data["fingerprint"]), float(row.at))
+        return found
 
     async def mark_interrupted(self, run_id: str) -> list[str]:
         """Prepare a resume: put tasks a stopped process left ``running`` or ``cancelled`` back

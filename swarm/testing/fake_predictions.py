@@ -177,6 +177,10 @@ class FakePrediction:
     cancelled: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False
     data_removed: bool = False
+    forgotten: bool = False
+    answered_epoch: float | None = None
+    """Wall-clock time the creation's answer was sent (None until then)."""
+    """The fake restarted after this prediction was created, and lost it."""
 
     @property
     def emitted(self) -> int:

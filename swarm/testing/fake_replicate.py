@@ -3,7 +3,9 @@
 
 Endpoints: ``POST /v1/models/{owner}/{name}/predictions`` and ``POST /v1/predictions``
 (create; 201 with ``status: starting`` and absolute ``urls``; ``Prefer: wait[=n]`` honoured),
-``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``, and ``GET /v1/streams/{key}``
+``GET /v1/predictions`` (the list, newest first, by ``created_after``/``created_before``, 100 a
+page), ``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``, and
+``GET /v1/streams/{key}``
 (``output`` events, each with an ``id:``; then ``done {}``, ``error`` + ``done {"reason":
 "error"}``, or ``done {"reason": "canceled"}``). Errors are ``application/problem+json``.
 
@@ -14,8 +16,10 @@ throttles a fraction of creations for a while (from now, or once some creations 
 :meth:`FakeReplicate.down` fails everything for a while (likewise); prompt markers (see
 :mod:`swarm.testing.fake_predictions`) make predictions fail, hang, run slowly, get cancelled,
 abort, drop their stream, or emit URL chunks; :attr:`FakeReplicate.prediction_faults` draws
-failures, hangs and malformed answers at random rates. All times are read from the fake's
-``clock``, which a test may share with the code under test to compress minutes into seconds.
+failures, hangs and malformed answers at random rates; :meth:`FakeReplicate.restart` forgets
+every prediction (open streams dropped, GETs answered 404), as a provider that lost its state
+would. All times are read from the fake's ``clock``, which a test may share with the code
+under test to compress minutes into seconds.
 
 It records every request (:attr:`hits`), the times of accepted creations (:attr:`creations`)
 and of cancels (:attr:`cancels`), so tests measure behaviour where Replicate would see it.
@@ -32,8 +36,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from swarm.testing._http import Exchange, FakeHTTP, Hit, sse
 from swarm.testing.fake_predictions import (
@@ -57,6 +63,8 @@ _MODEL_PATH = re.compile(r"^/v1/models/([^/]+)/([^/]+)/predictions$")
 _PREDICTION_PATH = re.compile(r"^/v1/predictions/([^/]+)(/cancel)?$")
 _STREAM_PATH = re.compile(r"^/v1/streams/([^/]+)$")
 _WAIT = re.compile(r"^wait(?:=([1-9]|[1-9][0-9]|60))?$")
+LIST_PAGE = 100
+"""Predictions a page of ``GET /v1/predictions``, as Replicate's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,9 @@ class FakeReplicate(FakeHTTP):
         self.models = set(models)
         self.token_delay_s = token_delay_s
         self.event_ids = event_ids
+        self.answer_delay_s = 0.0
+        """How long a creation's answer takes after the prediction exists (a busy provider:
+        the window in which a client may die with its prediction made but not known)."""
         """Real streams tag every event with an ``id:``; the client drops events without one."""
         self.script: Callable[[dict[str, Any]], Script] | None = None
         """Overrides the prompt-marker scripts when set."""
@@ -126,6 +137,9 @@ class FakeReplicate(FakeHTTP):
         self._faults: deque[Fault] = deque()
         self._storm: _Storm | None = None
         self._down: _Outage | None = None
+        self._restart_after: int | None = None
+        self.forgotten: list[str] = []
+        """Ids of the predictions a restart forgot."""
         self._streams: dict[str, FakePrediction] = {}
         self.image_models = set(IMAGE_MODELS)
         self.files: dict[str, tuple[bytes, str]] = {}
@@ -170,6 +184,26 @@ class FakeReplicate(FakeHTTP):
             until = None if after_creations is not None else self.now() + seconds
             self._down = _Outage(until, seconds, fault, after_creations or 0)
 
+    def restart(self, *, after_creations: int | None = None) -> None:
+        """Forget every prediction, now or with the first request after ``after_creations``
+        were accepted: its streams are dropped and ``GET /v1/predictions/{id}`` answers 404.
+        Combine with :meth:`down` for a restart that takes a while."""
+        with self.lock:
+            if after_creations is None:
+                self._forget_all()
+            else:
+                self._restart_after = after_creations
+
+    def _forget_all(self) -> None:
+        """Under the lock."""
+        for prediction in self.predictions.values():
+            prediction.forgotten = True
+            prediction.cancelled.set()  # wakes its stream, which then drops the connection
+        self.forgotten.extend(self.predictions)
+        self.predictions.clear()
+        self._streams.clear()
+        self._restart_after = None
+
     def remove_data(self, prediction_id: str) -> None:
         """Replicate removes API predictions' inputs and outputs after an hour."""
         with self.lock:
@@ -196,6 +230,9 @@ class FakeReplicate(FakeHTTP):
 
     def dispatch(self, exchange: Exchange) -> None:
         method, path = exchange.command, exchange.path.split("?")[0]
+        with self.lock:
+            if self._restart_after is not None and len(self.creations) >= self._restart_after:
+                self._forget_all()
         body = exchange.read_json() if method == "POST" else None
         key = _prompt(body)
         forced = self._forced(method, path)
@@ -209,6 +246,8 @@ class FakeReplicate(FakeHTTP):
             return exchange.send_problem(401, "Unauthenticated", detail)
         if method == "POST" and (_MODEL_PATH.match(path) or path == "/v1/predictions"):
             return self._create(exchange, path, body, key)
+        if method == "GET" and path == "/v1/predictions":
+            return self._list(exchange, path)
         match = _PREDICTION_PATH.match(path)
         if match and (method == "GET" or match.group(2)):
             return self._prediction(exchange, method, path, match.group(1), bool(match.group(2)))
@@ -302,10 +341,13 @@ class FakeReplicate(FakeHTTP):
             # In the same critical section as the count a storm waits for, so the hits list
             # never shows a 429 ahead of a creation that came before it.
             self.hits.append(Hit(prediction.created, "POST", path, 201, key))
+        if self.answer_delay_s > 0:
+            self.wait(self.answer_delay_s)
         headers = self._wait_for(exchange, prediction)
         answer = prediction.to_json(self.base_url, self.now())
         if headers and answer["status"] == "processing":
             answer["status"] = "starting"  # what Replicate answers when the wait runs out
+        prediction.answered_epoch = time.time()  # just before: a client may have it from now
         exchange.send_json(201, answer, headers)
 
     def _wait_for(self, exchange: Exchange, prediction: FakePrediction) -> dict[str, str]:
@@ -320,6 +362,26 @@ class FakeReplicate(FakeHTTP):
             if prediction.cancelled.wait(min(left, 0.05)):  # short waits: the clock may be fast
                 break
         return {"Preference-Applied": "wait"}
+
+    def _list(self, exchange: Exchange, path: str) -> None:
+        """``GET /v1/predictions``: newest first, ``LIST_PAGE`` a page, ``created_after`` and
+        ``created_before`` honoured, ``next`` an absolute URL carrying a cursor."""
+        query = parse_qs(urlsplit(exchange.path).query)
+        after = _epoch(query.get("created_after", [None])[0], float("-inf"))
+        before = _epoch(query.get("created_before", [None])[0], float("inf"))
+        offset = int(query.get("cursor", ["0"])[0])
+        now = self.now()
+        with self.lock:
+            found = [p for p in self.predictions.values() if after <= p.created_epoch < before]
+        found.sort(key=lambda p: p.created_epoch, reverse=True)
+        page = found[offset : offset + LIST_PAGE]
+        nxt = None
+        if offset + LIST_PAGE < len(found):
+            rest = {k: v[0] for k, v in query.items() if k != "cursor"}
+            nxt = f"{self.base_url}{path}?{urlencode({**rest, 'cursor': offset + LIST_PAGE})}"
+        self.record(Hit(now, "GET", path, 200))
+        results = [p.to_json(self.base_url, now) for p in page]
+        exchange.send_json(200, {"next": nxt, "previous": None, "results": results})
 
     def _prediction(
         self, exchange: Exchange, method: str, path: str, ref: str, cancel: bool
@@ -366,6 +428,8 @@ class FakeReplicate(FakeHTTP):
             while not prediction.cancelled.is_set() and self.wait(0.05):
                 pass
         self._until(prediction, prediction.ends or self.now())
+        if prediction.forgotten:
+            return exchange.drop()  # the server restarted: the connection is gone
         status, _ = prediction.state(self.now())
         for event, data in _ending(status, script.error):
             exchange.send_chunk(self._event(event, data, next(ids)))
@@ -456,6 +520,12 @@ def _ending(status: str, error: str) -> list[tuple[str, str]]:
     if status == "succeeded":
         return [("done", "{}")]
     return []  # still running: the fake is stopping
+
+
+def _epoch(stamp: str | None, default: float) -> float:
+    if not stamp:
+        return default
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _prompt(body: Any) -> str | None:

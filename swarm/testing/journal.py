@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarm.providers.base import ModelRequest
+from swarm.providers.base import CallIntent, ModelRequest
 
 
 def call_slot(request: ModelRequest) -> str:
@@ -29,10 +29,21 @@ class MemoryJournal:
     """Prediction → how it ended."""
     events: list[tuple[str, str, str]] = field(default_factory=list)
     """(event, slot, prediction) in the order they happened."""
+    intents: dict[str, CallIntent] = field(default_factory=dict)
+    """Slot → the intent of a creation whose prediction was not journaled yet."""
+
+    async def intended(self, request: ModelRequest, intent: CallIntent) -> None:
+        slot = call_slot(request)
+        self.intents[slot] = intent
+        self.events.append(("intended", slot, intent.fingerprint))
+
+    def unresolved(self, request: ModelRequest) -> CallIntent | None:
+        return self.intents.pop(call_slot(request), None)
 
     async def created(self, request: ModelRequest, ref: str) -> None:
         slot = call_slot(request)
         self.refs[slot] = ref
+        self.intents.pop(slot, None)
         self.events.append(("created", slot, ref))
 
     def previous(self, request: ModelRequest) -> str | None:

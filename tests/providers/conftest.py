@@ -49,6 +49,16 @@ async def provider(fake: FakeReplicate) -> AsyncIterator[ReplicateProvider]:
         await made.aclose()
 
 
+@pytest.fixture
+def replicate_env(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
+    """The environment of a `swarm` command pointed at the fake server (for the in-process CLI)."""
+    for name in ("SWARM_PROVIDER", "SWARM_DB", "REPLICATE_POLL_INTERVAL", "SWARM_PRICES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    yield fake
+
+
 async def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
     """Wait for something the fake server's threads will make true (there is no event to await
     across threads)."""

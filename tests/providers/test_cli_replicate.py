@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from swarm.testing.fake_replicate import FAKE_TOKEN, FakeReplicate
 from tests.cli.conftest import CliRunner
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "minimal.json"
-
-
-@pytest.fixture
-def replicate_env(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
-    for name in ("SWARM_PROVIDER", "SWARM_DB", "REPLICATE_POLL_INTERVAL", "SWARM_PRICES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("REPLICATE_API_TOKEN", FAKE_TOKEN)
-    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
-    yield fake
 
 
 def files_containing(root: Path, secret: str) -> list[Path]:

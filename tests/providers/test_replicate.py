@@ -309,7 +309,7 @@ async def test_the_prediction_id_is_journaled_before_any_output_is_read(
     journal = Watching()
     response = await provider.complete(ask("journal me", journal=journal))
     assert seen_before_journal == [0]
-    assert [e[0] for e in journal.events] == ["created", "succeeded"]
+    assert [e[0] for e in journal.events] == ["intended", "created", "succeeded"]
     assert journal.refs == {"run/task/1": response.ref}
 
 

@@ -173,12 +173,11 @@ async def test_tool_errors_become_observations(tmp_path: Path) -> None:
         act("write_file", path="../outside.txt", content="x"),
         act("read_file", path="/etc/passwd"),
         act("python", code="print(1)"),
-        act("write_file", path="bad\ud800name", content="x"),
-        act("finish", answer="recovered \ud800"),
+        act("finish", answer="recovered"),
     )
     provider = actions(script)
     ctx = make_ctx(tmp_path, SPEC, provider, inputs={"a": "A"})
-    assert await AgentWorker(FakeSandbox(broken)).run(ctx) == "recovered ?"
+    assert await AgentWorker(FakeSandbox(broken)).run(ctx) == "recovered"
     observations = [s.detail for s in ctx.steps if s.kind == "tool"]
     assert all(d is not None and d["ok"] is False for d in observations)
     texts = [d["observation"] for d in observations if d]
@@ -187,8 +186,42 @@ async def test_tool_errors_become_observations(tmp_path: Path) -> None:
     assert "leads outside your workspace" in texts[2]
     assert "is absolute" in texts[3]
     assert "cannot start the interpreter" in texts[4]
-    assert "the write_file tool failed" in texts[5]
     assert not (tmp_path / "run" / "work" / "outside.txt").exists()
+
+
+async def test_lone_surrogates_in_actions_and_observations_are_replaced(tmp_path: Path) -> None:
+    """Model output is untrusted: ``"\\ud800"`` in an action decodes to a lone surrogate, which
+    no UTF-8 store accepts; the agent sees U+FFFD instead, in its tools and its answer."""
+
+    async def echo(code: str) -> SandboxResult:
+        return SandboxResult(Limits(), 0, None, "out \udc00 \x00 end", "", 0.01)
+
+    script = in_order(
+        act("write_file", path="bad\ud800name.txt", content="x\udfff"),
+        act("python", code="print(1)"),
+        act("finish", answer="recovered \ud800"),
+    )
+    ctx = make_ctx(tmp_path, SPEC, actions(script))
+    assert await AgentWorker(FakeSandbox(echo)).run(ctx) == "recovered \ufffd"
+    written = ctx.workspace / "bad\ufffdname.txt"
+    assert written.read_text(encoding="utf-8") == "x\ufffd"
+    observation = ctx.steps[3].detail["observation"]  # type: ignore[index]
+    assert "out \ufffd \ufffd end" in observation
+    for step in ctx.steps:
+        json.dumps(step.detail, ensure_ascii=False).encode("utf-8")
+
+
+async def test_a_finish_with_nan_or_deep_nesting_is_reasked(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {"score": {"type": "number"}}}
+    nan = '{"tool": "finish", "args": {"answer": {"score": NaN}}}'
+    deep = '{"tool": "finish", "args": {"answer": ' + "[" * 5000 + "]" * 5000 + "}}"
+    provider = actions(in_order(nan, deep, act("finish", answer={"score": 0.5})))
+    spec = {**SPEC, "output_schema": schema, "config": {"reasks": 2}}
+    ctx = make_ctx(tmp_path, spec, provider)
+    assert await AgentWorker(FakeSandbox()).run(ctx) == '{"score": 0.5}'
+    rejected = [s.detail["rejected"] for s in ctx.steps[:2]]  # type: ignore[index]
+    assert "NaN is not a JSON number" in rejected[0]
+    assert "nested more than" in rejected[1]
 
 
 async def test_python_failures_are_observations(tmp_path: Path) -> None:

@@ -83,6 +83,8 @@ async def test_output_is_checked_against_the_schema(tmp_path: Path) -> None:
     [
         ("print('not json')", "not one JSON value"),
         ("pass", "printed nothing"),
+        ("import json; print(json.dumps({'x': float('nan')}))", "NaN is not a JSON number"),
+        ("print('[' * 3000 + ']' * 3000)", "nested more than"),
     ],
 )
 async def test_output_must_be_json(tmp_path: Path, code: str, message: str) -> None:

@@ -78,7 +78,7 @@ def test_images_come_through_the_real_client_checked_stored_and_metered(tmp_path
     assert ctx.budget.held_cost_usd == pytest.approx(0.0)
     journal = ctx.journal
     assert isinstance(journal, MemoryJournal)
-    assert [e[0] for e in journal.events] == ["created", "succeeded"]
+    assert [e[0] for e in journal.events] == ["intended", "created", "succeeded"]
 
 
 def test_a_retried_attempt_reattaches_to_its_prediction_instead_of_paying_twice(

@@ -75,3 +75,45 @@ async def test_reasks_stop_at_the_allowance(tmp_path: Path) -> None:
     with pytest.raises(OutputError):
         await LlmWorker().run(ctx)
     assert len(ctx.steps) == 2
+
+
+LABELLED = {"type": "object", "properties": {"label": {"type": "string"}, "score": {}}}
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ('{"label": "x", "score": NaN}', "NaN is not a JSON number"),
+        ('{"label": "x", "score": Infinity}', "Infinity is not a JSON number"),
+        ('{"label": "x", "score": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"label": "x", "score": 1e999}', "too large for a 64-bit float"),
+        ('{"label": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 100 levels"),
+    ],
+)
+async def test_answers_that_are_not_json_are_reasked(tmp_path: Path, bad: str, says: str) -> None:
+    """``json.loads`` accepts NaN, Infinity and 1e999 (as inf), and a 5,000-deep answer ends
+    in RecursionError: each is an invalid answer, re-asked with what was wrong."""
+    provider = scripted(bad, '{"label": "x", "score": 0.5}')
+    ctx = make_ctx(
+        tmp_path, {"kind": "llm", "prompt": "Label.", "output_schema": LABELLED}, provider
+    )
+    assert await LlmWorker().run(ctx) == '{"label": "x", "score": 0.5}'
+    assert says in provider.calls[1].prompt
+
+
+async def test_a_lone_surrogate_in_an_answer_is_stored_as_the_replacement_character(
+    tmp_path: Path,
+) -> None:
+    provider = scripted('{"label": "a\\ud800b"}')
+    ctx = make_ctx(
+        tmp_path, {"kind": "llm", "prompt": "Label.", "output_schema": LABELLED}, provider
+    )
+    result = await LlmWorker().run(ctx)
+    assert result == '{"label": "a\ufffdb"}'
+    result.encode("utf-8")
+
+
+async def test_a_text_answer_with_a_lone_surrogate_or_nul_is_cleaned(tmp_path: Path) -> None:
+    provider = scripted("raw \udc80 and \x00 end")
+    ctx = make_ctx(tmp_path, {"kind": "llm", "prompt": "Say."}, provider)
+    assert await LlmWorker().run(ctx) == "raw \ufffd and \ufffd end"

@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from swarm.errors import BudgetExceeded, OutputError, Problem
 from swarm.plan import TaskSpec
+from swarm.untrusted import loads_json
 from workers.aggregate.files import name_problem, safe_name, write_artifact
 from workers.aggregate.sources import humanise
 from workers.base import TaskContext
@@ -131,6 +132,6 @@ async def ask_json(ctx: TaskContext, instructions: str, schema: dict[str, Any]) 
         response = await ctx.call_model(ctx.request(asked, json_schema=schema))
         verdict = check_output(response.text, schema)
         if verdict is None:
-            return json.loads(extract_json(response.text))
+            return loads_json(extract_json(response.text))
         problem = verdict
     raise OutputError(f"the model's JSON was still invalid: {problem or 'no steps left'}")
