@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from swarm.errors import PlanError, SwarmError
+from swarm.runtime import interrupts
 
 app = typer.Typer(
     name="swarm",
@@ -261,4 +262,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The console script: signal handlers first (SIGINT/SIGTERM raise KeyboardInterrupt, so
+    a signal at any moment, imports included, is exit 130), then the CLI."""
+    interrupts.install()
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = EXIT_CANCELLED
+    sys.exit(code)

@@ -299,10 +299,25 @@ async def test_write_now_after_the_loop_was_cancelled(store: Store) -> None:
     with pytest.raises(StoreError, match="stopped"):
         writer.submit(started("t1"))
     with anyio.CancelScope(shield=True):
-        await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0",))])
+        await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0", "t1"))])
     assert [type(op).__name__ for op in seen.batches[-1]] == ["AttemptStarted", "RunFinished"]
     status = {t.task_id: t.status for t in await store.load_tasks("r1")}
+    assert status == {"t0": "cancelled", "t1": "cancelled"}
+    assert (await store.load_run("r1")).status == "cancelled"
+
+
+async def test_a_run_end_is_not_written_while_a_task_is_running(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=2))
+    seen = Recorder()
+    writer = store.writer(seen)
+    await writer.write_now([started("t0"), started("t1")])
+    await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0",))])
+    assert [op.run_id for op in writer.unended] == ["r1"]
+    assert seen.batches[-1] == []  # the end was refused: nothing of it is reported
+    status = {t.task_id: t.status for t in await store.load_tasks("r1")}
     assert status == {"t0": "cancelled", "t1": "running"}
+    assert (await store.load_run("r1")).status == "created"
+    assert "run.finished" not in await _event_types(store)
 
 
 async def test_heartbeat_at_most_once_a_second(store: Store) -> None:
@@ -378,7 +393,7 @@ async def test_a_failing_transaction_stops_the_writer_and_commits_nothing(
         writer.submit(started("t2"))
     # The database itself is fine: once the fault is gone, the terminal write goes through.
     monkeypatch.setattr(writer_module, "_many", original)
-    await writer.write_now([RunFinished("r1", "failed", 5.0)])
+    await writer.write_now([RunFinished("r1", "failed", 5.0, cancelled_tasks=("t0",))])
     assert (await store.load_run("r1")).status == "failed"
 
 
