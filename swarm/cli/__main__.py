@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from swarm.runtime import interrupts
 
+EXIT_CANCELLED = 130
+
 
 def main() -> None:
     interrupts.install()
-    from swarm.cli.app import run
-
+    try:
+        from swarm.cli.app import run
+    except BaseException:  # a signal mid-import can surface as another error (pyo3 panics)
+        if not interrupts.interrupted():
+            raise
+        interrupts.exit_with(EXIT_CANCELLED)
     run()
 
 

@@ -267,6 +267,8 @@ def run() -> None:
     interrupts.install()
     try:
         code = main()
-    except KeyboardInterrupt:
+    except BaseException:  # after a signal, whatever it interrupted: exit 130, no traceback
+        if not interrupts.interrupted():
+            raise
         code = EXIT_CANCELLED
-    sys.exit(code)
+    interrupts.exit_with(code)

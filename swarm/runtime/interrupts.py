@@ -10,11 +10,16 @@ the defaults when a signal receiver closes, which would let a second signal kill
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 from types import FrameType
+from typing import NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _installed = False
+_raised = False
 
 
 def install() -> None:
@@ -36,5 +41,30 @@ def after_run(*, interrupted: bool) -> None:
         signal.signal(sig, signal.SIG_IGN if interrupted else _interrupt)
 
 
+def interrupted() -> bool:
+    """Whether :func:`install`'s handlers have raised ``KeyboardInterrupt`` in this process
+    (then any exception that follows, a library's failed import included, is its aftermath)."""
+    return _raised
+
+
+def exit_with(code: int) -> NoReturn:
+    """End the process with ``code``.
+
+    After a ``KeyboardInterrupt`` from :func:`install`'s handlers this is ``os._exit`` (after
+    flushing the standard streams): CPython 3.11 marks a ``KeyboardInterrupt`` that leaves a
+    string run by ``exec`` (dataclasses and namedtuples make their methods that way, so this
+    happens during imports) as unhandled for good, and at exit kills the process with SIGINT
+    (-2) whatever ``sys.exit`` said. Otherwise ``sys.exit``.
+    """
+    if _raised:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _raised
+    _raised = True
     raise KeyboardInterrupt(signal.Signals(signum).name)

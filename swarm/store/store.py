@@ -65,6 +65,11 @@ class Store:
         file = check_path(path)
         if read_only or (read_only is None and file.exists() and not is_writable(file)):
             return await cls._open_read_only(file)
+        if not file.exists() and not is_writable(file):
+            raise StoreError(
+                f"cannot create database {file}: folder {file.parent} is read-only",
+                hint="point --db or SWARM_DB at a file in a writable folder",
+            )
         engine = create_engine(file)
         try:
             await migrate.upgrade(engine)

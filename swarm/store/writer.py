@@ -19,7 +19,14 @@ after the loop was cancelled) never overlaps the loop.
 Checkpoints (copying the WAL back into the database file) run beside the commits, on a thread
 and a connection of their own, instead of inside whichever commit crosses SQLite's
 auto-checkpoint threshold: that commit would take 5-7 ms instead of a fraction of one, and the
-run waits for every commit (see :data:`CHECKPOINT_EVERY_OPS`).
+run waits for every commit (see :data:`CHECKPOINT_EVERY_OPS`). Those cannot always reset the
+WAL (a reader in the middle of a snapshot keeps it), so past ``WAL_LIMIT_BYTES`` the writer
+runs a ``TRUNCATE`` checkpoint on its own connection between two commits, and
+``journal_size_limit`` cuts the file back whenever SQLite resets it: the WAL stays within a few
+MB instead of growing to several times the database.
+
+Every transaction of a driver's writer is fenced by the run's owner epoch (``fence``): see
+:class:`Writer` and the "Fencing" rule in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ rows per commit): 8,565 vs 7,569 tasks/s with every commit on a worker thread.""
 CHECKPOINT_EVERY_OPS = 1000
 """After about this many committed ops the writer checkpoints the WAL in the background (a
 ``PASSIVE`` checkpoint: it never blocks the commits, which go on appending to the WAL)."""
+TRUNCATE_WAIT_MS = 50
+"""How long a ``TRUNCATE`` checkpoint waits for readers before it gives up (for now)."""
 BACKSTOP_AUTOCHECKPOINT_PAGES = 10_000
 """SQLite's own auto-checkpoint on the writer's connection, kept only as a backstop in case the
 background checkpoints fall behind (the default is 1,000 pages)."""
@@ -151,6 +160,8 @@ class Writer:
         self._checkpointing = False
         self._uncheckpointed = 0
         """Ops committed since the last background checkpoint started."""
+        self._truncate_at = WAL_LIMIT_BYTES
+        """The WAL size past which the next commit is followed by a ``TRUNCATE`` checkpoint."""
         self._running = False
         self._started = False
         self._closing = False
@@ -215,17 +226,30 @@ class Writer:
 
     async def _truncate_wal(self) -> None:
         """A ``TRUNCATE`` checkpoint on the writer's own connection, between two commits: the
-        WAL is copied back and cut to zero bytes (readers are short: it waits for them)."""
-        async with self._lock:
+        WAL is copied back and cut to zero bytes (readers are short: it waits for them). A
+        background checkpoint still copying is waited for: it has done most of the work."""
+        async with self._checkpoint_limiter, self._lock:
             await anyio.to_thread.run_sync(self._truncate_sync, limiter=self._limiter)
 
     def _truncate_sync(self) -> None:
-        with contextlib.suppress(sqlite3.Error):  # a busy reader: the next commit tries again
-            if self._conn is None:
-                self._conn = self._connect()
-            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if not busy:
-                self.truncations += 1
+        """Waits at most :data:`TRUNCATE_WAIT_MS` for readers (a reader keeping its snapshot
+        keeps the WAL); if one is still there, tries again once the WAL has grown by another
+        quarter of the bound, so a long reader never holds the commits up for long."""
+        conn = self._connection()
+        busy = 1
+        try:
+            conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            pass  # the commits report what is wrong with the file
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if busy:
+            self._truncate_at = self._wal_bytes() + WAL_LIMIT_BYTES // 4
+        else:
+            self.truncations += 1
+            self._truncate_at = WAL_LIMIT_BYTES
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -278,8 +302,7 @@ class Writer:
             if self._pending or (self._beat_due() and not self._closing):
                 async with self._lock:
                     await self._commit(self._take())
-                if self._wal_bytes() > WAL_LIMIT_BYTES:
-                    self._stop_checkpoint()
+                if self._wal_bytes() > self._truncate_at:
                     with anyio.CancelScope(shield=True):
                         await self._truncate_wal()
                 elif self._uncheckpointed >= CHECKPOINT_EVERY_OPS and not self._checkpointing:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sqlite3
 import time
 from typing import Any
@@ -512,3 +514,30 @@ async def test_a_small_transaction_does_not_block_the_loop_on_a_held_lock(
     finally:
         holder.close()
     assert (await store.counts("r1"))["running"] == 1
+
+
+async def test_the_wal_stays_within_its_bound(
+    store: Store, db_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, defect 9: the WAL peaked at 10x the database. With a 256 KiB bound, 1,500
+    results of 1 KB each, committed 50 at a time beside a reader that comes and goes, never
+    leave more than the bound plus about one group in the WAL."""
+    limit = 256 * 1024
+    monkeypatch.setattr(writer_module, "WAL_LIMIT_BYTES", limit)
+    n = 1500
+    await store.create_run(new_run(n_tasks=n))
+    writer = store.writer(lambda _: None)
+    wal = f"{db_path}-wal"
+    peak = 0
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        for first in range(0, n, 50):
+            for i in range(first, first + 50):
+                writer.submit(started(f"t{i}"))
+                writer.submit(dataclasses.replace(finished(f"t{i}"), result="r" * 1000))
+            await writer.flush()
+            await store.load_run("r1")  # a reader, as the progress display and cancel poll are
+            peak = max(peak, os.stat(wal).st_size)
+        writer.close()
+    assert writer.truncations >= 3
+    assert peak < limit + 200 * 1024
