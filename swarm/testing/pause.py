@@ -198,7 +198,10 @@ class TwoResumes:
     codes: tuple[int, int]
     stderr: tuple[str, str]
     resumed_events: int
-    """``run.resumed`` events: one per process that took the run (must be 1)."""
+    """``run.resumed`` events: one per process that took the run."""
+    overlapping: bool
+    """A second ``run.resumed`` came before the first resume's ``run.finished``: two drivers at
+    once (the second may only take the run after the first has ended it)."""
     duplicated: list[str]
     """Tasks with more model calls than one per attempt the database records."""
     status_after: str
@@ -206,12 +209,15 @@ class TwoResumes:
 
     def problems(self) -> list[str]:
         found = []
-        if sorted(self.codes) != [0, 2]:
+        if sorted(self.codes) == [0, 2]:  # they met: the loser was refused and wrote nothing
+            if "is being executed by process" not in self.stderr[self.codes.index(2)]:
+                found.append(f"the loser said: {self.stderr[self.codes.index(2)][-500:]}")
+            if self.resumed_events != 1:
+                found.append(f"{self.resumed_events} processes resumed the run")
+        elif self.codes != (0, 0):  # (0, 0): one after the other, which is allowed
             found.append(f"exit codes {self.codes}: {self.stderr}")
-        elif "is being executed by process" not in self.stderr[self.codes.index(2)]:
-            found.append(f"the loser said: {self.stderr[self.codes.index(2)][-500:]}")
-        if self.resumed_events != 1:
-            found.append(f"{self.resumed_events} processes resumed the run")
+        if self.overlapping:
+            found.append("two processes drove the run at once")
         if self.duplicated:
             found.append(f"tasks called twice: {self.duplicated[:10]}")
         if self.status_after != "succeeded" or self.running_left:
@@ -233,9 +239,14 @@ def two_resumes(tmp: Path, plan: Path, seed: int, *, kill_after_s: float) -> Two
     procs = [swarm(["resume", RUN_ID, "--db", str(db), "--json"], env) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     with sqlite3.connect(db) as conn:
-        (resumed,) = conn.execute(
-            "SELECT count(*) FROM events WHERE run_id = ? AND type = 'run.resumed'", (RUN_ID,)
-        ).fetchone()
+        marks = [
+            kind
+            for (kind,) in conn.execute(
+                "SELECT type FROM events WHERE run_id = ? AND type IN ('run.resumed',"
+                " 'run.finished') ORDER BY id",
+                (RUN_ID,),
+            )
+        ]
         attempts = dict(
             conn.execute(
                 "SELECT task_id, attempt FROM tasks WHERE run_id = ?", (RUN_ID,)
@@ -246,8 +257,19 @@ def two_resumes(tmp: Path, plan: Path, seed: int, *, kill_after_s: float) -> Two
     return TwoResumes(
         codes=(procs[0].returncode, procs[1].returncode),
         stderr=(outs[0][1], outs[1][1]),
-        resumed_events=int(resumed),
+        resumed_events=marks.count("run.resumed"),
+        overlapping=_overlapping(marks),
         duplicated=sorted(t for t, n in calls.items() if n > attempts.get(t, 0)),
         status_after=run_status(db),
         running_left=sum(1 for status, _, _ in after.values() if status == "running"),
     )
+
+
+def _overlapping(marks: list[str]) -> bool:
+    """Whether a ``run.resumed`` follows another with no ``run.finished`` between them."""
+    driving = False
+    for kind in marks:
+        if kind == "run.resumed" and driving:
+            return True
+        driving = kind == "run.resumed"
+    return False
