@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from swarm.testing.crash import RUN_ID, env_for, ledger_counts, swarm, wait_for_run
+from swarm.testing.crash import RUN_ID, env_for, ledger_counts, run_ids, swarm, wait_for_run
 
 Snapshot = dict[str, tuple[str, int, str | None]]
 """Task → (status, attempt, result), as the database has it."""
@@ -206,9 +206,13 @@ class TwoResumes:
     """Tasks with more model calls than one per attempt the database records."""
     status_after: str
     running_left: int
+    recorded: bool = True
+    """The run was in the database at the kill (else there is nothing to resume)."""
 
     def problems(self) -> list[str]:
-        found = []
+        found: list[str] = []
+        if not self.recorded:
+            return found
         if sorted(self.codes) == [0, 2]:  # they met: the loser was refused and wrote nothing
             if "is being executed by process" not in self.stderr[self.codes.index(2)]:
                 found.append(f"the loser said: {self.stderr[self.codes.index(2)][-500:]}")
@@ -238,6 +242,9 @@ def two_resumes(tmp: Path, plan: Path, seed: int, *, kill_after_s: float) -> Two
     first.communicate(timeout=60)
     procs = [swarm(["resume", RUN_ID, "--db", str(db), "--json"], env) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
+    codes = (procs[0].returncode, procs[1].returncode)
+    if RUN_ID not in run_ids(db):  # killed during start-up: nothing was recorded
+        return TwoResumes(codes, (outs[0][1], outs[1][1]), 0, False, [], "", 0, recorded=False)
     with sqlite3.connect(db) as conn:
         marks = [
             kind
@@ -255,7 +262,7 @@ def two_resumes(tmp: Path, plan: Path, seed: int, *, kill_after_s: float) -> Two
     calls = ledger_counts(ledger)
     after = snapshot(db)
     return TwoResumes(
-        codes=(procs[0].returncode, procs[1].returncode),
+        codes=codes,
         stderr=(outs[0][1], outs[1][1]),
         resumed_events=marks.count("run.resumed"),
         overlapping=_overlapping(marks),
