@@ -4,7 +4,7 @@ machine), so a SIGINT or SIGTERM at any moment is a clean exit 130."""
 
 from __future__ import annotations
 
-from swarm.runtime import interrupts
+from swarm import interrupts
 
 EXIT_CANCELLED = 130
 

@@ -23,8 +23,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from swarm import interrupts
 from swarm.errors import PlanError, SwarmError
-from swarm.runtime import interrupts
 
 app = typer.Typer(
     name="swarm",

@@ -36,6 +36,7 @@ import anyio
 import anyio.abc
 from anyio.abc import TaskGroup
 
+from swarm import interrupts
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Scheduler, TaskInfo
@@ -44,7 +45,6 @@ from swarm.errors import StoreError
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price
-from swarm.runtime import interrupts
 from swarm.runtime.attempts import RunAttempts, Slot
 from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.runtime.metrics import RunMetrics, compute_metrics

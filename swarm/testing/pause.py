@@ -159,14 +159,14 @@ def pause_and_take_over(
         calls = sum(ledger_counts(ledger).values())
     finally:
         first.send_signal(signal.SIGCONT)
-    _, stale_err = first.communicate(timeout=60)
+    stale_out, stale_err = first.communicate(timeout=60)  # with --json, errors go to stdout
     return TakeOver(
         seed,
         resume_code=resumed.returncode,
         resume_status=json.loads(out)["status"] if resumed.returncode == 0 else None,
         resume_stderr=err,
         stale_code=first.returncode,
-        stale_stderr=stale_err,
+        stale_stderr=stale_out + stale_err,
         after_resume=after_resume,
         after_stale=snapshot(db),
         events=(events, count_rows(db, "events")),
@@ -263,7 +263,7 @@ def two_resumes(tmp: Path, plan: Path, seed: int, *, kill_after_s: float) -> Two
     after = snapshot(db)
     return TwoResumes(
         codes=codes,
-        stderr=(outs[0][1], outs[1][1]),
+        stderr=(outs[0][0] + outs[0][1], outs[1][0] + outs[1][1]),
         resumed_events=marks.count("run.resumed"),
         overlapping=_overlapping(marks),
         duplicated=sorted(t for t, n in calls.items() if n > attempts.get(t, 0)),
