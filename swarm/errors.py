@@ -9,7 +9,8 @@
     │   ├── ConfigError              a bad flag, environment variable or setting
     │   └── RunNotFound              an unknown run id
     ├── StoreError                   the database cannot be opened, migrated or written
-    │   └── StaleAttempt             a result from an attempt that is no longer current (fencing)
+    │   ├── StaleAttempt             a result from an attempt that is no longer current (fencing)
+    │   └── RunTakenOver             another driver took the run (a bigger owner epoch): stop
     ├── ExportError                  a trace could not be delivered to its OTLP endpoint: exit 3
     └── TaskError                    one attempt of one task failed; knows task, attempt, retryable
         ├── ProviderError            a model call failed (retryable or not)
@@ -123,6 +124,24 @@ class StaleAttempt(StoreError):
         super().__init__(f"task {task_id!r}: attempt {attempt} is stale (current is {current})")
         self.task_id = task_id
         self.attempt = attempt
+        self.current = current
+
+
+class RunTakenOver(StoreError):
+    """Another driver took the run over: the run's owner epoch moved past this driver's.
+
+    The driver's transaction was rolled back whole (nothing of it is written); it must stop.
+    """
+
+    def __init__(self, run_id: str, mine: int, current: int | None) -> None:
+        now = "the run is gone" if current is None else f"epoch {current} > {mine}"
+        super().__init__(
+            f"run {run_id} taken over by another driver ({now}): this process stopped and "
+            "wrote nothing more",
+            hint=f"the other driver goes on with it; follow it with `swarm show {run_id}`",
+        )
+        self.run_id = run_id
+        self.mine = mine
         self.current = current
 
 

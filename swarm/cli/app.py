@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from swarm import interrupts
 from swarm.errors import PlanError, SwarmError
 
 app = typer.Typer(
@@ -261,4 +262,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The console script: signal handlers first (SIGINT/SIGTERM raise KeyboardInterrupt, so
+    a signal at any moment, imports included, is exit 130), then the CLI."""
+    interrupts.install()
+    try:
+        code = main()
+    except BaseException:  # after a signal, whatever it interrupted: exit 130, no traceback
+        if not interrupts.interrupted():
+            raise
+        code = EXIT_CANCELLED
+    interrupts.exit_with(code)

@@ -11,6 +11,12 @@ the writer, and the driver acts on a change only once the writer reports it comm
 
 Cancelling (SIGINT/SIGTERM, or :meth:`RunDriver.cancel`) cancels only the inner group; the
 writer stays up to record ``cancelled`` for the run and the attempts in flight, then drains.
+The signal watcher lives in the outer group, beside the writer, so a second signal while the
+run's end is written is absorbed instead of killing the process.
+
+Every write is fenced by the run's owner epoch (the writer's ``fence``): if another driver took
+the run while this one was paused, the writer refuses the whole transaction and stops with
+:class:`~swarm.errors.RunTakenOver`, and this driver stops without writing anything more.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,7 @@ import anyio
 import anyio.abc
 from anyio.abc import TaskGroup
 
+from swarm import interrupts
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Scheduler, TaskInfo
@@ -183,12 +190,20 @@ class RunDriver(RunGrowth, RunAttempts):
         self._workers = 0
         """Pool workers alive (running an attempt, idle, or just started)."""
         self._filling = False
+        self._deferred_end: RunFinished | None = None
+        """A cancelled run's end, held back while attempt starts are still to be committed
+        (and then recorded cancelled): a run's end is never written over running tasks."""
+        self._signal_scope: anyio.CancelScope | None = None
+        self.interrupted = False
+        """A signal cancelled the run."""
 
     # -- the run --------------------------------------------------------------------------
 
     async def execute(self, *, early_failures: list[Failed] | None = None) -> RunEnd:
         self._started = time.time()
         async with anyio.create_task_group() as outer:
+            if self.handle_signals:
+                await outer.start(self._watch_signals)
             await outer.start(self._writer_main)
             self._submit_created(early_failures)
             self.writer.submit(RunStarted(self.run_id, self._started, os.getpid(), self.resumed))
@@ -197,8 +212,6 @@ class RunDriver(RunGrowth, RunAttempts):
             try:
                 async with anyio.create_task_group() as inner:
                     self._tg = inner
-                    if self.handle_signals:
-                        inner.start_soon(self._watch_signals)
                     if self.on_tick is not None:
                         inner.start_soon(self._ticker)
                     if self.cancel_requested is not None:
@@ -230,6 +243,12 @@ class RunDriver(RunGrowth, RunAttempts):
                 "process stopped without writing the run's end",
                 hint=f"follow the run with `swarm show {self.run_id}`",
             )
+        if any(op.run_id == self.run_id for op in self.writer.unended):
+            raise StoreError(
+                f"the end of run {self.run_id} was not written: the database still records "
+                "tasks of it as running",
+                hint=f"resume the run (`swarm resume {self.run_id}`) to settle them",
+            )
         return end
 
     def _submit_created(self, early_failures: list[Failed] | None) -> None:
@@ -257,8 +276,12 @@ class RunDriver(RunGrowth, RunAttempts):
     async def _writer_main(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         # Shielded: the writer outlives a cancellation of the run, to record it, and stops
         # only when close() is called and everything submitted has been committed.
-        with anyio.CancelScope(shield=True):
-            await self.writer.run(task_status=task_status)
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.writer.run(task_status=task_status)
+        finally:
+            if self._signal_scope is not None:
+                self._signal_scope.cancel()  # the run's end is written: signals go back
 
     def cancel(self, status: str = "cancelled") -> None:
         """Stop dispatching, cancel the attempts in flight, and end the run as ``status``
@@ -301,8 +324,12 @@ class RunDriver(RunGrowth, RunAttempts):
         if self.superseded_by is None:
             # If another process took the run over, the writer refuses this with the result
             # that shows it (see swarm.store.batch), so the run's end stays the new owner's.
-            with contextlib.suppress(StoreError):  # a failed writer reports its own error
-                self.writer.submit(RunFinished(self.run_id, status, finished, summary, cancelled))
+            op = RunFinished(self.run_id, status, finished, summary, cancelled)
+            if self._awaiting:
+                self._deferred_end = op  # submitted once those starts are recorded cancelled
+            else:
+                with contextlib.suppress(StoreError):  # a failed writer reports its own error
+                    self.writer.submit(op)
         self._end = RunEnd(status, finished - self._started, self._started, finished)
         return self._end
 
@@ -393,6 +420,11 @@ class RunDriver(RunGrowth, RunAttempts):
             ):
                 children = self._expanding.pop(op.task_id)
                 self.core.expand(op.task_id, op.attempt, len(op.steps), children)
+        if self._deferred_end is not None and not self._awaiting:
+            op, self._deferred_end = self._deferred_end, None
+            cancelled = {task for task, _ in self._cancelled_attempts}
+            with contextlib.suppress(StoreError):
+                self.writer.submit(replace(op, cancelled_tasks=tuple(sorted(cancelled))))
         if not self._filling and self._tg is not None:
             self._filling = True
             self._tg.start_soon(self._fill_pool)
@@ -411,11 +443,19 @@ class RunDriver(RunGrowth, RunAttempts):
 
     # -- background -----------------------------------------------------------------------
 
-    async def _watch_signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                self.cancel()
-                return
+    async def _watch_signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """The first SIGINT/SIGTERM cancels the run; later ones are absorbed until the writer
+        has finished (then :func:`interrupts.after_run` puts the process's handlers back)."""
+        try:
+            with anyio.CancelScope() as scope:
+                self._signal_scope = scope
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    task_status.started()
+                    async for _ in signals:
+                        self.interrupted = True
+                        self.cancel()
+        finally:
+            interrupts.after_run(interrupted=self.interrupted)
 
     async def _watch_cancel_requests(self) -> None:
         """`swarm cancel` from another process: poll the store and cancel like a signal."""

@@ -121,8 +121,9 @@ def metrics_of(detail: RunDetail) -> RunMetrics:
     )
 
 
-async def record_run_metrics(store: Store, run_id: str) -> RunMetrics:
-    """Compute a finished run's metrics from the database and store them in ``summary_json``."""
+async def record_run_metrics(store: Store, run_id: str, *, epoch: int | None = None) -> RunMetrics:
+    """Compute a finished run's metrics from the database and store them in ``summary_json``
+    (with ``epoch``: only while the run is still owned at that epoch)."""
     metrics = metrics_of(await Queries(store).detail(run_id))
-    await store.record_metrics(run_id, metrics.as_dict())
+    await store.record_metrics(run_id, metrics.as_dict(), epoch=epoch)
     return metrics

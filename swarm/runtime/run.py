@@ -20,7 +20,7 @@ from typing import Any
 from swarm.core.budget import Budget
 from swarm.core.scheduler import Failed, Scheduler, Status
 from swarm.dag import Dag
-from swarm.errors import ConfigError, SwarmError
+from swarm.errors import SwarmError
 from swarm.mcp import run_tools
 from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import CallIntent, Provider
@@ -31,7 +31,8 @@ from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.runtime.tool_journal import StoreToolJournal, interrupted_calls
-from swarm.store.records import NewRun, NewTask, RunRecord
+from swarm.store.batch import FIRST_EPOCH
+from swarm.store.records import NewRun, NewTask
 from swarm.store.store import Store
 from swarm.telemetry import live as live_trace
 from workers.registry import registry
@@ -112,32 +113,9 @@ def fewer_collections() -> Iterator[None]:
 
 
 LIVE_HEARTBEAT_S = 5.0
-
-
-def refuse_if_live(record: RunRecord, now: float | None = None) -> None:
-    """Refuse to resume a run that another live process on this machine is still driving."""
-    if record.status != "running" or record.owner_pid in (None, os.getpid()):
-        return
-    fresh = record.heartbeat_at is not None and (now or time.time()) - record.heartbeat_at < (
-        LIVE_HEARTBEAT_S
-    )
-    if fresh and _alive(record.owner_pid):
-        raise ConfigError(
-            f"run {record.run_id} is being executed by process {record.owner_pid}",
-            hint="wait for it, or stop it (Ctrl-C or kill PID) and resume it afterwards",
-        )
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+"""A driver whose heartbeat is younger than this (and whose process exists) is alive: its run
+cannot be taken. An older one may be paused (SIGSTOP, a debugger, a VM): the run can be taken,
+and the owner epoch fences the paused driver off if it wakes (see ``Store.take_run``)."""
 
 
 def new_run_id() -> str:
@@ -180,6 +158,9 @@ class _Setup:
     """Creations an interrupted attempt sent, or was about to, with no prediction journaled."""
     created: NewRun | None = None
     """A new run, written by the driver's first transaction with its start."""
+    epoch: int = FIRST_EPOCH
+    """The owner epoch this driver holds the run at: a new run's first, or what the resume's
+    take returned. Every write of the driver is fenced by it."""
     unrecorded: tuple[NewTask, ...] = ()
     """Tasks of a resumed run's plan with no row (a crash came between the run's first two
     transactions): the driver writes them before anything else."""
@@ -281,17 +262,19 @@ async def _resume(
     store: Store, run_id: str, provider: Provider, hooks: Hooks | None
 ) -> dict[str, Any]:
     record = await store.load_run(run_id)
-    refuse_if_live(record)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
-    await store.mark_interrupted(run_id)
+    # Taking the run is the first write, atomic with the judgement that its owner is gone:
+    # of two resumes started together, the second sees the first's fresh take and stops.
+    epoch = await store.take_run(run_id, pid=os.getpid(), live_s=LIVE_HEARTBEAT_S)
+    await store.mark_interrupted(run_id, epoch=epoch)
     rows = await store.load_tasks(run_id)
     graph = Dag(plan)
     scheduler = build_scheduler(
         plan, graph, registry(), fail_fast=options.fail_fast, seed=options.seed
     )
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
-    setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True)
+    setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True, epoch=epoch)
     spent_steps = 0
     for row in rows:
         spent_steps += row.steps_used
@@ -319,7 +302,10 @@ async def _drive(
     workers = registry()
     driver_box: list[RunDriver] = []
     trace = await live_trace.attach(store, setup.run_id, sink=hooks.span_sink)
-    writer = store.writer(live_trace.chained(lambda b: driver_box[0].on_commit(b), trace))
+    writer = store.writer(
+        live_trace.chained(lambda b: driver_box[0].on_commit(b), trace),
+        fence=(setup.run_id, setup.epoch),
+    )
     driver = RunDriver(
         run_id=setup.run_id,
         plan=setup.plan,
@@ -365,7 +351,7 @@ async def _drive(
     if driver.metrics is not None:  # written with the run's end, in its last transaction
         metrics = driver.metrics
     else:  # earlier sessions' attempts are only in the database
-        metrics = await record_run_metrics(store, setup.run_id)
+        metrics = await record_run_metrics(store, setup.run_id, epoch=setup.epoch)
     summary = await summarise(
         store,
         setup.run_id,

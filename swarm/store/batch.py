@@ -38,9 +38,25 @@ from swarm.store.schema import ATTEMPT_STATUSES
 Row = tuple[Any, ...]
 
 INSERT_RUN_SQL = (
-    "INSERT INTO runs (run_id, goal, plan_json, config_json, status, created_at)"
-    " VALUES (?, ?, ?, ?, 'created', ?)"
+    "INSERT INTO runs (run_id, goal, plan_json, config_json, status, created_at, owner_epoch)"
+    " VALUES (?, ?, ?, ?, 'created', ?, ?)"
 )
+"""``owner_epoch`` is :data:`FIRST_EPOCH` for a run written by its driver (``RunCreated``: the
+insert is the take) and 0 for one only recorded (``Store.create_run``: whoever drives it takes
+it first)."""
+FIRST_EPOCH = 1
+GUARD_SQL = "SELECT owner_epoch FROM runs WHERE run_id = ?"
+"""The fence, read at the top of each of a driver's transactions: they all begin ``IMMEDIATE``
+(the write lock is held from the first statement to the commit), so no take can come between
+this read and the commit. PostgreSQL: ``SELECT owner_epoch … FOR SHARE`` (a take's ``UPDATE``
+then waits for the commit)."""
+TAKE_SQL = (
+    "UPDATE runs SET owner_epoch = owner_epoch + 1, owner_pid = ?, heartbeat_at = ?,"
+    " status = 'running' WHERE run_id = ? AND owner_epoch = ? RETURNING owner_epoch"
+)
+"""Taking a run (resume): a compare-and-set on the epoch read in the same transaction, which
+also judged the previous owner gone. ``status = 'running'`` and the fresh heartbeat make a
+second resume, right behind, see a live owner."""
 RUN_STARTED_SQL = (
     "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
     " owner_pid = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
@@ -53,8 +69,9 @@ UPDATE_PLAN_SQL = "UPDATE runs SET plan_json = ? WHERE run_id = ?"
 ATTEMPT_STARTED_SQL = (
     "UPDATE tasks SET status = 'running', attempt = ?, allowance = ?, started_at = ?,"
     " finished_at = NULL, error = NULL, error_kind = NULL, retry_at = NULL"
-    " WHERE run_id = ? AND task_id = ?"
+    " WHERE run_id = ? AND task_id = ? AND status <> 'succeeded'"
 )
+"""Never over a success: a row it does not match is a conflict that stops the writer."""
 ATTEMPT_FINISHED_SQL = (
     "UPDATE tasks SET status = ?, result = ?, error = ?, error_kind = ?, finished_at = ?,"
     " retry_at = ?, steps_used = steps_used + ?, tokens_in = tokens_in + ?,"
@@ -81,7 +98,13 @@ TASK_SKIPPED_SQL = (
     "UPDATE tasks SET status = 'skipped', error = ?, finished_at = ?"
     " WHERE run_id = ? AND task_id = ?"
 )
-RUN_FINISHED_SQL = "UPDATE runs SET status = ?, finished_at = ?, summary_json = ? WHERE run_id = ?"
+RUN_FINISHED_SQL = (
+    "UPDATE runs SET status = ?, finished_at = ?, summary_json = ?, owner_pid = NULL"
+    " WHERE run_id = ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.run_id = runs.run_id"
+    " AND tasks.status = 'running')"
+)
+"""A run's end is not written while any of its tasks is ``running`` (the writer reports it).
+It releases the run (no owner process): the same process may take it again at once."""
 TASK_CANCELLED_SQL = (
     "UPDATE tasks SET status = 'cancelled', finished_at = ?"
     " WHERE run_id = ? AND task_id = ? AND status IN ('pending', 'running')"
@@ -210,11 +233,12 @@ def plan_batch(ops: list[Op]) -> Plan:
 
 
 def created_rows(
-    run: NewRun, tasks_now: Sequence[NewTask] | None = None
+    run: NewRun, tasks_now: Sequence[NewTask] | None = None, *, epoch: int = FIRST_EPOCH
 ) -> tuple[Row, list[Row], Row]:
-    """A new run's rows: the run (``INSERT_RUN_SQL``), its pending tasks (``INSERT_TASK_SQL``;
-    only ``tasks_now`` if given) and its ``run.created`` event (``INSERT_EVENT_SQL``)."""
-    run_row = (run.run_id, run.goal, run.plan_json, json.dumps(run.config), run.created_at)
+    """A new run's rows: the run (``INSERT_RUN_SQL``, owned at ``epoch``), its pending tasks
+    (``INSERT_TASK_SQL``; only ``tasks_now`` if given) and its ``run.created`` event."""
+    config = json.dumps(run.config)
+    run_row = (run.run_id, run.goal, run.plan_json, config, run.created_at, epoch)
     rows = task_rows(run.run_id, run.tasks if tasks_now is None else tasks_now)
     size = f'{{"tasks": {len(run.tasks)}}}'
     return run_row, rows, (run.run_id, run.created_at, "run.created", None, None, size)

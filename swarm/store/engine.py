@@ -7,6 +7,10 @@ up front (and waits for it under the busy timeout) instead of failing with "data
 when it upgrades a read lock; engines made by :func:`reader` emit a plain deferred ``BEGIN``.
 The single writer opens its own plain ``sqlite3`` connection with the same pragmas
 (:func:`connect_for_writing`), so that a whole transaction is one call on its thread.
+
+A file that cannot be written (a read-only file or file system) is opened read-only instead
+(``read_only=True``): a ``mode=ro`` URI, plus ``immutable=1`` when SQLite could not create the
+WAL's shared-memory file beside it, so the read commands still work.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ READ_ONLY = "swarm_read_only"
 """Execution option: transactions on a connection carrying it begin deferred (readers)."""
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
+"""The WAL's bound: past it the writer checkpoints it back to zero bytes (``TRUNCATE``), and
+``journal_size_limit`` cuts it to this size whenever SQLite resets it."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
 
@@ -36,19 +43,53 @@ def default_db() -> Path:
     return Path(os.environ.get("SWARM_DB") or "swarm.db")
 
 
-def create_engine(path: str | Path) -> AsyncEngine:
+def create_engine(path: str | Path, *, read_only: bool = False) -> AsyncEngine:
     """An async engine over the SQLite file at ``path`` (created on first connect if absent).
 
     Raises :class:`StoreError` for ``:memory:`` (the store is always a file), a missing parent
-    folder, or an existing file that is not a SQLite database.
+    folder, or an existing file that is not a SQLite database. ``read_only``: the file must
+    exist; it is opened ``mode=ro`` (and ``immutable=1`` if its folder cannot take the WAL's
+    ``-shm`` file), and every transaction begins deferred.
     """
     file = check_path(path)
-    engine = create_async_engine(
-        URL.create("sqlite+aiosqlite", database=str(file)),
-        connect_args={"isolation_level": None},
-    )
-    _install_hooks(engine, file)
+    if read_only:
+        if not file.exists():
+            raise StoreError(f"cannot open database {file}: it does not exist", hint=_HINT)
+        url = URL.create(
+            "sqlite+aiosqlite",
+            database=f"file:{file}",
+            query={"mode": "ro", "uri": "true", **({"immutable": "1"} if _no_shm(file) else {})},
+        )
+    else:
+        url = URL.create("sqlite+aiosqlite", database=str(file))
+    engine = create_async_engine(url, connect_args={"isolation_level": None})
+    _install_hooks(engine, file, read_only=read_only)
     return engine
+
+
+def _no_shm(file: Path) -> bool:
+    """Whether SQLite can neither use nor create the ``-shm`` file a WAL reader needs (a
+    read-only file system): then only an ``immutable`` open can read the file."""
+    shm = Path(f"{file}-shm")
+    if shm.exists():
+        return not os.access(shm, os.R_OK)
+    return not os.access(file.parent, os.W_OK) or _read_only_fs(file)
+
+
+def _read_only_fs(file: Path) -> bool:
+    try:
+        return bool(os.statvfs(file).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def is_writable(file: Path) -> bool:
+    """Whether the database at ``file`` (or, if absent, its folder) can be written."""
+    if _read_only_fs(file if file.exists() else file.parent):
+        return False
+    if file.exists():
+        return os.access(file, os.W_OK)
+    return os.access(file.parent, os.W_OK)
 
 
 def reader(engine: AsyncEngine) -> AsyncEngine:
@@ -82,17 +123,20 @@ def check_path(path: str | Path) -> Path:
     return file
 
 
-def _install_hooks(engine: AsyncEngine, file: Path) -> None:
+def _install_hooks(engine: AsyncEngine, file: Path, *, read_only: bool) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        configure_connection(dbapi_connection, file)
+        if read_only:
+            configure_reading(dbapi_connection, file)
+        else:
+            configure_connection(dbapi_connection, file)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        deferred = read_only or conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def connect_for_writing(file: str | Path) -> sqlite3.Connection:
@@ -130,7 +174,32 @@ def configure_connection(dbapi_connection: Any, file: Path) -> None:
             )
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open database {file}: {exc}", hint=_HINT) from exc
+        raise StoreError(f"cannot open database {file}: {exc}", hint=_hint_for(exc)) from exc
     finally:
         cursor.close()
+
+
+def configure_reading(dbapi_connection: Any, file: Path) -> None:
+    """Pragmas for a read-only connection: no journal mode change, nothing written."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA query_only=ON")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open database {file} read-only: {exc}", hint=_HINT) from exc
+    finally:
+        cursor.close()
+
+
+def _hint_for(exc: BaseException) -> str:
+    if "readonly" in str(exc) or "read-only" in str(exc):
+        return READ_ONLY_HINT
+    return _HINT
+
+
+READ_ONLY_HINT = (
+    "the file or its folder is read-only: read commands (runs, status, show, report) still "
+    "work; to run or resume, point --db or SWARM_DB at a writable file"
+)

@@ -63,10 +63,16 @@ runs = Table(
     Column("owner_pid", Integer),
     Column("summary_json", Text),
     Column("cancel_requested_at", REAL),
+    Column("owner_epoch", Integer, nullable=False, server_default=_ZERO),
     PrimaryKeyConstraint("run_id"),
 )
 """``cancel_requested_at``: set by ``swarm cancel`` from any process; the driving process polls
-it and cancels the run. Resuming a run clears it."""
+it and cancels the run. Resuming a run clears it.
+
+``owner_epoch``: the fence. A driver that takes the run (execute: 1 with the run's row; resume:
+``owner_epoch + 1`` in the transaction that judges the previous owner gone) checks it in every
+later transaction of its own; a bigger number means another driver took the run over, and the
+stale driver's transaction is rolled back (see ``swarm.store.writer`` and docs/architecture.md)."""
 
 tasks = Table(
     "tasks",

@@ -8,6 +8,7 @@ few writes here (creating a run, preparing a resume) happen before a writer exis
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,14 +20,15 @@ from sqlalchemy import Row, func, insert, literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from swarm.errors import RunNotFound, StoreError
+from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
 from swarm.store import migrate
-from swarm.store.engine import create_engine, reader
+from swarm.store.engine import READ_ONLY_HINT, check_path, create_engine, is_writable, reader
+from swarm.store.failures import is_read_only
 from swarm.store.records import NewRun, RunRecord, TaskRecord
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
-from swarm.store.writer import OnCommit, Writer, run_id_taken
+from swarm.store.writer import Fence, OnCommit, Writer, run_id_taken
 
 _INTERRUPTED = "the process stopped before this attempt finished"
 
@@ -37,32 +39,114 @@ class Store:
     path: str
     """The absolute path of the database file."""
     engine: AsyncEngine
+    read_only: bool
+    """Opened read-only (the file or its folder cannot be written): every write refuses."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+        path: str | None = None,
+    ) -> None:
         self.engine = engine
-        self.path = str(engine.url.database)
+        self.path = path or str(engine.url.database)
+        self.read_only = read_only
         self._reader = reader(engine)
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) the database at ``path``; migrate it to the newest schema."""
-        engine = create_engine(path)
+    async def open(cls, path: str | Path, *, read_only: bool | None = None) -> Store:
+        """Open (creating if needed) the database at ``path``; migrate it to the newest schema.
+
+        A file that cannot be written is opened read-only (``read_only=None``, the default,
+        decides by the file's permissions and file system, and by the first write refused).
+        """
+        file = check_path(path)
+        if read_only or (read_only is None and file.exists() and not is_writable(file)):
+            return await cls._open_read_only(file)
+        if not file.exists() and not is_writable(file):
+            raise StoreError(
+                f"cannot create database {file}: folder {file.parent} is read-only",
+                hint="point --db or SWARM_DB at a file in a writable folder",
+            )
+        engine = create_engine(file)
         try:
             await migrate.upgrade(engine)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await engine.dispose()
+            if read_only is None and file.exists() and _read_only_cause(exc):
+                return await cls._open_read_only(file)
+            raise
+        return cls(engine)
+
+    @classmethod
+    async def _open_read_only(cls, file: Path) -> Store:
+        engine = create_engine(file, read_only=True)
+        try:
+            revision = await migrate.current_revision(engine)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await engine.dispose()
             raise
-        return cls(engine)
+        if revision != migrate.HEAD:
+            await engine.dispose()
+            raise StoreError(
+                f"database {file} is read-only and its schema (revision {revision}) is not "
+                f"this swarm's ({migrate.HEAD}): it cannot be upgraded",
+                hint="open it once with write access (any swarm command upgrades it)",
+            )
+        return cls(engine, read_only=True, path=str(file))
 
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
 
-    def writer(self, on_commit: OnCommit) -> Writer:
-        """The single writer for this database; run it in a task group with ``Writer.run``."""
-        return Writer(self.engine, on_commit, clock=self._clock)
+    def writer(self, on_commit: OnCommit, *, fence: Fence | None = None) -> Writer:
+        """The single writer for this database; run it in a task group with ``Writer.run``.
+
+        ``fence``: the run the caller owns and its epoch (see :meth:`take_run`)."""
+        self._refuse_if_read_only("record a run")
+        return Writer(self.engine, on_commit, clock=self._clock, fence=fence)
+
+    async def take_run(self, run_id: str, *, pid: int, live_s: float) -> int:
+        """Become the run's driver: its new owner epoch, taken in one ``BEGIN IMMEDIATE``
+        transaction with the judgement that no other driver is alive.
+
+        The owner is alive if its heartbeat is younger than ``live_s`` and its process (on this
+        machine) exists, this process included (a run's end releases it: ``owner_pid`` NULL);
+        then :class:`ConfigError` and nothing is written. A second caller right behind sees
+        this caller's fresh heartbeat, so of two resumes exactly one takes the run.
+        :class:`RunNotFound` for no run.
+        """
+        with anyio.CancelScope(shield=True):
+            async with self._writing("take over a run") as conn:
+                found = await conn.execute(
+                    select(runs.c.owner_epoch, runs.c.owner_pid, runs.c.heartbeat_at).where(
+                        runs.c.run_id == run_id
+                    )
+                )
+                row = found.first()
+                if row is None:
+                    raise RunNotFound(run_id, self.path)
+                now = self._clock()
+                fresh = row.heartbeat_at is not None and now - row.heartbeat_at < live_s
+                if fresh and row.owner_pid is not None and _alive(row.owner_pid):
+                    raise ConfigError(
+                        f"run {run_id} is being executed by process {row.owner_pid}",
+                        hint="wait for it, or stop it (Ctrl-C or kill PID) and resume it "
+                        "afterwards",
+                    )
+                taken = await conn.exec_driver_sql(
+                    sql_text.TAKE_SQL, (pid, now, run_id, row.owner_epoch)
+                )
+                epoch = taken.scalar()
+                if epoch is None:  # not reachable under the write lock: the lease's rule
+                    raise RunTakenOver(run_id, row.owner_epoch + 1, None)
+                mine = int(epoch)
+        return mine
 
     async def create_run(self, run: NewRun) -> None:
         """Write the run (status ``created``), its pending tasks and a ``run.created`` event, as
@@ -74,7 +158,7 @@ class Store:
             await self._create_run(run)
 
     async def _create_run(self, run: NewRun) -> None:
-        run_row, task_rows, event_row = sql_text.created_rows(run)
+        run_row, task_rows, event_row = sql_text.created_rows(run, epoch=0)
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
                 raise run_id_taken(run.run_id, self.path)
@@ -195,22 +279,22 @@ class Store:
                 found[slot] = CallIntent(str(data["fingerprint"]), float(row.at))
         return found
 
-    async def mark_interrupted(self, run_id: str) -> list[str]:
+    async def mark_interrupted(self, run_id: str, *, epoch: int | None = None) -> list[str]:
         """Prepare a resume: put tasks a stopped process left ``running`` or ``cancelled`` back
         to ``pending``.
 
         A ``running`` task's attempt gets an ``interrupted`` attempts row (unless it has one),
         so the attempt still counts. Returns the ids touched, and logs ``task.interrupted`` for
-        each; one transaction.
+        each; one transaction. ``epoch``: the caller's owner epoch (:meth:`take_run`); if
+        another driver has taken the run since, :class:`RunTakenOver` and nothing is written.
         """
         with anyio.CancelScope(shield=True):
-            touched = await self._mark_interrupted(run_id, self._clock())
+            touched = await self._mark_interrupted(run_id, self._clock(), epoch)
         return touched
 
-    async def _mark_interrupted(self, run_id: str, now: float) -> list[str]:
+    async def _mark_interrupted(self, run_id: str, now: float, epoch: int | None) -> list[str]:
         async with self._writing("prepare the resume of a run") as conn:
-            if not await _run_exists(conn, run_id):
-                raise RunNotFound(run_id, self.path)
+            await _check_owner(conn, run_id, epoch, self.path)
             # Resuming is an explicit wish to go on: an earlier `swarm cancel` no longer holds.
             await conn.execute(
                 runs.update().where(runs.c.run_id == run_id).values(cancel_requested_at=None)
@@ -298,13 +382,17 @@ class Store:
             value = (await conn.execute(query)).scalar()
         return value is not None
 
-    async def record_metrics(self, run_id: str, metrics: dict[str, Any]) -> None:
-        """Store the run's metrics under ``summary_json.metrics`` (after the run has ended)."""
+    async def record_metrics(
+        self, run_id: str, metrics: dict[str, Any], *, epoch: int | None = None
+    ) -> None:
+        """Store the run's metrics under ``summary_json.metrics`` (after the run has ended);
+        with ``epoch``, only while the run is still the caller's (nothing written otherwise)."""
+        owned = [runs.c.owner_epoch == epoch] if epoch is not None else []
         with anyio.CancelScope(shield=True):
             async with self._writing("record the metrics of a run") as conn:
                 await conn.execute(
                     runs.update()
-                    .where(runs.c.run_id == run_id)
+                    .where(runs.c.run_id == run_id, *owned)
                     .values(
                         summary_json=func.json_set(
                             func.coalesce(runs.c.summary_json, "{}"),
@@ -339,7 +427,15 @@ class Store:
         return reading(self._reader, self.path)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        self._refuse_if_read_only(what)
         return _transaction(self.engine, f"{what} in {self.path}")
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"cannot {what}: database {self.path} is read-only (nothing was written)",
+                hint=READ_ONLY_HINT,
+            )
 
 
 def reading(engine: AsyncEngine, path: object) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -366,6 +462,40 @@ async def _transaction(
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         raise StoreError(f"cannot {what}: {reason}") from exc
+
+
+async def _check_owner(conn: AsyncConnection, run_id: str, epoch: int | None, path: str) -> None:
+    """:class:`RunNotFound`, or (with ``epoch``) :class:`RunTakenOver` if the run's owner epoch
+    is no longer ``epoch``; inside the caller's ``BEGIN IMMEDIATE`` transaction."""
+    found = await conn.execute(select(runs.c.owner_epoch).where(runs.c.run_id == run_id))
+    current = found.scalar()
+    if current is None:
+        raise RunNotFound(run_id, path)
+    if epoch is not None and current != epoch:
+        raise RunTakenOver(run_id, epoch, current)
+
+
+def _read_only_cause(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the file cannot be written."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if is_read_only(seen) or "unable to open database" in str(seen):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 async def _run_exists(conn: AsyncConnection, run_id: str) -> bool:

@@ -19,7 +19,14 @@ after the loop was cancelled) never overlaps the loop.
 Checkpoints (copying the WAL back into the database file) run beside the commits, on a thread
 and a connection of their own, instead of inside whichever commit crosses SQLite's
 auto-checkpoint threshold: that commit would take 5-7 ms instead of a fraction of one, and the
-run waits for every commit (see :data:`CHECKPOINT_EVERY_OPS`).
+run waits for every commit (see :data:`CHECKPOINT_EVERY_OPS`). Those cannot always reset the
+WAL (a reader in the middle of a snapshot keeps it), so past ``WAL_LIMIT_BYTES`` the writer
+runs a ``TRUNCATE`` checkpoint on its own connection between two commits, and
+``journal_size_limit`` cuts the file back whenever SQLite resets it: the WAL stays within a few
+MB instead of growing to several times the database.
+
+Every transaction of a driver's writer is fenced by the run's owner epoch (``fence``): see
+:class:`Writer` and the "Fencing" rule in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -37,13 +44,16 @@ import anyio.to_thread
 from anyio.abc import TaskStatus
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from swarm.errors import ConfigError, StoreError
+from swarm.errors import ConfigError, RunTakenOver, StoreError
 from swarm.store import batch as sql
 from swarm.store.batch import Plan, Row, check_op, plan_batch
-from swarm.store.engine import BUSY_TIMEOUT_MS, connect_for_writing
+from swarm.store.engine import BUSY_TIMEOUT_MS, WAL_LIMIT_BYTES, connect_for_writing
+from swarm.store.failures import DATA_ERRORS, repair, write_error
 from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted
 
 OnCommit = Callable[[list[Op]], None]
+Fence = tuple[str, int]
+"""(run id, owner epoch): the run this writer's driver owns, and the epoch it took it at."""
 
 FAILPOINT_EXIT_CODE = 97
 _EXIT_AFTER_COMMIT = int(os.environ.get("SWARM_FAILPOINT_EXIT_AFTER_COMMIT", "0") or 0)
@@ -59,6 +69,8 @@ rows per commit): 8,565 vs 7,569 tasks/s with every commit on a worker thread.""
 CHECKPOINT_EVERY_OPS = 1000
 """After about this many committed ops the writer checkpoints the WAL in the background (a
 ``PASSIVE`` checkpoint: it never blocks the commits, which go on appending to the WAL)."""
+TRUNCATE_WAIT_MS = 50
+"""How long a ``TRUNCATE`` checkpoint waits for readers before it gives up (for now)."""
 BACKSTOP_AUTOCHECKPOINT_PAGES = 10_000
 """SQLite's own auto-checkpoint on the writer's connection, kept only as a backstop in case the
 background checkpoints fall behind (the default is 1,000 pages)."""
@@ -79,6 +91,18 @@ class _FenceMismatch(Exception):
     """A many-row fenced update matched fewer rows than it had: redo the group row by row."""
 
 
+class _TakenOver(Exception):
+    """The run's owner epoch is no longer this writer's: the transaction was rolled back."""
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__(current)
+        self.current = current
+
+
+class _Conflict(Exception):
+    """A write the database's state refused (an attempt started over a success)."""
+
+
 class Writer:
     """Commits submitted ops in groups; see the module docstring.
 
@@ -89,6 +113,11 @@ class Writer:
 
     ``engine`` names the database; the writer writes through a connection of its own (see the
     module docstring). ``clock`` gives the wall time written as the runs' heartbeat.
+
+    ``fence``: the run this writer's driver owns and its owner epoch. Every transaction first
+    reads the run's epoch (under the write lock, so nothing can move it before the commit)
+    and, if it moved, is rolled back whole and the writer stops with :class:`RunTakenOver`.
+    A transaction that creates the run is its own take (the insert fails if the id exists).
     """
 
     stale: list[AttemptFinished]
@@ -97,6 +126,10 @@ class Writer:
     """How many groups have been committed (a measure of batching)."""
     checkpoints: int
     """How many background checkpoints have run."""
+    truncations: int
+    """How many times the WAL passed :data:`WAL_LIMIT_BYTES` and was checkpointed to zero."""
+    unended: list[RunFinished]
+    """Run ends the database refused because tasks of the run were still ``running``."""
 
     def __init__(
         self,
@@ -105,8 +138,12 @@ class Writer:
         *,
         clock: Callable[[], float] = time.time,
         heartbeat_s: float = 1.0,
+        fence: Fence | None = None,
     ) -> None:
         self._path = str(engine.url.database)
+        self._fence = fence
+        self._new_run: str | None = None
+        """A run this writer is to create and has not committed yet (errors say so)."""
         self._on_commit = on_commit
         self._clock = clock
         self._heartbeat_s = heartbeat_s
@@ -123,6 +160,8 @@ class Writer:
         self._checkpointing = False
         self._uncheckpointed = 0
         """Ops committed since the last background checkpoint started."""
+        self._truncate_at = WAL_LIMIT_BYTES
+        """The WAL size past which the next commit is followed by a ``TRUNCATE`` checkpoint."""
         self._running = False
         self._started = False
         self._closing = False
@@ -131,8 +170,10 @@ class Writer:
         self._live_runs: set[str] = set()
         self._last_beat = -math.inf
         self.stale = []
+        self.unended = []
         self.transactions = 0
         self.checkpoints = 0
+        self.truncations = 0
 
     def submit(self, op: Op) -> None:
         """Queue ``op`` for the next group; :class:`StoreError` once the writer failed or stopped.
@@ -161,6 +202,7 @@ class Writer:
             self._conn = self._connect()
         if new_run_id is None:
             return
+        self._new_run = new_run_id
         query = "SELECT 1 FROM runs WHERE run_id = ?"
         try:
             taken = self._conn.execute(query, (new_run_id,)).fetchone() is not None
@@ -175,6 +217,39 @@ class Writer:
         conn = connect_for_writing(self._path)
         conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_AUTOCHECKPOINT_PAGES}")
         return conn
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.stat(self._path + "-wal").st_size
+        except OSError:
+            return 0
+
+    async def _truncate_wal(self) -> None:
+        """A ``TRUNCATE`` checkpoint on the writer's own connection, between two commits: the
+        WAL is copied back and cut to zero bytes (readers are short: it waits for them). A
+        background checkpoint still copying is waited for: it has done most of the work."""
+        async with self._checkpoint_limiter, self._lock:
+            await anyio.to_thread.run_sync(self._truncate_sync, limiter=self._limiter)
+
+    def _truncate_sync(self) -> None:
+        """Waits at most :data:`TRUNCATE_WAIT_MS` for readers (a reader keeping its snapshot
+        keeps the WAL); if one is still there, tries again once the WAL has grown by another
+        quarter of the bound, so a long reader never holds the commits up for long."""
+        conn = self._connection()
+        busy = 1
+        try:
+            conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            pass  # the commits report what is wrong with the file
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if busy:
+            self._truncate_at = self._wal_bytes() + WAL_LIMIT_BYTES // 4
+        else:
+            self.truncations += 1
+            self._truncate_at = WAL_LIMIT_BYTES
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -227,7 +302,10 @@ class Writer:
             if self._pending or (self._beat_due() and not self._closing):
                 async with self._lock:
                     await self._commit(self._take())
-                if self._uncheckpointed >= CHECKPOINT_EVERY_OPS and not self._checkpointing:
+                if self._wal_bytes() > self._truncate_at:
+                    with anyio.CancelScope(shield=True):
+                        await self._truncate_wal()
+                elif self._uncheckpointed >= CHECKPOINT_EVERY_OPS and not self._checkpointing:
                     self._checkpointing = True
                     self._uncheckpointed = 0
                     checkpoints.start_soon(self._checkpoint)
@@ -284,20 +362,28 @@ class Writer:
         """Apply ``ops`` (plus a heartbeat if due) in one transaction, then report them."""
         now = self._clock()
         beats = [(now, run_id) for run_id in sorted(self._live_runs)] if self._beat_due() else []
-        plan = plan_batch(ops)
+        count = len(ops)
         with anyio.CancelScope(shield=True):
             try:
                 try:
-                    refused = await self._transact(plan, beats, careful=False)
-                except _FenceMismatch:
-                    refused = await self._transact(plan, beats, careful=True)
-            except (sqlite3.Error, OSError, StoreError) as exc:
-                self._fail(exc, len(ops))
+                    refused = await self._transact_all(plan_batch(ops), beats)
+                except DATA_ERRORS:
+                    # One op's data cannot be bound: find it, store it repaired, go on.
+                    fixed = repair(self._connection(), ops)
+                    if fixed is None:
+                        raise
+                    ops = fixed
+                    refused = await self._transact_all(plan_batch(ops), beats)
+            except _TakenOver as exc:
+                self._taken_over(exc.current, count)
+            except _FAILURES as exc:
+                self._fail(exc, count)
         self.transactions += 1
         if self.transactions == _EXIT_AFTER_COMMIT:
             os._exit(FAILPOINT_EXIT_CODE)  # fault injection: die right after the k-th commit
-        self._done += len(ops)
-        self._uncheckpointed += len(ops)
+        self._done += count
+        self._uncheckpointed += count
+        self._new_run = None  # whatever this writer was to create is in the database now
         if beats:
             self._last_beat = now
         committed = ops
@@ -306,10 +392,26 @@ class Writer:
             self.stale.extend(
                 op for i, op in enumerate(ops) if i in refused and isinstance(op, AttemptFinished)
             )
+            self.unended.extend(
+                op for i, op in enumerate(ops) if i in refused and isinstance(op, RunFinished)
+            )
         self._track_runs(committed, now)
         self._notify()
         if committed or refused:  # a refusal alone must be seen too (the run was taken over)
             self._on_commit(committed)
+
+    async def _transact_all(self, plan: Plan, beats: list[Row]) -> set[int]:
+        """The whole plan in one transaction: many rows per statement, or, if a fenced update
+        matched fewer rows than it had, again row by row to find the refused ones."""
+        try:
+            return await self._transact(plan, beats, careful=False)
+        except _FenceMismatch:
+            return await self._transact(plan, beats, careful=True)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
 
     async def _transact(self, plan: Plan, beats: list[Row], *, careful: bool) -> set[int]:
         if plan.rows() + len(beats) <= INLINE_MAX_ROWS:
@@ -325,9 +427,7 @@ class Writer:
         """One transaction: all of ``plan`` is committed, or none of it. ``wait=False`` (on the
         event loop): :class:`_Busy` at once if another connection holds the write lock, rather
         than block the loop on SQLite's busy timeout (the holder may need the loop to finish)."""
-        if self._conn is None:
-            self._conn = self._connect()
-        conn = self._conn
+        conn = self._connection()
         if not wait:
             conn.execute("PRAGMA busy_timeout=0")
             try:
@@ -339,6 +439,7 @@ class Writer:
         try:
             if wait:
                 conn.execute("BEGIN IMMEDIATE")
+            _check_fence(conn, plan, self._fence)
             refused = _apply(conn, plan, beats, careful)
             conn.execute("COMMIT")
         except BaseException as exc:
@@ -347,7 +448,7 @@ class Writer:
                 # either way it is closed below.
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            if not isinstance(exc, _FenceMismatch):
+            if not isinstance(exc, _HARMLESS):  # the connection itself may be broken
                 self._conn = None
                 conn.close()
             raise
@@ -363,13 +464,32 @@ class Writer:
             await anyio.to_thread.run_sync(checkpoint_conn.close, limiter=self._checkpoint_limiter)
 
     def _fail(self, exc: BaseException, count: int) -> NoReturn:
-        error = StoreError(
-            f"cannot write to {self._path}: {exc}; the last {count} operation(s) were not saved",
-            hint="check free disk space and permissions; the run can be resumed",
-        )
+        if self._new_run is not None and _is_duplicate_run(exc):
+            error = StoreError(
+                f"run {self._new_run!r} already exists in {self._path}: another process "
+                "created it first; nothing was written",
+                hint="pick another run id, or resume the existing run",
+            )
+        elif isinstance(exc, _Conflict):
+            error = StoreError(
+                f"cannot write to {self._path}: {exc}; the last {count} operation(s) were not "
+                "saved",
+                hint="this is a bug or a process writing the run without owning it; resume "
+                "the run to go on (what was committed is kept)",
+            )
+        else:
+            error = write_error(exc, self._path, count, recorded=self._new_run is None)
         self._error = error
         self._notify()
         raise error from exc
+
+    def _taken_over(self, current: int | None, count: int) -> NoReturn:
+        assert self._fence is not None
+        error = RunTakenOver(self._fence[0], self._fence[1], current)
+        error.message += f" ({count} operation(s) refused)"
+        self._error = error
+        self._notify()
+        raise error
 
     def _notify(self) -> None:
         self._progress.set()
@@ -392,8 +512,39 @@ class Writer:
         return max(0.0, self._last_beat + self._heartbeat_s - self._clock())
 
 
+_HARMLESS = (_FenceMismatch, _TakenOver, _Conflict, *DATA_ERRORS)
+"""Failures of a transaction that leave its connection sound (it was rolled back)."""
+_FAILURES: tuple[type[BaseException], ...] = (
+    sqlite3.Error,
+    OSError,
+    StoreError,
+    _Conflict,
+    *DATA_ERRORS,
+)
+"""What stops the writer (after the one repair a data error gets)."""
+
+
+def _is_duplicate_run(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.IntegrityError) and "runs.run_id" in str(exc)
+
+
+def _check_fence(conn: sqlite3.Connection, plan: Plan, fence: Fence | None) -> None:
+    """:class:`_TakenOver` unless the fenced run is still at this writer's epoch (or is created
+    by this very transaction, whose insert is the take)."""
+    if fence is None:
+        return
+    run_id, epoch = fence
+    if any(row[0] == run_id for seg in plan.segments for row in seg.created):
+        return
+    row = conn.execute(sql.GUARD_SQL, (run_id,)).fetchone()
+    current = None if row is None else int(row[0])
+    if current != epoch:
+        raise _TakenOver(current)
+
+
 def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool) -> set[int]:
-    """Run ``plan`` inside the open transaction; returns the batch indices the fence refused."""
+    """Run ``plan`` inside the open transaction; returns the batch indices refused (results
+    the attempt fence refused, run ends refused while tasks of the run still run)."""
     refused: set[int] = set()
     taken: set[str] = set()  # runs with a refused result: another process owns them now
     for seg in plan.segments:
@@ -401,7 +552,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
         _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
         _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
-        _many(conn, sql.ATTEMPT_STARTED_SQL, seg.attempt_started)
+        _started(conn, seg.attempt_started)
         _many(conn, sql.INSERT_CALL_SQL, seg.calls)
         _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)
         if seg.finished:
@@ -415,8 +566,10 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
         refused.update(i for i, row in seg.run_finished if row[-1] in taken)
-        _many(conn, sql.RUN_FINISHED_SQL, [row for i, row in seg.run_finished if i not in refused])
         _many(conn, sql.TASK_CANCELLED_SQL, [row for row in seg.cancelled if row[1] not in taken])
+        for i, row in seg.run_finished:
+            if i not in refused and conn.execute(sql.RUN_FINISHED_SQL, row).rowcount != 1:
+                refused.add(i)  # tasks of the run are still running: the end is not written
     _many(conn, sql.INSERT_EVENT_SQL, [row for i, row in plan.events if i not in refused])
     _many(conn, sql.HEARTBEAT_SQL, beats)
     return refused
@@ -441,6 +594,20 @@ def _fenced(
         else:
             refused.add(index)
     return accepted
+
+
+def _started(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    """Attempt starts; :class:`_Conflict` (the transaction is rolled back) if one would start
+    an attempt over a task the database records as succeeded."""
+    if not rows or conn.executemany(sql.ATTEMPT_STARTED_SQL, rows).rowcount == len(rows):
+        return
+    for _, _, _, run_id, task_id in rows:
+        found = conn.execute(
+            "SELECT status FROM tasks WHERE run_id = ? AND task_id = ?", (run_id, task_id)
+        ).fetchone()
+        if found is None or found[0] == "succeeded":
+            what = "has no row" if found is None else "is already succeeded"
+            raise _Conflict(f"refused to start an attempt of task {task_id!r}: it {what}")
 
 
 def _many(conn: sqlite3.Connection, statement: str, rows: list[Row]) -> None:

@@ -37,7 +37,7 @@ def test_downgrade_drops_the_views_and_upgrade_brings_them_back(
     config = migrate.alembic_config()
     command.upgrade(config, "head")
     assert len(rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'")) == len(views.VIEWS)
-    command.downgrade(config, "-1")
+    command.downgrade(config, "0002")  # below 0003, which made the views (and later ones)
     assert rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'") == []
     assert "cancel_requested_at" not in [r["name"] for r in rows(db, "PRAGMA table_info(runs)")]
     command.upgrade(config, "head")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sqlite3
 import time
 from typing import Any
@@ -299,10 +301,25 @@ async def test_write_now_after_the_loop_was_cancelled(store: Store) -> None:
     with pytest.raises(StoreError, match="stopped"):
         writer.submit(started("t1"))
     with anyio.CancelScope(shield=True):
-        await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0",))])
+        await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0", "t1"))])
     assert [type(op).__name__ for op in seen.batches[-1]] == ["AttemptStarted", "RunFinished"]
     status = {t.task_id: t.status for t in await store.load_tasks("r1")}
+    assert status == {"t0": "cancelled", "t1": "cancelled"}
+    assert (await store.load_run("r1")).status == "cancelled"
+
+
+async def test_a_run_end_is_not_written_while_a_task_is_running(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=2))
+    seen = Recorder()
+    writer = store.writer(seen)
+    await writer.write_now([started("t0"), started("t1")])
+    await writer.write_now([RunFinished("r1", "cancelled", 9.0, {}, ("t0",))])
+    assert [op.run_id for op in writer.unended] == ["r1"]
+    assert seen.batches[-1] == []  # the end was refused: nothing of it is reported
+    status = {t.task_id: t.status for t in await store.load_tasks("r1")}
     assert status == {"t0": "cancelled", "t1": "running"}
+    assert (await store.load_run("r1")).status == "created"
+    assert "run.finished" not in await _event_types(store)
 
 
 async def test_heartbeat_at_most_once_a_second(store: Store) -> None:
@@ -378,7 +395,7 @@ async def test_a_failing_transaction_stops_the_writer_and_commits_nothing(
         writer.submit(started("t2"))
     # The database itself is fine: once the fault is gone, the terminal write goes through.
     monkeypatch.setattr(writer_module, "_many", original)
-    await writer.write_now([RunFinished("r1", "failed", 5.0)])
+    await writer.write_now([RunFinished("r1", "failed", 5.0, cancelled_tasks=("t0",))])
     assert (await store.load_run("r1")).status == "failed"
 
 
@@ -497,3 +514,30 @@ async def test_a_small_transaction_does_not_block_the_loop_on_a_held_lock(
     finally:
         holder.close()
     assert (await store.counts("r1"))["running"] == 1
+
+
+async def test_the_wal_stays_within_its_bound(
+    store: Store, db_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, defect 9: the WAL peaked at 10x the database. With a 256 KiB bound, 1,500
+    results of 1 KB each, committed 50 at a time beside a reader that comes and goes, never
+    leave more than the bound plus about one group in the WAL."""
+    limit = 256 * 1024
+    monkeypatch.setattr(writer_module, "WAL_LIMIT_BYTES", limit)
+    n = 1500
+    await store.create_run(new_run(n_tasks=n))
+    writer = store.writer(lambda _: None)
+    wal = f"{db_path}-wal"
+    peak = 0
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        for first in range(0, n, 50):
+            for i in range(first, first + 50):
+                writer.submit(started(f"t{i}"))
+                writer.submit(dataclasses.replace(finished(f"t{i}"), result="r" * 1000))
+            await writer.flush()
+            await store.load_run("r1")  # a reader, as the progress display and cancel poll are
+            peak = max(peak, os.stat(wal).st_size)
+        writer.close()
+    assert writer.truncations >= 3
+    assert peak < limit + 200 * 1024
