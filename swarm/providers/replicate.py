@@ -287,6 +287,10 @@ class ReplicateProvider:
             policy=self.create_policy,
             max_tries=self.max_create_tries,
             max_outage_s=self.max_outage_s,
+            where=self.base_url,
+            on_retry=None
+            if request.journal is None
+            else partial(request.journal.retrying, request),
         )
 
     async def _watch(

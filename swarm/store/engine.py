@@ -28,7 +28,8 @@ READ_ONLY = "swarm_read_only"
 
 BUSY_TIMEOUT_MS = 30_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
+_HINT = "use a SQLite database file in an existing folder"
+_CLI_HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
 
 
 def default_db() -> Path:
@@ -63,22 +64,29 @@ def check_path(path: str | Path) -> Path:
         raise StoreError(
             f"database {text!r}: the store must be a file on disk, not an in-memory database",
             hint=_HINT,
+            cli_hint=_CLI_HINT,
         )
     file = Path(text).expanduser().absolute()
     if not file.parent.is_dir():
         raise StoreError(
-            f"cannot open database {file}: folder {file.parent} does not exist", hint=_HINT
+            f"cannot open database {file}: folder {file.parent} does not exist",
+            hint=_HINT,
+            cli_hint=_CLI_HINT,
         )
     if file.is_dir():
-        raise StoreError(f"cannot open database {file}: it is a folder", hint=_HINT)
+        raise StoreError(
+            f"cannot open database {file}: it is a folder", hint=_HINT, cli_hint=_CLI_HINT
+        )
     if file.exists():
         try:
             with file.open("rb") as fh:
                 head = fh.read(len(_SQLITE_MAGIC))
         except OSError as exc:
-            raise StoreError(f"cannot open database {file}: {exc}", hint=_HINT) from exc
+            raise StoreError(
+                f"cannot open database {file}: {exc}", hint=_HINT, cli_hint=_CLI_HINT
+            ) from exc
         if head and head != _SQLITE_MAGIC[: len(head)]:
-            raise StoreError(f"{file} is not a SQLite database", hint=_HINT)
+            raise StoreError(f"{file} is not a SQLite database", hint=_HINT, cli_hint=_CLI_HINT)
     return file
 
 
@@ -105,7 +113,9 @@ def connect_for_writing(file: str | Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(file, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {file}: {exc}", hint=_HINT) from exc
+        raise StoreError(
+            f"cannot open database {file}: {exc}", hint=_HINT, cli_hint=_CLI_HINT
+        ) from exc
     try:
         configure_connection(conn, Path(file))
     except BaseException:
@@ -131,6 +141,8 @@ def configure_connection(dbapi_connection: Any, file: Path) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open database {file}: {exc}", hint=_HINT) from exc
+        raise StoreError(
+            f"cannot open database {file}: {exc}", hint=_HINT, cli_hint=_CLI_HINT
+        ) from exc
     finally:
         cursor.close()
