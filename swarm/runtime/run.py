@@ -92,6 +92,8 @@ class Hooks:
 
     on_start: Callable[[RunDriver], None] | None = None
     on_tick: Callable[[], None] | None = None
+    on_warning: Callable[[str], None] | None = None
+    """Told what the caller should know before the run starts (a model with no price)."""
     handle_signals: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     span_sink: live_trace.SpanSink | None = None
