@@ -9,7 +9,7 @@ input with a :class:`ConfigError` before the database is touched or a model is c
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, get_args
@@ -160,15 +160,12 @@ def prepare(
     artifacts_dir: Path,
     base_url: str | None,
     rate_limit: int | None,
-    budget_check: Callable[[Plan], None] | None = None,
 ) -> Prepared:
     """The plan as it will run and its options; every check that can fail before a run does."""
     run_id = settings.get("run_id")
     check_run_id(run_id)
     plan = with_budget(plan, budget_overrides(settings))
     plan = with_model(plan, settings.get("model"), settings.get("reasoning_effort"))
-    if budget_check is not None:
-        budget_check(plan)
     prices = {m: (float(p[0]), float(p[1])) for m, p in (settings.get("prices") or {}).items()}
     table = price_table(overrides=prices)
     check_priced(table, plan_models(plan), plan.budget.max_cost_usd)
