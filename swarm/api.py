@@ -201,6 +201,7 @@ class Swarm:
             base_url=self.base_url,
             rate_limit=self.rate_limit,
         )
+        _warn(ready.warnings, hooks)
         data = await submit_goal(
             self.store,
             goal,

@@ -54,6 +54,9 @@ def test_swarm_run_has_the_model_flags_of_execute(cli: CliRunner, tmp_path: Path
     assert plan.defaults.params.reasoning_effort == "low"
     bad = cli("run", GOAL, "--db", tmp_path / "t.db", "--base-url", "http://127.0.0.1:1/v1")
     assert bad.code == 2 and "--base-url does not apply to the sim" in bad.err
+    unpriced = cli("run", GOAL, "--db", tmp_path / "u.db", "--model", "fake", "--json")
+    assert "warning: no price is known for model 'fake'" in unpriced.err
+    assert json.loads(unpriced.out)["unpriced_models"] == ["fake"]
     effort = cli("run", GOAL, "--db", tmp_path / "t.db", "--reasoning-effort", "max")
     assert effort.code == 2 and "not one of" in effort.err
     assert not (tmp_path / "t.db").exists()
