@@ -100,8 +100,7 @@ def http_error(
     fixes = {
         401: (
             f"{base_url} rejected the API key (HTTP 401){says}",
-            f"set {KEY_ENV} to a key this server accepts (and check --base-url), then resume "
-            "the run",
+            f"set {KEY_ENV} to a key this server accepts (and check --base-url)",
         ),
         403: (f"the API key may not use {model} (HTTP 403){says}", f"check {KEY_ENV}"),
         404: (

@@ -365,7 +365,10 @@ async def _drive(
     finally:
         exported = await live_trace.finish(trace)
     if driver.fatal is not None:  # recorded as failed (resumable); the caller learns why
-        raise driver.fatal
+        fatal, fix = driver.fatal, f"{driver.fatal.hint}, then " if driver.fatal.hint else ""
+        fatal.hint = f"{fix}resume run {setup.run_id} (Swarm.resume)"
+        fatal.cli_hint = f"{fix}`swarm resume {setup.run_id} --db {store.path}`"
+        raise fatal
     plan = driver.plan
     if driver.metrics is not None:  # written with the run's end, in its last transaction
         metrics = driver.metrics

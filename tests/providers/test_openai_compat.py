@@ -213,10 +213,15 @@ async def test_a_rejected_key_ends_the_whole_run_at_once(
         (run,) = await sw.runs()
     await provider.aclose()
     assert caught.value.ends_run and "OPENAI_API_KEY" in str(caught.value)
-    assert "resume" in str(caught.value)
+    assert "resume" in str(caught.value) and "swarm resume" not in str(caught.value)
+    assert "swarm resume k --db" in caught.value.cli_text()
     assert len(server.hits) <= 2  # the calls in flight, not one per task and retry
     assert run.status == "failed"
     assert sum(r.status == "succeeded" for r in results) == 0
+    fixed = make(server)  # the right key: the run resumes and ends
+    async with Swarm(tmp_path / "s.db", provider=fixed) as sw:
+        assert (await sw.resume("k")).succeeded
+    await fixed.aclose()
 
 
 async def test_a_web_page_is_not_an_event_stream(tmp_path: Path) -> None:
