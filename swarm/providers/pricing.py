@@ -101,7 +101,7 @@ def check_priced(table: Mapping[str, Price], models: Iterable[str], max_cost: fl
 
 
 def _env_text(raw: str) -> str:
-    if raw.startswith("{"):
+    if raw.startswith(("{", "[")):  # JSON text, else the path of a file holding it
         return raw
     path = Path(raw).expanduser()
     try:
