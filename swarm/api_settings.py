@@ -17,7 +17,7 @@ from typing import Any, TypedDict, get_args
 from pydantic import ValidationError
 
 from swarm.errors import ConfigError
-from swarm.plan import Plan, ReasoningEffort
+from swarm.plan import Plan, ReasoningEffort, RunBudget
 from swarm.providers.pricing import PRICE_HINT, check_priced, price_table, unpriced
 from swarm.runtime.run import RunOptions, plan_models
 
@@ -82,7 +82,8 @@ def with_budget(plan: Plan, budget: Mapping[str, Any] | None) -> Plan:
     return plan.model_copy(update={"budget": merged_budget(plan.budget, budget)})
 
 
-def merged_budget(current: Any, budget: Mapping[str, Any]) -> Any:
+def merged_budget(current: RunBudget, budget: Mapping[str, Any]) -> RunBudget:
+    """``current`` with ``budget``'s fields replaced, validated; see :func:`with_budget`."""
     cost = budget.get("max_cost_usd")
     if cost is not None and not cost > 0:
         raise ConfigError(
