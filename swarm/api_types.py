@@ -42,6 +42,8 @@ class RunSummary:
     """Makespan, serial time, speedup, critical path … (see ``docs/architecture.md``)."""
     unpriced_models: tuple[str, ...] = ()
     """Models the run used that have no known price: ``cost_usd`` leaves them out."""
+    telemetry: dict[str, Any] | None = None
+    """What live trace export sent and dropped, when an OTLP endpoint is configured."""
 
     @property
     def succeeded(self) -> bool:
@@ -50,6 +52,8 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["unpriced_models"] = list(self.unpriced_models)
+        if self.telemetry is None:
+            del data["telemetry"]  # as the runtime gives it: only when traces were exported
         return data
 
     @classmethod
