@@ -25,10 +25,10 @@ from swarm.errors import (
 from swarm.providers.base import ModelRequest, ModelResponse, Provider
 
 if TYPE_CHECKING:
-    from swarm.plan import ModelParams, Plan, RunBudget, TaskDefaults, TaskSpec
     from swarm.api import RunHandle, Swarm, SwarmWarning
     from swarm.api_settings import RunSettings
     from swarm.api_types import Artifact, RunEvent, RunInfo, RunSummary, TaskResult
+    from swarm.plan import ModelParams, Plan, RunBudget, TaskDefaults, TaskSpec
     from workers.base import TaskContext, Worker
 
 __version__ = "0.1.0"

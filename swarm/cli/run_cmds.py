@@ -27,7 +27,6 @@ from swarm.store.engine import default_db
 from swarm.validation import validate_file
 
 
-
 def _exit_code(status: str) -> int:
     return {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
 

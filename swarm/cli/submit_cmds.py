@@ -41,6 +41,7 @@ from swarm.cli.run_cmds import (
 from swarm.providers.factory import default_provider_name
 from swarm.store.engine import default_db
 
+
 @app.command("run")
 def run_goal(
     goal: Annotated[str, typer.Argument(metavar="GOAL", help="What the swarm should achieve.")],

@@ -213,8 +213,10 @@ def test_max_cost_zero_or_less_is_refused_with_exit_2(
     db = tmp_path / "s.db"
     result = cli(command, target, "--db", db, "--max-cost", amount, "--json")
     assert result.code == 2
-    assert "must be a positive amount" in result.err and "omit the flag" in result.err
-    assert "Traceback" not in result.err + result.out and "pydantic" not in result.err
+    error = json.loads(result.out)["error"]  # --json: the one JSON object, errors too
+    assert error["type"] == "ConfigError" and "must be a positive amount" in error["message"]
+    assert "omit the flag" in error["hint"]
+    assert "Traceback" not in result.err + result.out and "pydantic" not in result.out
     assert not db.exists()
 
 

@@ -44,7 +44,7 @@ def test_swarm_run_has_the_model_flags_of_execute(cli: CliRunner, tmp_path: Path
     db = tmp_path / "s.db"
     result = cli(
         "run", GOAL, "--db", db, "--model", "moonshotai/kimi-k2.6", "--reasoning-effort", "low",
-        "--rate-limit", "100", "--max-tasks", "6000", "--run-id", "m", "--json",
+        "--rate-limit", "100", "--max-tasks", "5000", "--run-id", "m", "--json",
     )  # fmt: skip
     assert result.code == 0, result.err
     with sqlite3.connect(db) as conn:
