@@ -16,10 +16,11 @@ from typing import Any, TypedDict, get_args
 
 from pydantic import ValidationError
 
-from swarm.errors import ConfigError
+from swarm.errors import ConfigError, PlanError
 from swarm.plan import Plan, ReasoningEffort, RunBudget
 from swarm.providers.pricing import PRICE_HINT, check_priced, price_table, unpriced
 from swarm.runtime.run import RunOptions, plan_models
+from swarm.validation import budget_problems
 
 _BUDGET_FIELDS = {
     "concurrency": "max_concurrency",
@@ -170,6 +171,9 @@ def prepare(
     prices = {m: (float(p[0]), float(p[1])) for m, p in (settings.get("prices") or {}).items()}
     table = price_table(overrides=prices)
     check_priced(table, plan_models(plan), plan.budget.max_cost_usd)
+    problems = budget_problems(plan, table)  # the budget the run will have, at its cheapest
+    if problems:
+        raise PlanError("plan", problems)
     check_artifacts_dir(artifacts_dir)
     options = RunOptions(
         provider=provider,

@@ -209,6 +209,13 @@ async def test_bad_settings_are_refused_before_anything_is_written(
     assert not (tmp_path / "s.db").exists()
 
 
+async def test_a_plan_that_cannot_fit_its_budget_is_refused_first(tmp_path: Path) -> None:
+    async with swarm_at(tmp_path) as sw:
+        with pytest.raises(PlanError, match=r"budget\.max_steps"):
+            await sw.execute(PLAN, max_steps=1)
+    assert not (tmp_path / "s.db").exists()
+
+
 async def test_an_unpriced_model_warns_and_is_not_priced_like_k26(tmp_path: Path) -> None:
     async with swarm_at(tmp_path) as sw:
         with pytest.warns(SwarmWarning, match="no price is known for model 'fake-model'"):
