@@ -1,49 +1,49 @@
-"""The Python API: open a store, execute or resume plans, watch a run's events as they happen.
+"""The Python API: open a database, run or resume plans, follow a run's events, read its results.
 
 ::
 
     from swarm import Swarm
 
     async with Swarm("swarm.db") as sw:            # provider "sim" unless told otherwise
-        summary = await sw.execute("examples/minimal.json")
-        async with sw.start(plan) as run:           # run in the background …
-            async for event in run.events():        # … and follow it live
-                print(event["type"], event["task_id"])
-        print(run.summary)
+        summary = await sw.execute("examples/minimal.json", concurrency=8)
+        async with sw.start(plan) as run:           # a run in the background …
+            async for event in run.events():        # … followed live
+                print(event.type, event.task_id)
+        for task in await sw.results(run.run_id):
+            print(task.task_id, task.status, task.result)
 
     summary = Swarm("swarm.db").execute_sync("examples/minimal.json")   # scripts, notebooks
 
 Everything a run does is in the database; :meth:`Swarm.events` reads the event log, so it can
-follow a run driven by another process too.
+follow a run driven by another process too. The CLI's ``execute``, ``run`` and ``resume`` are
+built on this class, so a flag and its keyword argument cannot drift apart.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing, asynccontextmanager
+import asyncio
+import concurrent.futures
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import anyio
-from sqlalchemy import select
+from typing_extensions import Unpack
 
-from planners import (
-    PlanEvent,
-    PlanHeader,
-    PlannerSettings,
-    PlanReady,
-    TaskReady,
-    plan_goal,
-    stream_plan,
-)
-from swarm.errors import PlannerError, Problem, RunNotFound
-from swarm.plan import Plan, TaskSpec
+from planners import PlannerSettings, plan_goal
+from swarm.api_settings import Prepared, RunSettings, budget_overrides, prepare
+from swarm.api_submit import submit_goal
+from swarm.api_types import Artifact, RunEvent, RunInfo, RunSummary, TaskResult
+from swarm.errors import RunNotFound
+from swarm.plan import Plan
 from swarm.providers.base import Provider
 from swarm.providers.factory import make_provider
 from swarm.runtime import run as runs
-from swarm.store.engine import default_db, reader
-from swarm.store.schema import events as events_table
+from swarm.runtime.driver import RunDriver
+from swarm.store.engine import default_db
+from swarm.store.queries import Queries
 from swarm.store.store import Store
 from swarm.validation import validate_data, validate_file
 
@@ -52,61 +52,8 @@ PlanLike = Plan | dict[str, Any] | str | Path
 FINAL_EVENT = "run.finished"
 
 
-async def submit_goal(
-    store: Store,
-    goal: str,
-    provider: Provider,
-    options: runs.RunOptions,
-    settings: PlannerSettings | None = None,
-    *,
-    images: Sequence[str] = (),
-    run_id: str | None = None,
-    hooks: runs.Hooks | None = None,
-    budget: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Plan ``goal`` and run the plan while it is being written: the run is recorded once the
-    planner's header is read, and each task is dispatched as soon as its line is valid and its
-    dependencies have succeeded. A planner that fails before its header writes nothing.
-    ``budget`` overrides fields of the plan's budget (the CLI's --concurrency and the like)."""
-    events = cast(
-        AsyncGenerator[PlanEvent, None],
-        stream_plan(goal, provider, settings or PlannerSettings(), images=images),
-    )
-    async with aclosing(events):
-        header: PlanHeader | None = None
-        async for event in events:
-            if isinstance(event, PlanHeader):
-                header = event
-                break
-            if isinstance(event, PlanReady):  # a whole-JSON answer with no header line
-                whole = with_budget(event.plan, budget)
-                return await runs.execute(
-                    store, whole, provider, options, run_id=run_id, hooks=hooks
-                )
-        if header is None:
-            ended = Problem("plan", "", "the planner's answer ended before its plan began")
-            raise PlannerError([ended], attempts=1)
-        limits = header.budget.model_validate({**header.budget.model_dump(), **(budget or {})})
-        plan = Plan.model_construct(
-            goal=header.goal, defaults=header.defaults, budget=limits, tasks=[]
-        )
-
-        async def tasks() -> AsyncIterator[TaskSpec]:
-            async for event in events:
-                if isinstance(event, TaskReady):
-                    yield event.spec
-
-        return await runs.execute_streamed(
-            store, plan, tasks(), provider, options, run_id=run_id, hooks=hooks
-        )
-
-
-def with_budget(plan: Plan, budget: dict[str, Any] | None) -> Plan:
-    """``plan`` with some fields of its budget replaced (validated like a plan file's)."""
-    if not budget:
-        return plan
-    merged = plan.budget.model_validate({**plan.budget.model_dump(), **budget})
-    return plan.model_copy(update={"budget": merged})
+class SwarmWarning(UserWarning):
+    """Something a run's caller should know that does not stop it (a model with no price)."""
 
 
 def as_plan(plan: PlanLike) -> Plan:
@@ -119,65 +66,115 @@ def as_plan(plan: PlanLike) -> Plan:
 
 
 class Swarm:
-    """A handle on one swarm database and one model provider."""
+    """A handle on one swarm database and one model provider.
+
+    ``provider`` is a name (``sim``, ``replicate``, ``openai``; ``base_url`` and
+    ``rate_limit`` apply to the remote ones) or a :class:`~swarm.providers.base.Provider`.
+    Left out, runs use ``sim`` and :meth:`resume` uses the provider the run was started with.
+    Nothing is written until a run starts: the database is opened on first use.
+    """
 
     def __init__(
         self,
         db: str | Path | None = None,
         *,
-        provider: str | Provider = "sim",
+        provider: str | Provider | None = None,
         artifacts_dir: str | Path = "swarm-runs",
+        base_url: str | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.db = Path(db) if db is not None else default_db()
         self._provider_spec = provider
         self.artifacts_dir = Path(artifacts_dir)
+        self.base_url = base_url
+        self.rate_limit = rate_limit
         self._store: Store | None = None
         self._provider: Provider | None = None
+        self._owned: list[Provider] = []
+        self._entered = False
+        self._opening = anyio.Lock()
+        """One store per Swarm, however many tasks ask for it at once."""
 
     async def __aenter__(self) -> Swarm:
-        self._store = await Store.open(self.db)
-        spec = self._provider_spec
-        self._provider = make_provider(spec) if isinstance(spec, str) else spec
+        self._entered = True
+        if self._provider_spec is not None:
+            self._provider = self._make(self._provider_spec)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         with anyio.CancelScope(shield=True):
-            if self._provider is not None and isinstance(self._provider_spec, str):
-                await self._provider.aclose()
+            for provider in self._owned:
+                await provider.aclose()
             if self._store is not None:
                 await self._store.close()
         self._store = self._provider = None
+        self._owned = []
+        self._entered = False
 
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            raise RuntimeError("use `async with Swarm(...) as sw:` before calling it")
-        return self._store
+    def _make(self, spec: str | Provider) -> Provider:
+        if not isinstance(spec, str):
+            return spec
+        made = make_provider(spec, base_url=self.base_url, rate_limit=self.rate_limit)
+        self._owned.append(made)
+        return made
 
     @property
     def provider(self) -> Provider:
+        """The provider runs use (``sim`` if none was given)."""
+        self._check_entered()
         if self._provider is None:
-            raise RuntimeError("use `async with Swarm(...) as sw:` before calling it")
+            self._provider = self._make("sim")
         return self._provider
 
-    def options(self, *, fail_fast: bool = False) -> runs.RunOptions:
-        return runs.RunOptions(
-            provider=self.provider.name,
-            fail_fast=fail_fast,
-            artifacts_dir=str(self.artifacts_dir.resolve()),
+    async def store(self) -> Store:
+        """The open database (opened, and created if missing, on first use)."""
+        self._check_entered()
+        async with self._opening:
+            if self._store is None:
+                self._store = await Store.open(self.db)
+        return self._store
+
+    def _check_entered(self) -> None:
+        if not self._entered:
+            raise RuntimeError("use `async with Swarm(...) as sw:` before calling it")
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def prepare(self, plan: PlanLike, **settings: Unpack[RunSettings]) -> Prepared:
+        """Check a plan and settings as :meth:`execute` does, without running anything."""
+        provider = self.provider
+        return prepare(
+            as_plan(plan),
+            settings,
+            provider=provider.name,
+            artifacts_dir=self.artifacts_dir,
+            base_url=self.base_url,
+            rate_limit=self.rate_limit,
         )
 
     async def execute(
-        self, plan: PlanLike, *, run_id: str | None = None, fail_fast: bool = False
-    ) -> dict[str, Any]:
-        """Record and run a plan to its end; returns the run summary (as ``--json`` prints)."""
-        return await runs.execute(
-            self.store,
-            as_plan(plan),
-            self.provider,
-            self.options(fail_fast=fail_fast),
-            run_id=run_id,
+        self,
+        plan: PlanLike,
+        *,
+        hooks: runs.Hooks | None = None,
+        **settings: Unpack[RunSettings],
+    ) -> RunSummary:
+        """Record and run a plan to its end. ``settings`` (:class:`RunSettings`) override the
+        plan's budget and defaults; ``hooks`` feed a live display. Every check that can fail
+        is made before anything is written."""
+        ready = self.prepare(plan, **settings)
+        return await self.execute_prepared(ready, hooks)
+
+    async def execute_prepared(
+        self, ready: Prepared, hooks: runs.Hooks | None = None
+    ) -> RunSummary:
+        """Run what :meth:`prepare` checked (the CLI shows its warnings before the run)."""
+        _warn(ready.warnings, hooks)
+        store = await self.store()
+        data = await runs.execute(
+            store, ready.plan, self.provider, ready.options, run_id=ready.run_id, hooks=hooks
         )
+        return RunSummary.from_dict(data)
 
     async def plan(
         self, goal: str, *, images: Sequence[str] = (), settings: PlannerSettings | None = None
@@ -190,127 +187,244 @@ class Swarm:
         goal: str,
         *,
         images: Sequence[str] = (),
-        settings: PlannerSettings | None = None,
-        run_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Plan and execute in one go; tasks start while the planner is still writing."""
-        return await submit_goal(
+        planner: PlannerSettings | None = None,
+        hooks: runs.Hooks | None = None,
+        **settings: Unpack[RunSettings],
+    ) -> RunSummary:
+        """Plan and execute in one go; tasks start while the planner is still writing. A
+        planner that gives no valid task writes nothing (:class:`PlannerError`)."""
+        ready = prepare(
+            Plan.model_construct(goal=goal, tasks=[]),
+            settings,
+            provider=self.provider.name,
+            artifacts_dir=self.artifacts_dir,
+            base_url=self.base_url,
+            rate_limit=self.rate_limit,
+        )
+        _warn(ready.warnings, hooks)
+        data = await submit_goal(
             self.store,
             goal,
             self.provider,
-            self.options(),
-            settings,
+            ready.options,
+            planner,
             images=images,
-            run_id=run_id,
+            run_id=ready.run_id,
+            hooks=hooks,
+            budget=budget_overrides(settings),
+            defaults=(settings.get("model"), settings.get("reasoning_effort")),
         )
+        return RunSummary.from_dict(data)
 
-    async def resume(self, run_id: str) -> dict[str, Any]:
-        """Continue a run from the database; finished tasks are not run again."""
-        return await runs.resume(self.store, run_id, self.provider)
+    async def resume(self, run_id: str, *, hooks: runs.Hooks | None = None) -> RunSummary:
+        """Continue a run from the database; finished tasks are not run again. Without a
+        provider of its own, this Swarm uses the one the run was started with."""
+        store = await self._existing_store(run_id)
+        if self._provider is None:
+            options = runs.RunOptions.from_config((await store.load_run(run_id)).config)
+            self._provider = self._owned_provider(options)
+        data = await runs.resume(store, run_id, self._provider, hooks=hooks)
+        return RunSummary.from_dict(data)
+
+    def _owned_provider(self, options: runs.RunOptions) -> Provider:
+        made = make_provider(
+            options.provider, base_url=options.base_url, rate_limit=options.rate_limit
+        )
+        self._owned.append(made)
+        return made
 
     @asynccontextmanager
     async def start(
-        self, plan: PlanLike, *, run_id: str | None = None, fail_fast: bool = False
+        self,
+        plan: PlanLike,
+        *,
+        hooks: runs.Hooks | None = None,
+        **settings: Unpack[RunSettings],
     ) -> AsyncIterator[RunHandle]:
-        """Run a plan in the background for the body of the ``async with``; the block's end
-        waits for the run to finish."""
-        handle = RunHandle(self, run_id or runs.new_run_id())
-        checked = as_plan(plan)
+        """Run a plan in the background for the body of the ``async with``.
+
+        Leaving the block before the run has ended cancels it (it stays resumable); to wait
+        for its end, ``await run.wait()`` inside the block. An exception raised in the block
+        cancels the run too, and comes out of the block as itself."""
+        ready = self.prepare(plan, **settings)
+        handle = RunHandle(self, ready.run_id or runs.new_run_id())
+        ready = Prepared(ready.plan, ready.options, handle.run_id, ready.warnings)
+        user_hooks = hooks or runs.Hooks()
+        watched = runs.Hooks(
+            on_start=handle._attach(user_hooks.on_start),
+            on_tick=user_hooks.on_tick,
+            on_warning=user_hooks.on_warning,
+            handle_signals=user_hooks.handle_signals,
+            extra=user_hooks.extra,
+        )
+        raised: BaseException | None = None
         async with anyio.create_task_group() as tg:
-            tg.start_soon(
-                handle._drive, self.execute(checked, run_id=handle.run_id, fail_fast=fail_fast)
-            )
-            yield handle
+            tg.start_soon(handle._drive, self.execute_prepared(ready, watched))
+            try:
+                yield handle
+            except Exception as exc:  # the caller's own error: stop the run, then re-raise it
+                raised = exc
+            handle.cancel()
+            await handle.done.wait()
+        if raised is not None:
+            raise raised
+        if handle.error is not None:
+            raise handle.error
+
+    # -- reading runs -----------------------------------------------------------------------
+
+    async def runs(self, *, limit: int = 20) -> list[RunInfo]:
+        """The database's runs, newest first."""
+        if not self.db.exists():
+            return []
+        return [RunInfo.of(row) for row in await Queries(await self.store()).runs(limit)]
+
+    async def results(self, run_id: str) -> list[TaskResult]:
+        """The run's tasks, in the order they were added, with their results or errors."""
+        detail = await Queries(await self._existing_store(run_id)).detail(run_id)
+        return [TaskResult.of(task) for task in detail.tasks]
+
+    async def artifacts(self, run_id: str) -> list[Artifact]:
+        """The files the run's tasks wrote, with their absolute paths."""
+        detail = await Queries(await self._existing_store(run_id)).detail(run_id)
+        return [Artifact.of(row, detail.artifacts_dir) for row in detail.artifacts]
 
     async def events(
         self, run_id: str, *, follow: bool = False, poll_s: float = 0.1
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[RunEvent]:
         """The run's event log in order; with ``follow``, keep reading until the run ends."""
+        queries = Queries(await self._existing_store(run_id))
         last = 0
         while True:
-            rows = await self._events_after(run_id, last)
+            rows = await queries.events(run_id, after_id=last, limit=1000)
             for row in rows:
-                last = row["id"]
-                yield row
-                if row["type"] == FINAL_EVENT and follow:
+                last = row.id
+                yield RunEvent.of(row)
+                if row.type == FINAL_EVENT and follow:
                     return
             if not follow:
                 return
             if not rows:
                 await anyio.sleep(poll_s)
 
-    async def _events_after(self, run_id: str, after: int) -> list[dict[str, Any]]:
-        e = events_table
-        query = (
-            select(e.c.id, e.c.at, e.c.type, e.c.task_id, e.c.attempt, e.c.data_json)
-            .where(e.c.run_id == run_id, e.c.id > after)
-            .order_by(e.c.id)
-            .limit(1000)
-        )
-        async with reader(self.store.engine).connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            {
-                "id": r.id,
-                "at": r.at,
-                "type": r.type,
-                "task_id": r.task_id,
-                "attempt": r.attempt,
-                "data": json.loads(r.data_json) if r.data_json else None,
-            }
-            for r in rows
-        ]
+    async def _existing_store(self, run_id: str) -> Store:
+        """The store, for reading a run: a missing database file is not created."""
+        if self._store is None and not self.db.exists():
+            raise RunNotFound(run_id, str(self.db))
+        return await self.store()
 
-    # -- sync wrappers for scripts and notebooks -------------------------------------------
+    # -- sync wrappers for scripts and notebooks ---------------------------------------------
 
-    def execute_sync(self, plan: PlanLike, **kwargs: Any) -> dict[str, Any]:
-        return self._sync(lambda sw: sw.execute(plan, **kwargs))
+    def execute_sync(self, plan: PlanLike, **settings: Unpack[RunSettings]) -> RunSummary:
+        return self._sync(lambda sw: sw.execute(plan, **settings))
 
-    def plan_sync(self, goal: str, **kwargs: Any) -> Plan:
-        return self._sync(lambda sw: sw.plan(goal, **kwargs))
+    def plan_sync(self, goal: str, *, images: Sequence[str] = ()) -> Plan:
+        return self._sync(lambda sw: sw.plan(goal, images=images))
 
-    def submit_sync(self, goal: str, **kwargs: Any) -> dict[str, Any]:
-        return self._sync(lambda sw: sw.submit(goal, **kwargs))
+    def submit_sync(self, goal: str, **settings: Unpack[RunSettings]) -> RunSummary:
+        return self._sync(lambda sw: sw.submit(goal, **settings))
 
-    def resume_sync(self, run_id: str) -> dict[str, Any]:
+    def resume_sync(self, run_id: str) -> RunSummary:
         return self._sync(lambda sw: sw.resume(run_id))
 
+    def results_sync(self, run_id: str) -> list[TaskResult]:
+        return self._sync(lambda sw: sw.results(run_id))
+
+    def artifacts_sync(self, run_id: str) -> list[Artifact]:
+        return self._sync(lambda sw: sw.artifacts(run_id))
+
+    def runs_sync(self, *, limit: int = 20) -> list[RunInfo]:
+        return self._sync(lambda sw: sw.runs(limit=limit))
+
     def _sync(self, call: Callable[[Swarm], Awaitable[T]]) -> T:
+        """Run ``call`` on a fresh Swarm in its own event loop; inside a running loop (a
+        Jupyter cell) that loop is in a worker thread, and this call blocks until it is done."""
+
         async def main() -> T:
-            async with Swarm(
-                self.db, provider=self._provider_spec, artifacts_dir=self.artifacts_dir
-            ) as sw:
+            fresh = Swarm(
+                self.db,
+                provider=self._provider_spec,
+                artifacts_dir=self.artifacts_dir,
+                base_url=self.base_url,
+                rate_limit=self.rate_limit,
+            )
+            async with fresh as sw:
                 return await call(sw)
 
-        return anyio.run(main)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return anyio.run(main)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="swarm-sync") as pool:
+            return pool.submit(anyio.run, main).result()
+
+
+def _warn(messages: Sequence[str], hooks: runs.Hooks | None) -> None:
+    for message in messages:
+        if hooks is not None and hooks.on_warning is not None:
+            hooks.on_warning(message)
+        else:
+            warnings.warn(message, SwarmWarning, stacklevel=4)
 
 
 class RunHandle:
-    """A run started with :meth:`Swarm.start`: follow its events, then read its summary."""
+    """A run started with :meth:`Swarm.start`: follow its events, cancel it, read its summary."""
 
     def __init__(self, swarm: Swarm, run_id: str) -> None:
         self.swarm = swarm
         self.run_id = run_id
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
+        """Set once the run has ended."""
+        self.error: BaseException | None = None
+        """Why the run could not be driven to an end (it raised), if it did."""
         self.done = anyio.Event()
+        self._driver: RunDriver | None = None
+        self._cancel = False
 
-    async def _drive(self, work: Awaitable[dict[str, Any]]) -> None:
+    def _attach(self, then: Callable[[RunDriver], None] | None) -> Callable[[RunDriver], None]:
+        def attach(driver: RunDriver) -> None:
+            self._driver = driver
+            if self._cancel:
+                driver.cancel()
+            if then is not None:
+                then(driver)
+
+        return attach
+
+    async def _drive(self, work: Awaitable[RunSummary]) -> None:
         try:
             self.summary = await work
+        except Exception as exc:  # kept for the block's end and wait(), never a task group's
+            self.error = exc
         finally:
             self.done.set()
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    def cancel(self) -> None:
+        """Stop the run: no new task starts, the running ones are cancelled, and the run is
+        recorded as ``cancelled`` (resumable with :meth:`Swarm.resume`). Returns at once;
+        ``await wait()`` for the summary."""
+        if self.done.is_set():
+            return
+        self._cancel = True
+        if self._driver is not None:
+            self._driver.cancel()
+
+    async def events(self) -> AsyncIterator[RunEvent]:
         """Every event of the run as it happens, ending with ``run.finished``."""
-        while not await self.swarm.store.run_exists(self.run_id):
+        store = await self.swarm.store()
+        while not await store.run_exists(self.run_id):
             if self.done.is_set():
+                if self.error is not None:
+                    raise self.error
                 raise RunNotFound(self.run_id, str(self.swarm.db))
             await anyio.sleep(0.02)
         async for event in self.swarm.events(self.run_id, follow=True):
             yield event
 
-    async def wait(self) -> dict[str, Any]:
-        """The run's summary once it has ended."""
+    async def wait(self) -> RunSummary:
+        """The run's summary once it has ended (or the error that stopped it)."""
         await self.done.wait()
+        if self.error is not None:
+            raise self.error
         assert self.summary is not None
         return self.summary

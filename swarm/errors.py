@@ -36,16 +36,33 @@ class SwarmError(Exception):
     """Root of every deliberate swarm error."""
 
     exit_code: int = 1
+    cli_hint: str | None = None
+    """Advice in the CLI's words (flags, commands), shown by the CLI instead of ``hint``;
+    ``hint`` itself stays in words that fit any caller (the Python API's too)."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, cli_hint: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if cli_hint is not None:
+            self.cli_hint = cli_hint
 
     def __str__(self) -> str:
         if self.hint:
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
+
+    def cli_text(self) -> str:
+        """The error as the CLI prints it: ``cli_hint`` in place of ``hint`` when there is one."""
+        if self.cli_hint is None:
+            return str(self)
+        hint, self.hint = self.hint, self.cli_hint
+        try:
+            return str(self)
+        finally:
+            self.hint = hint
 
 
 class InputError(SwarmError):
@@ -105,7 +122,10 @@ class RunNotFound(InputError):
     def __init__(self, run_id: str, db: str) -> None:
         super().__init__(
             f"no run {run_id!r} in {db}",
-            hint="list runs with `swarm runs --db PATH`, or point --db/SWARM_DB at the right file",
+            hint="check the run id and the database (Swarm.runs() lists the runs it holds)",
+        )
+        self.cli_hint = (
+            "list runs with `swarm runs --db PATH`, or point --db/SWARM_DB at the right file"
         )
         self.run_id = run_id
 
@@ -190,7 +210,11 @@ class TaskError(SwarmError):
 
 
 class ProviderError(TaskError):
-    """A model call failed; ``status`` is the HTTP status where there was one."""
+    """A model call failed; ``status`` is the HTTP status where there was one.
+
+    ``ends_run`` marks a failure every other call would repeat (the server rejected the
+    credentials): the run stops at once, as failed and resumable, and the error is raised to
+    the caller instead of failing each task in turn."""
 
     def __init__(
         self,
@@ -199,9 +223,11 @@ class ProviderError(TaskError):
         retryable: bool,
         status: int | None = None,
         hint: str | None = None,
+        ends_run: bool = False,
     ) -> None:
         super().__init__(message, retryable=retryable, hint=hint)
         self.status = status
+        self.ends_run = ends_run
 
 
 class RateLimited(ProviderError):

@@ -10,7 +10,7 @@ import pytest
 
 from planners import plan_goal
 from swarm import Swarm
-from swarm.api import submit_goal
+from swarm.api_submit import submit_goal
 from swarm.plan import Plan
 from swarm.providers.base import ModelRequest, ModelResponse
 from swarm.providers.sim import Latency, SimProvider
@@ -49,7 +49,7 @@ async def test_first_task_starts_before_the_plan_stream_ends(tmp_path: Path) -> 
     store = await Store.open(tmp_path / "s.db")
     try:
         options = runs.RunOptions(artifacts_dir=str(tmp_path / "runs"))
-        summary = await submit_goal(store, GOAL, provider, options, run_id="r")
+        summary = await submit_goal(lambda: _opened(store), GOAL, provider, options, run_id="r")
         stored = Plan.model_validate_json((await store.load_run("r")).plan_json)
     finally:
         await store.close()
@@ -59,9 +59,13 @@ async def test_first_task_starts_before_the_plan_stream_ends(tmp_path: Path) -> 
     assert stored.tasks == whole.tasks and stored.goal == whole.goal
 
 
+async def _opened(store: Store) -> Store:
+    return store
+
+
 async def test_swarm_plan_and_submit(tmp_path: Path) -> None:
     async with Swarm(tmp_path / "s.db", artifacts_dir=tmp_path / "runs") as sw:
         plan = await sw.plan(GOAL)
         summary = await sw.submit(GOAL, run_id="r")
-    assert summary["status"] == "succeeded"
-    assert summary["tasks"] == len(plan.tasks)
+    assert summary.status == "succeeded"
+    assert summary.tasks == len(plan.tasks)

@@ -60,6 +60,17 @@ class Snapshot:
     retrying: int = 0
     """Tasks on a retry now: waiting out a retry's backoff, or running an attempt after the
     first."""
+    server_retrying: str | None = None
+    """A model server that keeps failing: what, where, and how long calls keep trying."""
+
+
+def retry_notice(driver: RunDriver, now: float) -> str | None:
+    """The latest ``provider.retrying`` notice while its next try is still due."""
+    journal = driver.journal
+    notice = getattr(journal, "last_retry", None)
+    if notice is None or now - getattr(journal, "last_retry_at", 0.0) > notice.retry_in_s + 5:
+        return None
+    return str(notice.describe())
 
 
 def rate_limit_waiting(provider: Any) -> int:
@@ -126,6 +137,7 @@ def snapshot(driver: RunDriver, elapsed_s: float, now: float | None = None) -> S
         attempts=attempts,
         tried=tried,
         retrying=retrying,
+        server_retrying=retry_notice(driver, now),
     )
 
 
@@ -196,6 +208,7 @@ class Progress:
         tag = "[simulated] " if self.simulated else ""
         eta = "" if s.eta_s is None or s.done == s.total else f", ETA {s.eta_s:.0f}s"
         wait = f"; {s.rate_waiting} waiting on the rate limit" if s.rate_waiting else ""
+        wait += f"; retrying {s.server_retrying}" if s.server_retrying else ""
         return (
             f"{tag}{s.done}/{s.total} done: {c['succeeded']} ok, {c['failed']} failed, "
             f"{c['skipped']} skipped, {c['running']} running{_retries(s)}; steps "
@@ -225,6 +238,8 @@ class Progress:
             grid.add_row(
                 "rate limit", Text(f"{s.rate_waiting} calls waiting on the rate limit", "yellow")
             )
+        if s.server_retrying:
+            grid.add_row("server", Text(f"retrying {s.server_retrying}", "red"))
         return Group(title, grid)
 
 

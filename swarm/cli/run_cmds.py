@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, cast
 
 import anyio
 import typer
 
-from swarm.api import with_budget
+from swarm.api import Swarm
+from swarm.api_settings import RunSettings
+from swarm.api_types import RunSummary
 from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
 from swarm.cli.inspect_text import money, stdout_console
 from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.progress import Progress
-from swarm.errors import ConfigError, RunNotFound
-from swarm.plan import Plan, ReasoningEffort
-from swarm.providers.base import Provider
-from swarm.providers.factory import PROVIDERS, default_provider_name, make_provider
+from swarm.errors import ConfigError
+from swarm.providers.factory import PROVIDERS, default_provider_name
 from swarm.runtime import run as runs
 from swarm.store.engine import default_db
-from swarm.store.store import Store
 from swarm.validation import validate_file
 
 
@@ -42,7 +41,10 @@ MaxStepsOption = Annotated[
     int | None, typer.Option(min=1, help="Swarm-wide step pool (plan default: 4000).")
 ]
 MaxTokensOption = Annotated[int | None, typer.Option(min=1, help="Run-wide token budget.")]
-MaxCostOption = Annotated[float | None, typer.Option(min=0.0, help="Run-wide USD budget.")]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(help="Run-wide US$ budget, more than 0 (omit the flag for no dollar limit)."),
+]
 FailFastOption = Annotated[bool, typer.Option(help="Stop the run at the first failed task.")]
 MaxReplansOption = Annotated[
     int, typer.Option(min=0, max=20, help="Let the planner revise up to N failed branches.")
@@ -51,52 +53,78 @@ RunIdOption = Annotated[str | None, typer.Option(help="Choose the new run's id."
 ArtifactsOption = Annotated[
     Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
 ]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="Model for every task without its own (plan defaults.model)."),
+]
+ReasoningOption = Annotated[
+    str | None,
+    typer.Option(help="none, low, medium or high (plan defaults.params.reasoning_effort)."),
+]
+BaseUrlOption = Annotated[
+    str | None, typer.Option(help="Address of the replicate or openai provider's API.")
+]
+RateLimitOption = Annotated[
+    int | None, typer.Option(min=1, help="Prediction creations per minute (default 600).")
+]
+PriceInOption = Annotated[
+    float | None,
+    typer.Option(help="US$ per million input tokens of the run's model (with --price-out)."),
+]
+PriceOutOption = Annotated[
+    float | None,
+    typer.Option(help="US$ per million output tokens of the run's model (with --price-in)."),
+]
 """The options `swarm execute` and `swarm run` share."""
 
 
-def budget_overrides(
+def run_settings(
+    *,
+    run_id: str | None,
+    fail_fast: bool,
     concurrency: int | None,
     max_steps: int | None,
     max_tokens: int | None,
     max_cost: float | None,
-) -> dict[str, Any]:
-    """The budget fields the flags set (for :func:`swarm.api.with_budget`)."""
-    flags = {
-        "max_concurrency": concurrency,
+    model: str | None,
+    reasoning_effort: str | None,
+    max_replans: int,
+    prices: dict[str, tuple[float, float]],
+) -> RunSettings:
+    """The flags as :class:`~swarm.api_settings.RunSettings` (flags left out are left out)."""
+    given: dict[str, Any] = {
+        "run_id": run_id,
+        "concurrency": concurrency,
         "max_steps": max_steps,
         "max_tokens": max_tokens,
-        "max_cost_usd": max_cost,
+        "max_cost": max_cost,
+        "model": model,
+        "reasoning_effort": reasoning_effort,
     }
-    return {key: value for key, value in flags.items() if value is not None}
+    settings = cast(RunSettings, {k: v for k, v in given.items() if v is not None})
+    settings["fail_fast"], settings["max_replans"] = fail_fast, max_replans
+    settings["prices"] = prices
+    return settings
 
 
-def check_run_id(run_id: str | None) -> None:
-    if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
-        raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '-' and '_' only")
-
-
-def _apply_model_overrides(plan: Plan, model: str | None, reasoning_effort: str | None) -> Plan:
-    """``--model`` and ``--reasoning-effort`` replace the plan's defaults (tasks that set their
-    own keep them); the stored plan carries them, so a resume uses them too."""
-    if model is None and reasoning_effort is None:
-        return plan
-    efforts = get_args(ReasoningEffort)
-    if reasoning_effort is not None and reasoning_effort not in efforts:
+def flag_prices(
+    model: str | None, price_in: float | None, price_out: float | None
+) -> dict[str, tuple[float, float]]:
+    """``--price-in/--price-out`` as the run's prices, for ``model``."""
+    if price_in is None and price_out is None:
+        return {}
+    if price_in is None or price_out is None:
+        raise ConfigError("--price-in and --price-out go together", hint="give both, or neither")
+    if model is None:
         raise ConfigError(
-            f"--reasoning-effort {reasoning_effort!r} is not one of {', '.join(efforts)}"
+            "--price-in/--price-out need the model they price",
+            hint="add --model (the plan's defaults.model, e.g. --model kimi-k2.6)",
         )
-    defaults = plan.defaults
-    if reasoning_effort is not None:
-        params = defaults.params.model_copy(update={"reasoning_effort": reasoning_effort})
-        defaults = defaults.model_copy(update={"params": params})
-    if model is not None:
-        if not model.strip():
-            raise ConfigError("--model is empty", hint="e.g. --model moonshotai/kimi-k2.6")
-        defaults = defaults.model_copy(update={"model": model.strip()})
-    return plan.model_copy(update={"defaults": defaults})
+    return {model: (price_in, price_out)}
 
 
-def _report(summary: dict[str, Any], as_json: bool) -> None:
+def _report(result: RunSummary, as_json: bool) -> None:
+    summary = result.to_dict()
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -109,7 +137,7 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         f"{c.get('skipped', 0)} skipped, {c.get('cancelled', 0)} cancelled of {summary['tasks']}\n"
         f"  makespan {summary['makespan_s']:.2f}s, steps {summary['steps_total']} "
         f"(critical {summary['steps_critical']}), tokens {summary['tokens_in']} in / "
-        f"{summary['tokens_out']} out, est. cost {money(summary['cost_usd'])}\n"
+        f"{summary['tokens_out']} out, est. cost {_cost_text(result)}\n"
         f"  db {summary['db']}",
         markup=False,
     )
@@ -117,23 +145,22 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         console.print(f"  resume with: swarm resume {summary['run_id']} --db {summary['db']}")
 
 
-async def _run(
-    db: Path,
-    provider: Provider,
-    quiet: bool,
-    work: Any,
-) -> dict[str, Any]:
-    progress = Progress(err_console, simulated=provider.simulated, quiet=quiet)
-    hooks = runs.Hooks(on_start=progress.attach, on_tick=progress.tick, handle_signals=True)
-    store = await Store.open(db)
-    try:
-        summary: dict[str, Any] = await work(store, hooks)
-        return summary
-    finally:
-        progress.stop()
-        with anyio.CancelScope(shield=True):
-            await store.close()
-            await provider.aclose()
+def _cost_text(summary: RunSummary) -> str:
+    cost = money(summary.cost_usd)
+    if not summary.unpriced_models:
+        return cost
+    names = ", ".join(summary.unpriced_models)
+    return f"{cost} + unknown (no price for {names})"
+
+
+def live_hooks(progress: Progress) -> runs.Hooks:
+    """The hooks of a CLI run: the live display, warnings on stderr, Ctrl-C cancels."""
+    return runs.Hooks(
+        on_start=progress.attach,
+        on_tick=progress.tick,
+        on_warning=lambda text: err_console.print(f"warning: {text}", markup=False),
+        handle_signals=True,
+    )
 
 
 @app.command()
@@ -149,48 +176,53 @@ def execute(
     max_replans: MaxReplansOption = 0,
     run_id: RunIdOption = None,
     artifacts_dir: ArtifactsOption = Path("swarm-runs"),
-    model_name: Annotated[
-        str | None,
-        typer.Option("--model", help="Model for every task without its own (plan defaults.model)."),
-    ] = None,
-    reasoning_effort: Annotated[
-        str | None,
-        typer.Option(help="none, low, medium or high (plan defaults.params.reasoning_effort)."),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="Address of the replicate or openai provider's API.")
-    ] = None,
-    rate_limit: Annotated[
-        int | None, typer.Option(min=1, help="Prediction creations per minute (default 600).")
-    ] = None,
+    model_name: ModelOption = None,
+    reasoning_effort: ReasoningOption = None,
+    base_url: BaseUrlOption = None,
+    rate_limit: RateLimitOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Run a plan: validate it, record it in the database, and execute its DAG."""
-    check_run_id(run_id)
-    budget = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
-    plan = with_budget(validate_file(plan_file), budget)
-    plan = _apply_model_overrides(plan, model_name, reasoning_effort)
-    options = runs.RunOptions(
-        provider=provider or default_provider_name(),
+    plan = validate_file(plan_file)
+    settings = run_settings(
+        run_id=run_id,
         fail_fast=fail_fast,
-        max_replans=max_replans,
-        artifacts_dir=str(artifacts_dir.resolve()),
+        concurrency=concurrency,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
         model=model_name,
+        reasoning_effort=reasoning_effort,
+        max_replans=max_replans,
+        prices=flag_prices(model_name or plan.defaults.model, price_in, price_out),
+    )
+    swarm = Swarm(
+        db or default_db(),
+        provider=provider or default_provider_name(),
+        artifacts_dir=artifacts_dir,
         base_url=base_url,
         rate_limit=rate_limit,
     )
-    model = make_provider(options.provider, base_url=base_url, rate_limit=rate_limit)
-    path = db or default_db()
-    if model.simulated and not as_json:
-        err_console.print("provider: sim — simulated answers, no real model is called")
 
-    async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
-        return await runs.execute(store, plan, model, options, run_id=run_id, hooks=hooks)
+    async def main() -> RunSummary:
+        async with swarm as sw:
+            ready = sw.prepare(plan, **settings)  # every check before anything is written
+            if sw.provider.simulated and not as_json:
+                err_console.print("provider: sim — simulated answers, no real model is called")
+            progress = Progress(
+                err_console, simulated=sw.provider.simulated, quiet=quiet or as_json
+            )
+            try:
+                return await sw.execute_prepared(ready, live_hooks(progress))
+            finally:
+                progress.stop()
 
-    summary = anyio.run(_run, path, model, quiet or as_json, work)
+    summary = anyio.run(main)
     _report(summary, as_json)
-    raise typer.Exit(_exit_code(summary["status"]))
+    raise typer.Exit(_exit_code(summary.status))
 
 
 @app.command()
@@ -201,26 +233,22 @@ def resume(
     quiet: QuietOption = False,
 ) -> None:
     """Continue a run from the database alone; finished tasks are not run again."""
-    path = db or default_db()
-    if not path.exists():
-        raise RunNotFound(run_id, str(path))
 
-    async def main() -> dict[str, Any]:
-        store = await Store.open(path)
-        try:
-            record = await store.load_run(run_id)
-        finally:
-            await store.close()
-        options = runs.RunOptions.from_config(record.config)
-        model = make_provider(
-            options.provider, base_url=options.base_url, rate_limit=options.rate_limit
-        )
+    async def main() -> RunSummary:
+        async with Swarm(db or default_db()) as sw:  # the provider the run was started with
+            progress = Progress(err_console, simulated=False, quiet=quiet or as_json)
 
-        async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
-            return await runs.resume(store, run_id, model, hooks=hooks)
+            def attach(driver: Any) -> None:
+                progress.simulated = driver.provider.simulated
+                progress.attach(driver)
 
-        return await _run(path, model, quiet or as_json, work)
+            hooks = live_hooks(progress)
+            hooks.on_start = attach
+            try:
+                return await sw.resume(run_id, hooks=hooks)
+            finally:
+                progress.stop()
 
     summary = anyio.run(main)
     _report(summary, as_json)
-    raise typer.Exit(_exit_code(summary["status"]))
+    raise typer.Exit(_exit_code(summary.status))

@@ -3,37 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import typer
 
 from planners import PlannerSettings
 from planners.planner import check_request
-from swarm.api import submit_goal
+from swarm.api import Swarm
+from swarm.api_types import RunSummary
 from swarm.cli.app import app, err_console
 from swarm.cli.options import DEFAULT_MAX_TASKS, DbOption, JsonOption, MaxTasksOption, QuietOption
 from swarm.cli.planner_cmds import _images
+from swarm.cli.progress import Progress
 from swarm.cli.run_cmds import (
     ArtifactsOption,
+    BaseUrlOption,
     ConcurrencyOption,
     FailFastOption,
     MaxCostOption,
     MaxReplansOption,
     MaxStepsOption,
     MaxTokensOption,
+    ModelOption,
+    PriceInOption,
+    PriceOutOption,
     ProviderOption,
+    RateLimitOption,
+    ReasoningOption,
     RunIdOption,
     _exit_code,
     _report,
-    _run,
-    budget_overrides,
-    check_run_id,
+    flag_prices,
+    live_hooks,
+    run_settings,
 )
-from swarm.providers.factory import default_provider_name, make_provider
-from swarm.runtime import run as runs
+from swarm.providers.factory import default_provider_name
 from swarm.store.engine import default_db
-from swarm.store.store import Store
 
 
 @app.command("run")
@@ -53,42 +59,58 @@ def run_goal(
     max_replans: MaxReplansOption = 0,
     run_id: RunIdOption = None,
     artifacts_dir: ArtifactsOption = Path("swarm-runs"),
+    model_name: ModelOption = None,
+    reasoning_effort: ReasoningOption = None,
+    base_url: BaseUrlOption = None,
+    rate_limit: RateLimitOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Plan GOAL with the planner model and run the plan while it is being written."""
-    check_run_id(run_id)
     images = _images(image or [])
-    budget = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
-    settings = PlannerSettings(
+    planner = PlannerSettings(
         max_tasks=max_tasks,
         concurrency=concurrency or PlannerSettings.concurrency,
         step_pool=max_steps or PlannerSettings.step_pool,
     )
-    check_request(goal, settings)  # before the database is touched: bad input writes nothing
-    options = runs.RunOptions(
-        provider=provider or default_provider_name(),
+    check_request(goal, planner)  # before the database is touched: bad input writes nothing
+    settings = run_settings(
+        run_id=run_id,
         fail_fast=fail_fast,
+        concurrency=concurrency,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        model=model_name,
+        reasoning_effort=reasoning_effort,
         max_replans=max_replans,
-        artifacts_dir=str(artifacts_dir.resolve()),
+        prices=flag_prices(model_name, price_in, price_out),
     )
-    model = make_provider(options.provider)
-    if model.simulated and not as_json:
-        err_console.print("provider: sim — simulated plan and answers, no real model is called")
+    swarm = Swarm(
+        db or default_db(),
+        provider=provider or default_provider_name(),
+        artifacts_dir=artifacts_dir,
+        base_url=base_url,
+        rate_limit=rate_limit,
+    )
 
-    async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
-        return await submit_goal(
-            store,
-            goal,
-            model,
-            options,
-            settings,
-            images=images,
-            run_id=run_id,
-            hooks=hooks,
-            budget=budget,
-        )
+    async def main() -> RunSummary:
+        async with swarm as sw:
+            simulated = sw.provider.simulated
+            if simulated and not as_json:
+                err_console.print(
+                    "provider: sim — simulated plan and answers, no real model is called"
+                )
+            progress = Progress(err_console, simulated=simulated, quiet=quiet or as_json)
+            try:
+                return await sw.submit(
+                    goal, images=images, planner=planner, hooks=live_hooks(progress), **settings
+                )
+            finally:
+                progress.stop()
 
-    summary = anyio.run(_run, db or default_db(), model, quiet or as_json, work)
+    summary = anyio.run(main)
     _report(summary, as_json)
-    raise typer.Exit(_exit_code(summary["status"]))
+    raise typer.Exit(_exit_code(summary.status))

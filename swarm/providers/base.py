@@ -72,6 +72,30 @@ class CallIntent:
     """Wall-clock time (epoch seconds) just before the creation was sent."""
 
 
+@dataclass(frozen=True, slots=True)
+class RetryNotice:
+    """A call that keeps failing transiently and is being retried: what fails, where, and for
+    how long it will keep trying (the run's ``provider.retrying`` events carry these fields)."""
+
+    where: str
+    """The server being called (its base URL)."""
+    error: str
+    tries: int
+    """Tries so far, all failed."""
+    failing_s: float
+    """Seconds since the first failure of this streak."""
+    retry_in_s: float
+    """Seconds until the next try."""
+    gives_up_in_s: float
+    """Seconds until the call stops retrying and its task counts a failed attempt (about)."""
+
+    def describe(self) -> str:
+        return (
+            f"{self.where}: {self.error}; failing for {self.failing_s:.0f}s ({self.tries} "
+            f"tries), next try in {self.retry_in_s:.1f}s, gives up in {self.gives_up_in_s:.0f}s"
+        )
+
+
 class CallJournal(Protocol):
     """Write-ahead record of remote predictions, so a resumed run re-attaches instead of paying
     twice. Implemented by the runtime over the store; tests use an in-memory fake."""
@@ -99,6 +123,11 @@ class CallJournal(Protocol):
 
     async def finished(self, request: ModelRequest, ref: str, status: str) -> None:
         """Record how the prediction ended (``succeeded``, ``failed``, ``canceled``)."""
+        ...
+
+    def retrying(self, request: ModelRequest, notice: RetryNotice) -> None:
+        """Note that ``request`` keeps failing and is being retried (an event for the log and
+        the live display; it must not block)."""
         ...
 
 

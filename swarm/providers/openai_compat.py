@@ -98,7 +98,10 @@ def http_error(
             f"rate limited (HTTP 429){says}", retry_after_s=retry_hint(headers, detail)
         )
     fixes = {
-        401: (f"{base_url} rejected the API key (HTTP 401)", f"check {KEY_ENV}"),
+        401: (
+            f"{base_url} rejected the API key (HTTP 401){says}",
+            f"set {KEY_ENV} to a key this server accepts (and check --base-url)",
+        ),
         403: (f"the API key may not use {model} (HTTP 403){says}", f"check {KEY_ENV}"),
         404: (
             f"{base_url} has no model {model!r} or no chat endpoint (HTTP 404){says}",
@@ -115,11 +118,26 @@ def http_error(
     }
     if status in fixes:
         message, hint = fixes[status]
-        return ProviderError(message, retryable=False, status=status, hint=hint)
+        # A rejected key fails every call alike: the whole run stops rather than each task.
+        return ProviderError(
+            message, retryable=False, status=status, hint=hint, ends_run=status == 401
+        )
     return ProviderError(
         f"{base_url} answered HTTP {status}{says}",
         retryable=is_retryable_status(status),
         status=status,
+    )
+
+
+def not_a_stream(base_url: str, content_type: str) -> ProviderError:
+    """A success that is a web page: the address is a website or a proxy's login, not the API;
+    every call would get the same, so the run stops."""
+    return ProviderError(
+        f"{base_url} answered with a web page ({content_type}), not an event stream: "
+        "is --base-url right?",
+        retryable=False,
+        hint=f"give the API's address, ending in /v1 ({BASE_URL_EXAMPLES})",
+        ends_run=True,
     )
 
 
@@ -275,6 +293,10 @@ class OpenAICompatProvider:
             policy=self.create_policy,
             max_tries=self.max_create_tries,
             max_outage_s=self.max_outage_s,
+            where=self.base_url,
+            on_retry=None
+            if request.journal is None
+            else partial(request.journal.retrying, request),
         )
         try:
             chat = await read_chat_stream(response, self.read_timeout_s)
@@ -318,7 +340,11 @@ class OpenAICompatProvider:
             text = f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}"
             raise ProviderError(text.replace(self._key, "[API key]"), retryable=True) from None
         if response.status_code < 400:
-            return response
+            kind = response.headers.get("content-type", "")
+            if not kind.lower().startswith("text/html"):
+                return response
+            await response.aclose()
+            raise not_a_stream(self.base_url, kind)
         try:
             detail = error_detail(await response.aread()).replace(self._key, "[API key]")
         finally:

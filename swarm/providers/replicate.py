@@ -351,15 +351,16 @@ class ReplicateProvider:
         if request.journal is not None:
             intent = CallIntent(fingerprint(request.model, payload), time.time())
             await request.journal.intended(request, intent)
-        prediction, tries = await self._send_creation(client, request.model, payload, stream=stream)
+        prediction, tries = await self._send_creation(client, request, payload, stream=stream)
         live = self._live
         if live is not None:
             live.claimed.add(prediction.id)
         return prediction, tries
 
     async def _send_creation(
-        self, client: Client, model: str, payload: dict[str, Any], *, stream: bool
+        self, client: Client, request: ModelRequest, payload: dict[str, Any], *, stream: bool
     ) -> tuple[Prediction, int]:
+        model = request.model
         ref, _, version = model.partition(":")
 
         async def once() -> Prediction:
@@ -400,6 +401,10 @@ class ReplicateProvider:
             policy=self.create_policy,
             max_tries=self.max_create_tries,
             max_outage_s=self.max_outage_s,
+            where=self.base_url,
+            on_retry=None
+            if request.journal is None
+            else partial(request.journal.retrying, request),
         )
 
     async def _watch(

@@ -93,7 +93,9 @@ def http_error(failure: HttpFailure, model: str) -> ProviderError:
         )
     if status in fixes:
         message, hint = fixes[status]
-        return ProviderError(message, retryable=False, status=status, hint=hint)
+        # A rejected token or an unpaid account fails every call alike: the run stops at once.
+        ends_run = status in (401, 402)
+        return ProviderError(message, retryable=False, status=status, hint=hint, ends_run=ends_run)
     retryable = is_retryable_status(status)
     return ProviderError(
         f"Replicate answered HTTP {status} to {failure.what}{says}",

@@ -23,6 +23,7 @@ from typing import TypeVar
 from swarm.core.clock import Clock
 from swarm.core.retry import RetryPolicy
 from swarm.errors import ConfigError, ProviderError, RateLimited
+from swarm.providers.base import RetryNotice
 from swarm.providers.governor import RateGovernor
 
 T = TypeVar("T")
@@ -142,6 +143,15 @@ class FailureStreak:
             raise _exhausted(exc, self.tries, over) from None
         return patience.policy.delay(self.tries, self.rng, hint_s)
 
+    def notice(self, exc: ProviderError, where: str, retry_in_s: float) -> RetryNotice:
+        """What this streak looks like now, for the run's events and the live display."""
+        failing_s = 0.0 if self.since is None else self.clock.now() - self.since
+        patience = self.patience
+        left_s = max(0.0, patience.max_outage_s - failing_s)
+        if self.tries < patience.max_tries:  # the tries still owed take at least their waits
+            left_s = max(left_s, retry_in_s)
+        return RetryNotice(where, exc.message, self.tries, failing_s, retry_in_s, left_s)
+
 
 async def with_creation_retries(
     create: Callable[[], Awaitable[T]],
@@ -152,6 +162,8 @@ async def with_creation_retries(
     policy: RetryPolicy = CREATION_POLICY,
     max_tries: int = MAX_CREATE_TRIES,
     max_outage_s: float = 0.0,
+    where: str = "",
+    on_retry: Callable[[RetryNotice], None] | None = None,
 ) -> tuple[T, int]:
     """Call ``create`` until it succeeds; return its result and the number of tries.
 
@@ -160,7 +172,8 @@ async def with_creation_retries(
     whole swarm through the governor; others wait a capped, fully jittered backoff that is never
     shorter than the server's hint. Once :class:`Patience` (``max_tries``, ``max_outage_s``)
     runs out, the last error is raised, still marked retryable, for the scheduler's own task
-    retries.
+    retries. Before each wait after a failure other than a 429, ``on_retry`` hears what is
+    failing at ``where`` and for how long the loop will keep trying.
     """
     streak = FailureStreak(Patience(policy, max_tries, max_outage_s), clock, rng)
     while True:
@@ -173,7 +186,10 @@ async def with_creation_retries(
         except ProviderError as exc:
             if not exc.retryable:
                 raise
-            await clock.sleep(streak.failed(exc))
+            delay = streak.failed(exc)
+            if on_retry is not None:
+                on_retry(streak.notice(exc, where, delay))
+            await clock.sleep(delay)
         else:
             governor.succeeded()
             return result, streak.tries + 1

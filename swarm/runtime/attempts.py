@@ -79,6 +79,9 @@ class RunAttempts:
     _pump: Callable[[], None]
     _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
     _maybe_replan: Callable[[Failed, str], None]
+    cancel: Callable[..., None]
+    fatal: TaskError | None
+    """An error that ended the run at once (``ProviderError.ends_run``), raised by the run."""
 
     def _submit_result(self, op: AttemptFinished) -> None:
         self.state.count(op)
@@ -312,6 +315,11 @@ class RunAttempts:
                 retry_at=retry_at,
             )
         )
+        if getattr(error, "ends_run", False):  # every other call would fail the same way
+            if self.fatal is None:
+                self.fatal = error
+            self.cancel(status="failed")
+            return
         if isinstance(decision, Failed):
             self._submit_skips(decision)
             self._maybe_replan(decision, str(error))

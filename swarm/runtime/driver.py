@@ -41,7 +41,7 @@ from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Dispatch, Failed, Scheduler, TaskInfo
 from swarm.dag import Dag
-from swarm.errors import StoreError
+from swarm.errors import StoreError, TaskError
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price
@@ -165,6 +165,7 @@ class RunDriver(RunGrowth, RunAttempts):
         """The plan's DAG as the run started (rebuilt at the end if tasks were added)."""
         self.cancelled = False
         self.end_status: str | None = None
+        self.fatal: TaskError | None = None
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
         self._stopping = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from swarm.providers.base import CallIntent, ModelRequest
+from swarm.providers.base import CallIntent, ModelRequest, RetryNotice
 from swarm.store.ops import CallCreated, CallFinished, Event
 from swarm.store.writer import Writer
 
@@ -21,6 +21,11 @@ INTENT_EVENT = "call.intended"
 def _parts(request: ModelRequest) -> tuple[str, str, int, int]:
     run_id, task_id, attempt, step = request.call_key.rsplit("/", 3)
     return run_id, task_id, int(attempt), int(step)
+
+
+RETRY_EVENT = "provider.retrying"
+RETRY_EVENT_EVERY_S = 15.0
+"""A call that keeps failing logs its first retry, then one event per this many seconds."""
 
 
 class StoreJournal:
@@ -37,6 +42,12 @@ class StoreJournal:
         self.provider = provider
         self.open_calls = dict(open_calls)
         """(task, step) → prediction id left running by an interrupted attempt."""
+        self.last_retry: RetryNotice | None = None
+        """The latest retry notice of any call, and (``last_retry_at``) when it came: the live
+        display shows it until its next try is due."""
+        self.last_retry_at = 0.0
+        self._logged: dict[str, float] = {}
+        """call key → when its last ``provider.retrying`` event was written."""
         self.open_intents = dict(open_intents or {})
         """(task, step) → the intent of an interrupted attempt's creation whose prediction id
         was never journaled."""
@@ -65,3 +76,21 @@ class StoreJournal:
     async def finished(self, request: ModelRequest, ref: str, status: str) -> None:
         run_id = _parts(request)[0]
         self.writer.submit(CallFinished(run_id, ref, status, time.time()))
+
+    def retrying(self, request: ModelRequest, notice: RetryNotice) -> None:
+        now = time.time()
+        self.last_retry, self.last_retry_at = notice, now
+        key = request.call_key
+        if notice.tries > 1 and now - self._logged.get(key, 0.0) < RETRY_EVENT_EVERY_S:
+            return
+        self._logged[key] = now
+        run_id, task_id, attempt, _ = _parts(request)
+        data = {
+            "where": notice.where,
+            "error": notice.error,
+            "tries": notice.tries,
+            "failing_s": round(notice.failing_s, 3),
+            "retry_in_s": round(notice.retry_in_s, 3),
+            "gives_up_in_s": round(notice.gives_up_in_s, 3),
+        }
+        self.writer.submit(Event(run_id, RETRY_EVENT, now, task_id, attempt, data))

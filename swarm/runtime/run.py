@@ -24,7 +24,7 @@ from swarm.errors import SwarmError
 from swarm.mcp import run_tools
 from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import CallIntent, Provider
-from swarm.providers.pricing import price_table
+from swarm.providers.pricing import price_table, unpriced
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
 from swarm.runtime.metrics import record_run_metrics
@@ -56,6 +56,8 @@ class RunOptions:
     """``--rate-limit``: prediction creations per minute (None: the provider's default)."""
     max_replans: int = 0
     """``--max-replans``: revisions of failed branches the planner may make (0: none)."""
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """The run's own prices (model → US$ per million input, output tokens), over the table."""
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class RunOptions:
             "base_url": self.base_url,
             "rate_limit": self.rate_limit,
             "max_replans": self.max_replans,
+            "prices": {model: list(pair) for model, pair in self.prices.items()},
         }
 
     @classmethod
@@ -80,6 +83,7 @@ class RunOptions:
             base_url=config.get("base_url"),
             rate_limit=config.get("rate_limit"),
             max_replans=int(config.get("max_replans", 0)),
+            prices={m: (float(p[0]), float(p[1])) for m, p in config.get("prices", {}).items()},
         )
 
 
@@ -89,6 +93,8 @@ class Hooks:
 
     on_start: Callable[[RunDriver], None] | None = None
     on_tick: Callable[[], None] | None = None
+    on_warning: Callable[[str], None] | None = None
+    """Told what the caller should know before the run starts (a model with no price)."""
     handle_signals: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     span_sink: live_trace.SpanSink | None = None
@@ -314,7 +320,7 @@ async def _drive(
         provider=provider,
         workers=workers,
         budget=setup.budget,
-        prices=price_table(),
+        prices=price_table(overrides=setup.options.prices),
         state=setup.state,
         run_dir=Path(setup.options.artifacts_dir) / setup.run_id,
         resumed=setup.resumed,
@@ -347,6 +353,11 @@ async def _drive(
         raise _first_swarm_error(group) from None
     finally:
         exported = await live_trace.finish(trace)
+    if driver.fatal is not None:  # recorded as failed (resumable); the caller learns why
+        fatal, fix = driver.fatal, f"{driver.fatal.hint}, then " if driver.fatal.hint else ""
+        fatal.hint = f"{fix}resume run {setup.run_id} (Swarm.resume)"
+        fatal.cli_hint = f"{fix}`swarm resume {setup.run_id} --db {store.path}`"
+        raise fatal
     plan = driver.plan
     if driver.metrics is not None:  # written with the run's end, in its last transaction
         metrics = driver.metrics
@@ -365,7 +376,13 @@ async def _drive(
     summary["metrics"] = metrics.as_dict()
     if exported is not None:
         summary["telemetry"] = exported.as_dict()
+    summary["unpriced_models"] = unpriced(driver.prices, plan_models(plan))
     return summary
+
+
+def plan_models(plan: Plan) -> set[str]:
+    """Every model the plan's tasks call (their own, or the plan's default)."""
+    return {plan.defaults.model, *(spec.model for spec in plan.tasks if spec.model)}
 
 
 def _first_swarm_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -35,7 +35,8 @@ WAL_LIMIT_BYTES = 4 * 1024 * 1024
 """The WAL's bound: past it the writer checkpoints it back to zero bytes (``TRUNCATE``), and
 ``journal_size_limit`` cuts it to this size whenever SQLite resets it."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
+_HINT = "use a SQLite database file in an existing folder"
+_CLI_HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
 
 
 def default_db() -> Path:
@@ -104,22 +105,29 @@ def check_path(path: str | Path) -> Path:
         raise StoreError(
             f"database {text!r}: the store must be a file on disk, not an in-memory database",
             hint=_HINT,
+            cli_hint=_CLI_HINT,
         )
     file = Path(text).expanduser().absolute()
     if not file.parent.is_dir():
         raise StoreError(
-            f"cannot open database {file}: folder {file.parent} does not exist", hint=_HINT
+            f"cannot open database {file}: folder {file.parent} does not exist",
+            hint=_HINT,
+            cli_hint=_CLI_HINT,
         )
     if file.is_dir():
-        raise StoreError(f"cannot open database {file}: it is a folder", hint=_HINT)
+        raise StoreError(
+            f"cannot open database {file}: it is a folder", hint=_HINT, cli_hint=_CLI_HINT
+        )
     if file.exists():
         try:
             with file.open("rb") as fh:
                 head = fh.read(len(_SQLITE_MAGIC))
         except OSError as exc:
-            raise StoreError(f"cannot open database {file}: {exc}", hint=_HINT) from exc
+            raise StoreError(
+                f"cannot open database {file}: {exc}", hint=_HINT, cli_hint=_CLI_HINT
+            ) from exc
         if head and head != _SQLITE_MAGIC[: len(head)]:
-            raise StoreError(f"{file} is not a SQLite database", hint=_HINT)
+            raise StoreError(f"{file} is not a SQLite database", hint=_HINT, cli_hint=_CLI_HINT)
     return file
 
 
@@ -149,7 +157,9 @@ def connect_for_writing(file: str | Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(file, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {file}: {exc}", hint=_HINT) from exc
+        raise StoreError(
+            f"cannot open database {file}: {exc}", hint=_HINT, cli_hint=_CLI_HINT
+        ) from exc
     try:
         configure_connection(conn, Path(file))
     except BaseException:
@@ -176,7 +186,11 @@ def configure_connection(dbapi_connection: Any, file: Path) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open database {file}: {exc}", hint=_hint_for(exc)) from exc
+        raise StoreError(
+            f"cannot open database {file}: {exc}",
+            hint=_hint_for(exc, READ_ONLY_API_HINT, _HINT),
+            cli_hint=_hint_for(exc, READ_ONLY_HINT, _CLI_HINT),
+        ) from exc
     finally:
         cursor.close()
 
@@ -193,12 +207,14 @@ def configure_reading(dbapi_connection: Any, file: Path) -> None:
         cursor.close()
 
 
-def _hint_for(exc: BaseException) -> str:
-    if "readonly" in str(exc) or "read-only" in str(exc):
-        return READ_ONLY_HINT
-    return _HINT
+def _hint_for(exc: BaseException, read_only: str, other: str) -> str:
+    return read_only if "readonly" in str(exc) or "read-only" in str(exc) else other
 
 
+READ_ONLY_API_HINT = (
+    "the file or its folder is read-only: reading still works; to run or resume a run, use a "
+    "writable database file"
+)
 READ_ONLY_HINT = (
     "the file or its folder is read-only: read commands (runs, status, show, report) still "
     "work; to run or resume, point --db or SWARM_DB at a writable file"

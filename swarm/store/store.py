@@ -24,7 +24,14 @@ from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
 from swarm.store import migrate
-from swarm.store.engine import READ_ONLY_HINT, check_path, create_engine, is_writable, reader
+from swarm.store.engine import (
+    READ_ONLY_API_HINT,
+    READ_ONLY_HINT,
+    check_path,
+    create_engine,
+    is_writable,
+    reader,
+)
 from swarm.store.failures import is_read_only
 from swarm.store.records import NewRun, RunRecord, TaskRecord
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
@@ -434,7 +441,8 @@ class Store:
         if self.read_only:
             raise StoreError(
                 f"cannot {what}: database {self.path} is read-only (nothing was written)",
-                hint=READ_ONLY_HINT,
+                hint=READ_ONLY_API_HINT,
+                cli_hint=READ_ONLY_HINT,
             )
 
 

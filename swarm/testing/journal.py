@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarm.providers.base import CallIntent, ModelRequest
+from swarm.providers.base import CallIntent, ModelRequest, RetryNotice
 
 
 def call_slot(request: ModelRequest) -> str:
@@ -29,6 +29,8 @@ class MemoryJournal:
     """Prediction → how it ended."""
     events: list[tuple[str, str, str]] = field(default_factory=list)
     """(event, slot, prediction) in the order they happened."""
+    retries: list[RetryNotice] = field(default_factory=list)
+    """Every retry notice, in order."""
     intents: dict[str, CallIntent] = field(default_factory=dict)
     """Slot → the intent of a creation whose prediction was not journaled yet."""
 
@@ -52,3 +54,6 @@ class MemoryJournal:
     async def finished(self, request: ModelRequest, ref: str, status: str) -> None:
         self.ended[ref] = status
         self.events.append((status, call_slot(request), ref))
+
+    def retrying(self, request: ModelRequest, notice: RetryNotice) -> None:
+        self.retries.append(notice)

@@ -199,3 +199,82 @@ def test_signal_cancels_exits_130_and_resumes(tmp_path: Path, sig: signal.Signal
     calls = [json.loads(line)["key"].split("/")[1] for line in ledger.read_text().splitlines()]
     for task in succeeded:
         assert calls.count(task) == 1, task
+
+
+# -- checks made before anything runs, prices, and advice in the CLI's words ----------------
+
+
+@pytest.mark.parametrize("command", ["execute", "run"])
+@pytest.mark.parametrize("amount", ["0", "-2"])
+def test_max_cost_zero_or_less_is_refused_with_exit_2(
+    cli: CliRunner, tmp_path: Path, command: str, amount: str
+) -> None:
+    target = str(write_plan(tmp_path / "p.json")) if command == "execute" else "Say hi"
+    db = tmp_path / "s.db"
+    result = cli(command, target, "--db", db, "--max-cost", amount, "--json")
+    assert result.code == 2
+    error = json.loads(result.out)["error"]  # --json: the one JSON object, errors too
+    assert error["type"] == "ConfigError" and "must be a positive amount" in error["message"]
+    assert "omit the flag" in error["hint"]
+    assert "Traceback" not in result.err + result.out and "pydantic" not in result.out
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["execute", "run"])
+def test_an_artifacts_dir_that_is_not_a_folder_is_refused_first(
+    cli: CliRunner, tmp_path: Path, command: str
+) -> None:
+    target = str(write_plan(tmp_path / "p.json")) if command == "execute" else "Say hi"
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    db = tmp_path / "s.db"
+    result = cli(command, target, "--db", db, "--artifacts-dir", not_a_folder)
+    assert result.code == 2 and "is not a folder" in result.err and "--artifacts-dir" in result.err
+    assert not db.exists()
+
+
+def test_an_unknown_model_is_not_priced_like_k26(cli: CliRunner, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "p.json")
+    db = tmp_path / "s.db"
+    result = cli("execute", plan, "--db", db, "--model", "fake", "--json")
+    assert result.code == 0
+    assert "warning: no price is known for model 'fake'" in result.err
+    summary = json.loads(result.out)
+    assert summary["cost_usd"] == 0 and summary["unpriced_models"] == ["fake"]
+    text = cli("execute", plan, "--db", db, "--model", "fake")
+    assert "no price for fake" in text.out.replace("\n", " ")
+
+
+def test_a_cost_budget_with_an_unknown_price_is_refused(cli: CliRunner, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "p.json")
+    db = tmp_path / "s.db"
+    result = cli("execute", plan, "--db", db, "--model", "fake", "--max-cost", "1")
+    assert result.code == 2 and "cannot be enforced" in result.err and "--price-in" in result.err
+    assert not db.exists()
+
+
+def test_prices_from_the_flags_and_from_swarm_prices(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = write_plan(tmp_path / "p.json")
+    db = tmp_path / "s.db"
+    flags = ("--model", "fake", "--price-in", "1", "--price-out", "2", "--max-cost", "5")
+    by_flag = json.loads(cli("execute", plan, "--db", db, *flags, "--json").out)
+    expected = (by_flag["tokens_in"] * 1 + by_flag["tokens_out"] * 2) / 1e6
+    assert by_flag["cost_usd"] == pytest.approx(expected, rel=1e-3)
+    assert by_flag["unpriced_models"] == []
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"fake": [1, 2]}))
+    monkeypatch.setenv("SWARM_PRICES", str(prices))
+    by_file = json.loads(cli("execute", plan, "--db", db, "--model", "fake", "--json").out)
+    assert by_file["cost_usd"] == pytest.approx(by_flag["cost_usd"], rel=1e-3)
+    half = cli("execute", plan, "--db", db, "--model", "fake", "--price-in", "1")
+    assert half.code == 2 and "go together" in half.err
+
+
+def test_cli_errors_name_the_flags(cli: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    write_plan(tmp_path / "p.json")
+    assert cli("execute", tmp_path / "p.json", "--db", db, "--json").code == 0
+    result = cli("resume", "nope", "--db", db)
+    assert result.code == 2 and "--db" in result.err and "swarm runs" in result.err

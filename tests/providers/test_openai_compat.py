@@ -3,17 +3,24 @@ that fail fast, retries, and streams that break."""
 
 from __future__ import annotations
 
+import io
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+from rich.console import Console
 
+from swarm import Swarm
+from swarm.cli.progress import Progress
 from swarm.core.retry import RetryPolicy
 from swarm.errors import ProviderError, RateLimited
 from swarm.providers.base import ModelRequest
 from swarm.providers.governor import Cooldown, RateGovernor
 from swarm.providers.openai_compat import OpenAICompatProvider, chat_body, error_detail
+from swarm.runtime.run import Hooks
+from swarm.testing._http import Exchange, FakeHTTP, Hit
 from swarm.testing.fake_openai import FAKE_KEY, FakeOpenAI
 from swarm.testing.fake_replicate import Fault
 
@@ -170,3 +177,93 @@ def test_error_details_are_read_from_openai_and_vllm_bodies() -> None:
     assert error_detail(b'{"error": {"message": "bad"}}') == "bad"
     assert error_detail(b'{"object": "error", "message": "worse"}') == "worse"
     assert error_detail(b"<html>502</html>") == "<html>502</html>"
+
+
+# -- errors that end the run, and a server that cannot be reached ---------------------------
+
+RUN_PLAN = {
+    "goal": "many calls",
+    "defaults": {"model": MODEL, "retries": 2},
+    "budget": {"max_concurrency": 2},
+    "tasks": [{"id": f"t{i}", "kind": "llm", "prompt": f"task {i}"} for i in range(12)],
+}
+
+
+class WebPage(FakeHTTP):
+    """A website where the API should be: every request gets 200 and an HTML page."""
+
+    def dispatch(self, exchange: Exchange) -> None:
+        self.record(Hit(self.now(), exchange.command, exchange.path, 200))
+        page = b"<!doctype html><title>Welcome</title>"
+        exchange.send_response(200)
+        exchange.send_header("Content-Type", "text/html; charset=utf-8")
+        exchange.send_header("Content-Length", str(len(page)))
+        exchange.end_headers()
+        exchange.wfile.write(page)
+
+
+async def test_a_rejected_key_ends_the_whole_run_at_once(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    provider = make(server, key="sk-wrong")
+    async with Swarm(tmp_path / "s.db", provider=provider, artifacts_dir=tmp_path / "r") as sw:
+        with pytest.raises(ProviderError, match="rejected the API key") as caught:
+            await sw.execute(RUN_PLAN, run_id="k")
+        results = await sw.results("k")
+        (run,) = await sw.runs()
+    await provider.aclose()
+    assert caught.value.ends_run and "OPENAI_API_KEY" in str(caught.value)
+    assert "resume" in str(caught.value) and "swarm resume" not in str(caught.value)
+    assert "swarm resume k --db" in caught.value.cli_text()
+    assert len(server.hits) <= 2  # the calls in flight, not one per task and retry
+    assert run.status == "failed"
+    assert sum(r.status == "succeeded" for r in results) == 0
+    fixed = make(server)  # the right key: the run resumes and ends
+    async with Swarm(tmp_path / "s.db", provider=fixed) as sw:
+        assert (await sw.resume("k")).succeeded
+    await fixed.aclose()
+
+
+async def test_a_web_page_is_not_an_event_stream(tmp_path: Path) -> None:
+    with WebPage() as page:
+        provider = OpenAICompatProvider("k", page.base_url + "/v1", seed=0)
+        with pytest.raises(ProviderError, match="not an event stream: is --base-url right") as one:
+            await provider.complete(ask("hi"))
+        async with Swarm(tmp_path / "s.db", provider=provider, artifacts_dir=tmp_path) as sw:
+            with pytest.raises(ProviderError, match="not an event stream"):
+                await sw.execute(RUN_PLAN)
+        await provider.aclose()
+    assert not one.value.retryable and "/v1" in str(one.value)
+    assert "the stream ended" not in str(one.value)
+    assert len(page.hits) <= 3
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_an_unreachable_server_says_what_fails_where_and_for_how_long(
+    tmp_path: Path,
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    provider = OpenAICompatProvider(
+        "k", url, create_policy=RetryPolicy(0.05, 0.1), max_create_tries=4, max_outage_s=0.6
+    )
+    shown = io.StringIO()
+    progress = Progress(Console(file=shown, width=300), simulated=False)
+    plan = {**RUN_PLAN, "defaults": {"model": MODEL, "retries": 0}, "tasks": RUN_PLAN["tasks"][:1]}
+    hooks = Hooks(on_start=progress.attach, on_tick=progress.tick)
+    async with Swarm(tmp_path / "s.db", provider=provider, artifacts_dir=tmp_path) as sw:
+        summary = await sw.execute(plan, run_id="u", hooks=hooks)
+        lines = [e async for e in sw.events("u") if e.type == "provider.retrying"]
+        progress.stop()
+    await provider.aclose()
+    assert summary.status == "failed"
+    first = lines[0].data
+    assert first["where"] == url and "cannot reach" in first["error"]
+    assert first["tries"] == 1 and 0 < first["gives_up_in_s"] <= 0.6
+    assert lines[0].task_id == "t0"
+    assert f"retrying {url}: cannot reach" in shown.getvalue()
+    assert "gives up in" in shown.getvalue()

@@ -160,7 +160,7 @@ async def test_401_fails_at_once_and_says_the_token_is_rejected(fake: FakeReplic
     finally:
         await provider.aclose()
     error = caught.value
-    assert error.status == 401 and not error.retryable
+    assert error.status == 401 and not error.retryable and error.ends_run
     assert "rejected the API token" in str(error) and "REPLICATE_API_TOKEN" in str(error)
     assert "r8_wrong_token" not in str(error)
     assert creations(fake) == 1

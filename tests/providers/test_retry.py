@@ -12,6 +12,7 @@ import pytest
 from swarm.core.clock import FakeClock
 from swarm.core.retry import RetryPolicy
 from swarm.errors import ConfigError, ProviderError, RateLimited
+from swarm.providers.base import RetryNotice
 from swarm.providers.governor import RateGovernor
 from swarm.providers.retry import (
     CREATION_POLICY,
@@ -194,3 +195,24 @@ def test_the_outage_window_comes_from_the_environment() -> None:
     for bad in ("soon", "-1", "inf", "nan"):
         with pytest.raises(ConfigError, match=MAX_OUTAGE_ENV):
             max_outage_from_env({MAX_OUTAGE_ENV: bad})
+
+
+async def test_each_retry_says_what_fails_where_and_how_long_it_will_keep_trying() -> None:
+    clock, governor = loop_parts()
+    errors = [ProviderError("cannot reach x", retryable=True) for _ in range(3)]
+    create = Script(*errors)
+    notices: list[RetryNotice] = []
+    await with_creation_retries(
+        create,
+        governor=governor,
+        clock=clock,
+        rng=random.Random(0),
+        max_outage_s=60.0,
+        where="http://127.0.0.1:9/v1",
+        on_retry=notices.append,
+    )
+    assert [n.tries for n in notices] == [1, 2, 3]
+    assert all(n.where == "http://127.0.0.1:9/v1" and n.error == "cannot reach x" for n in notices)
+    assert notices[0].failing_s == 0 and notices[0].gives_up_in_s == 60.0
+    assert notices[2].failing_s > 0 and notices[2].gives_up_in_s == 60.0 - notices[2].failing_s
+    assert "gives up in 60s" in notices[0].describe()
