@@ -95,14 +95,13 @@ class Budget:
 
     def fits(self, tokens: int, cost_usd: float) -> bool:
         """Whether a call of this size fits beside the reservations now held."""
-        if self.max_tokens is not None:
-            if self.spent_tokens + self.held_tokens + tokens > self.max_tokens:
-                return False
-        if self.max_cost_usd is not None:
-            held = self.spent_cost_usd + self.held_cost_usd
-            if held + cost_usd > self.max_cost_usd + COST_EPSILON:
-                return False
-        return True
+        if (
+            self.max_tokens is not None
+            and self.spent_tokens + self.held_tokens + tokens > self.max_tokens
+        ):
+            return False
+        used_usd = self.spent_cost_usd + self.held_cost_usd
+        return self.max_cost_usd is None or used_usd + cost_usd <= self.max_cost_usd + COST_EPSILON
 
     def try_reserve(self, tokens: int, cost_usd: float) -> Reservation | None:
         """Hold a call's worst case if it fits now; None (and nothing held) if it does not."""

@@ -376,6 +376,8 @@ async def _drive(
     summary["metrics"] = metrics.as_dict()
     if exported is not None:
         summary["telemetry"] = exported.as_dict()
+    if driver.core.paused is not None:
+        summary["paused"] = driver.core.paused.as_dict()
     return summary
 
 

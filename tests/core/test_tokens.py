@@ -8,8 +8,13 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarm.core.tokens import MARGIN, MIN_OBSERVATIONS, TEMPLATE_TOKENS, TokenEstimator
-from swarm.core.tokens import script_estimate
+from swarm.core.tokens import (
+    MARGIN,
+    MIN_OBSERVATIONS,
+    TEMPLATE_TOKENS,
+    TokenEstimator,
+    script_estimate,
+)
 
 CHINESE = "请总结以下研究发现并列出三个要点，每个要点不超过二十个字。"
 ENGLISH = "Summarise the following findings and list three key points, briefly."
