@@ -41,6 +41,7 @@ from swarm.errors import PlannerError, Problem, RunNotFound
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import Provider
 from swarm.providers.factory import make_provider
+from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.store.engine import default_db, reader
 from swarm.store.schema import events as events_table
@@ -204,9 +205,17 @@ class Swarm:
             run_id=run_id,
         )
 
-    async def resume(self, run_id: str) -> dict[str, Any]:
-        """Continue a run from the database; finished tasks are not run again."""
-        return await runs.resume(self.store, run_id, self.provider)
+    async def resume(self, run_id: str, *, limits: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Continue a run from the database; finished tasks are not run again. ``limits``
+        changes budget fields first (``{"max_tokens": 50_000}``): a paused run goes on."""
+        return await runs.resume(self.store, run_id, self.provider, limits=limits)
+
+    async def retry(
+        self, run_id: str, *, tasks: Sequence[str] = (), limits: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Give failed tasks (all, or ``tasks``) new attempts, un-skip their descendants, keep
+        every succeeded result, and resume the run (see ``swarm retry``)."""
+        return await retrying.retry(self.store, run_id, self.provider, tasks=tasks, limits=limits)
 
     @asynccontextmanager
     async def start(

@@ -221,7 +221,7 @@ class BudgetExhausted(BudgetExceeded):
     def __init__(self, shortfall: Shortfall) -> None:
         super().__init__(
             f"{shortfall.describe()}: the run pauses",
-            hint=f"resume with {shortfall.flag} {shortfall.suggested_limit():g} or more",
+            hint=f"resume with {shortfall.flag} {shortfall.suggested_limit()} or more",
         )
         self.shortfall = shortfall
 

@@ -14,10 +14,11 @@ import anyio
 import typer
 
 from swarm.api import with_budget
-from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
+from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, app, err_console
 from swarm.cli.inspect_text import money, stdout_console
 from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.progress import Progress
+from swarm.core.budget import Shortfall
 from swarm.errors import ConfigError, RunNotFound
 from swarm.plan import Plan, ReasoningEffort
 from swarm.providers.base import Provider
@@ -29,7 +30,8 @@ from swarm.validation import validate_file
 
 
 def _exit_code(status: str) -> int:
-    return {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
+    codes = {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED, "paused": EXIT_PAUSED}
+    return codes.get(status, EXIT_FAILED)
 
 
 ProviderOption = Annotated[
@@ -96,6 +98,9 @@ def _apply_model_overrides(plan: Plan, model: str | None, reasoning_effort: str 
     return plan.model_copy(update={"defaults": defaults})
 
 
+_SHORTFALL = ("resource", "needed", "left", "limit")
+
+
 def _report(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary))
@@ -115,6 +120,15 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
     )
     if summary["status"] == "cancelled":
         console.print(f"  resume with: swarm resume {summary['run_id']} --db {summary['db']}")
+    if summary["status"] == "paused":
+        paused = summary["paused"]
+        console.print(
+            f"  paused: {Shortfall(**{k: paused[k] for k in _SHORTFALL}).describe()}\n"
+            f"  continue with: swarm resume {summary['run_id']} --db {summary['db']} "
+            f"{paused['flag']} {paused['suggested']}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 async def _run(
@@ -197,10 +211,16 @@ def execute(
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to continue.")],
     db: DbOption = None,
+    max_steps: MaxStepsOption = None,
+    max_tokens: MaxTokensOption = None,
+    max_cost: MaxCostOption = None,
+    concurrency: ConcurrencyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Continue a run from the database alone; finished tasks are not run again."""
+    """Continue a run from the database alone; finished tasks are not run again. The budget
+    flags raise (or lower) the run's limits first: a paused run goes on."""
+    limits = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
     path = db or default_db()
     if not path.exists():
         raise RunNotFound(run_id, str(path))
@@ -217,7 +237,7 @@ def resume(
         )
 
         async def work(store: Store, hooks: runs.Hooks) -> dict[str, Any]:
-            return await runs.resume(store, run_id, model, hooks=hooks)
+            return await runs.resume(store, run_id, model, hooks=hooks, limits=limits)
 
         return await _run(path, model, quiet or as_json, work)
 

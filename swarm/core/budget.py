@@ -9,6 +9,7 @@ alone leaves too little) can never run, and is a :class:`Shortfall`: the run pau
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 COST_EPSILON = 1e-12
@@ -39,12 +40,13 @@ class Shortfall:
             self.resource
         ]
 
-    def suggested_limit(self) -> float:
-        """The smallest limit that lets the work that could not start run."""
+    def suggested_limit(self) -> int | float:
+        """The smallest limit that lets the work that could not start run (dollars rounded up
+        to the cent)."""
         raised = self.limit + max(self.needed - self.left, 0)
         if self.resource == "cost_usd":
-            return round(raised + 0.005, 2)
-        return float(int(raised))
+            return math.ceil(raised * 100 - 1e-9) / 100
+        return math.ceil(raised)
 
     def describe(self) -> str:
         if self.resource == "cost_usd":

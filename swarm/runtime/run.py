@@ -11,7 +11,7 @@ import gc
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from swarm.providers.base import Provider
 from swarm.providers.pricing import price_table
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
+from swarm.runtime.limits import changed_limits
 from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
@@ -112,6 +113,9 @@ def fewer_collections() -> Iterator[None]:
 
 
 LIVE_HEARTBEAT_S = 5.0
+
+_KEPT = frozenset({Status.FAILED.value, Status.SKIPPED.value, Status.REPLACED.value})
+"""Task states a resume keeps as they are (only `swarm retry` runs failed branches again)."""
 
 
 def refuse_if_live(record: RunRecord, now: float | None = None) -> None:
@@ -268,19 +272,34 @@ async def execute_streamed(
 
 
 async def resume(
-    store: Store, run_id: str, provider: Provider, *, hooks: Hooks | None = None
+    store: Store,
+    run_id: str,
+    provider: Provider,
+    *,
+    hooks: Hooks | None = None,
+    limits: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Continue a run from the database alone; succeeded tasks are never run again."""
+    """Continue a run from the database alone; succeeded tasks are never run again, failed ones
+    stay failed (see :func:`retry`).
+
+    ``limits`` changes fields of the run's budget first (``max_steps``, ``max_tokens``,
+    ``max_cost_usd``, ``max_concurrency``): a paused run goes on with raised limits. The new
+    limits are stored with the run, and the change is logged as ``run.limits_changed``."""
     with fewer_collections():
-        return await _resume(store, run_id, provider, hooks)
+        return await _resume(store, run_id, provider, hooks, limits)
 
 
 async def _resume(
-    store: Store, run_id: str, provider: Provider, hooks: Hooks | None
+    store: Store,
+    run_id: str,
+    provider: Provider,
+    hooks: Hooks | None,
+    limits: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     record = await store.load_run(run_id)
     refuse_if_live(record)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
+    plan = await changed_limits(store, run_id, plan, limits)
     options = RunOptions.from_config(record.config)
     await store.mark_interrupted(run_id)
     rows = await store.load_tasks(run_id)
@@ -298,6 +317,8 @@ async def _resume(
         if row.status == Status.SUCCEEDED.value:
             scheduler.restore(row.task_id, Status.SUCCEEDED, row.attempt)
             setup.state.results[row.task_id] = row.result or ""
+        elif row.status in _KEPT:  # failed stays failed: `swarm retry` runs it again
+            scheduler.restore(row.task_id, Status(row.status), row.attempt)
         else:
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
