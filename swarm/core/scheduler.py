@@ -257,8 +257,10 @@ class Scheduler:
         """Nothing running, ready or waiting to retry: the run is over."""
         if self.running:
             return False
-        if self.halted or self.paused is not None:
+        if self.halted:
             return True
+        if self.paused is not None:  # a planner still streaming records the rest first
+            return self._holds == 0
         return not self._ready and not self._delayed and self._holds == 0
 
     def next_wakeup(self) -> float | None:

@@ -291,7 +291,7 @@ class Store:
                 if row is None:
                     raise RunNotFound(run_id, self.path)
                 record = _run_record(row)
-                if record.status in ("succeeded", "failed", "cancelled"):
+                if record.status in ("succeeded", "failed", "cancelled", "paused"):
                     return record
                 now = self._clock()
                 await conn.execute(

@@ -482,3 +482,16 @@ def test_info_reports_the_task() -> None:
     sched = make({"a": [], "b": ["a"]}, kinds={"b": "code"})
     assert sched.info("b").kind == "code"
     assert sched.info("b").deps == ("a",)
+
+
+def test_a_paused_run_waits_for_a_streaming_planner_to_record_its_tasks() -> None:
+    sched = make({"a": [], "b": []}, steps=1, pool=1)
+    sched.hold()
+    succeed(sched, run_one(sched))
+    assert sched.dispatch(0.0) == [] and sched.paused is not None
+    assert not sched.is_done()  # the planner's remaining tasks are still to be recorded
+    sched.add_task(TaskInfo("c", "llm", (), 1.0, 9, 1, 1))
+    assert sched.dispatch(0.0) == []
+    sched.release()
+    assert sched.is_done()
+    assert statuses(sched, "b", "c") == [S.READY, S.READY]
