@@ -1,4 +1,4 @@
-"""Runs that wait instead of failing, through the CLI: a spent budget pauses the run (exit 3,
+"""Runs that wait instead of failing, through the CLI: a spent budget pauses the run (exit 4,
 the command to go on printed), `swarm resume --max-steps …` goes on with raised limits, and
 `swarm retry` runs failed branches again while every succeeded result is kept."""
 
@@ -48,14 +48,14 @@ def calls_per_task(ledger: Path) -> Counter[str]:
     return Counter(str(line["key"]).split("/")[1] for line in lines)
 
 
-def test_a_spent_step_pool_pauses_with_exit_3_and_resume_goes_on_with_more(
+def test_a_spent_step_pool_pauses_with_exit_4_and_resume_goes_on_with_more(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db, ledger = tmp_path / "s.db", tmp_path / "ledger.jsonl"
     monkeypatch.setenv("SWARM_SIM_LEDGER", str(ledger))
     plan = write_plan(tmp_path / "p.json")
     first = cli("execute", plan, "--db", db, "--run-id", "r", "--max-steps", "4")
-    assert first.code == 3
+    assert first.code == 4
     assert "run r paused" in first.out
     assert "the step budget: the next task wants 1 steps, 0 are left of 4" in first.out
     assert f"continue with: swarm resume r --db {db} --max-steps 5" in first.out
@@ -79,7 +79,7 @@ def test_a_paused_run_with_json_carries_the_shortfall(cli: CliRunner, tmp_path: 
     result = cli(
         "execute", write_plan(tmp_path / "p.json"), "--db", db, "--max-steps", "2", "--json"
     )
-    assert result.code == 3
+    assert result.code == 4
     paused = json.loads(result.out)["paused"]
     assert paused == {
         "resource": "steps",
