@@ -9,14 +9,12 @@ import anyio
 import typer
 
 from swarm.cli.app import app
+from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.run_cmds import (
     ConcurrencyOption,
-    DbOption,
-    JsonOption,
     MaxCostOption,
     MaxStepsOption,
     MaxTokensOption,
-    QuietOption,
     _exit_code,
     _report,
     _run,

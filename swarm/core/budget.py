@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from swarm.core.money import usd
+
 COST_EPSILON = 1e-12
 """Float slack when comparing dollars, so a call costing exactly what is left fits."""
 
@@ -51,8 +53,8 @@ class Shortfall:
     def describe(self) -> str:
         if self.resource == "cost_usd":
             return (
-                f"the cost budget: the next call may cost ${self.needed:.4f}, "
-                f"${max(self.left, 0):.4f} is left of ${self.limit:.2f}"
+                f"the cost budget: the next call may cost {usd(self.needed)}, "
+                f"{usd(max(self.left, 0))} is left of {usd(self.limit)}"
             )
         noun = "steps" if self.resource == "steps" else "tokens"
         what = "the next task wants" if self.resource == "steps" else "the next call may use"
