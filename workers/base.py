@@ -25,11 +25,11 @@ from swarm.errors import BudgetExceeded, Problem, ProviderError
 from swarm.plan import ModelParams, TaskSpec
 from swarm.providers.base import CallJournal, ModelRequest, ModelResponse, Provider
 from swarm.providers.pricing import Price
-from swarm.runtime.budget_gate import BudgetGate
 from swarm.store.ops import ArtifactRecord, StepRecord
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # validating a plan imports workers, not the runtime or MCP
     from swarm.mcp import RunTools
+    from swarm.runtime.budget_gate import BudgetGate
 
 
 def _no_hold() -> AbstractContextManager[None]:
