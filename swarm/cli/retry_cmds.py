@@ -43,9 +43,8 @@ def retry(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Run failed tasks again (all, or those named) with their skipped descendants.
-
-    Succeeded results are kept. Useful after fixing a key, a quota or a tool."""
+    """Run failed tasks again (all, or those named) with their skipped descendants."""
+    # Succeeded results are kept: useful after fixing a key, a quota or a tool.
     limits = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
     path: Path = db or default_db()
     if not path.exists():

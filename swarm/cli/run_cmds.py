@@ -218,9 +218,8 @@ def resume(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Continue a run from the database alone; finished tasks are not run again.
-
-    The budget flags raise (or lower) the run's limits first: a paused run goes on."""
+    """Continue a run from the database alone; finished tasks are not run again."""
+    # The budget flags raise (or lower) the run's limits first: a paused run goes on.
     limits = budget_overrides(concurrency, max_steps, max_tokens, max_cost)
     path = db or default_db()
     if not path.exists():
