@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +40,7 @@ from swarm.errors import RunNotFound
 from swarm.plan import Plan
 from swarm.providers.base import Provider
 from swarm.providers.factory import make_provider
+from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.engine import default_db
@@ -216,15 +217,45 @@ class Swarm:
         )
         return RunSummary.from_dict(data)
 
-    async def resume(self, run_id: str, *, hooks: runs.Hooks | None = None) -> RunSummary:
-        """Continue a run from the database; finished tasks are not run again. Without a
-        provider of its own, this Swarm uses the one the run was started with."""
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        hooks: runs.Hooks | None = None,
+        limits: Mapping[str, Any] | None = None,
+    ) -> RunSummary:
+        """Continue a run from the database; finished tasks are not run again, failed ones stay
+        failed (see :meth:`retry`). ``limits`` changes budget fields first
+        (``{"max_tokens": 50_000}``): a paused run goes on. Without a provider of its own, this
+        Swarm uses the one the run was started with."""
         store = await self._existing_store(run_id)
+        provider = await self._provider_of(store, run_id)
+        data = await runs.resume(store, run_id, provider, hooks=hooks, limits=limits)
+        return RunSummary.from_dict(data)
+
+    async def retry(
+        self,
+        run_id: str,
+        *,
+        tasks: Sequence[str] = (),
+        hooks: runs.Hooks | None = None,
+        limits: Mapping[str, Any] | None = None,
+    ) -> RunSummary:
+        """Give failed tasks (all, or ``tasks``) new attempts, un-skip their descendants, keep
+        every succeeded result, and resume the run (see ``swarm retry``)."""
+        store = await self._existing_store(run_id)
+        provider = await self._provider_of(store, run_id)
+        data = await retrying.retry(
+            store, run_id, provider, tasks=tasks, hooks=hooks, limits=limits
+        )
+        return RunSummary.from_dict(data)
+
+    async def _provider_of(self, store: Store, run_id: str) -> Provider:
+        """This Swarm's provider, or else the one the run was started with."""
         if self._provider is None:
             options = runs.RunOptions.from_config((await store.load_run(run_id)).config)
             self._provider = self._owned_provider(options)
-        data = await runs.resume(store, run_id, self._provider, hooks=hooks)
-        return RunSummary.from_dict(data)
+        return self._provider
 
     def _owned_provider(self, options: runs.RunOptions) -> Provider:
         made = make_provider(

@@ -22,7 +22,8 @@ class RunSummary:
 
     run_id: str
     status: str
-    """``succeeded``, ``failed`` or ``cancelled`` (a cancelled run is resumable)."""
+    """``succeeded``, ``failed``, ``paused`` (a budget ran out) or ``cancelled``; paused and
+    cancelled runs are resumable."""
     goal: str
     tasks: int
     counts: dict[str, int]
@@ -44,6 +45,9 @@ class RunSummary:
     """Models the run used that have no known price: ``cost_usd`` leaves them out."""
     telemetry: dict[str, Any] | None = None
     """What live trace export sent and dropped, when an OTLP endpoint is configured."""
+    paused: dict[str, Any] | None = None
+    """Why a ``paused`` run stopped: ``resource``, ``needed``, ``left``, ``limit``, ``flag`` (the
+    ``swarm resume`` flag to raise) and ``suggested`` (a value that covers what was needed)."""
 
     @property
     def succeeded(self) -> bool:
@@ -54,6 +58,8 @@ class RunSummary:
         data["unpriced_models"] = list(self.unpriced_models)
         if self.telemetry is None:
             del data["telemetry"]  # as the runtime gives it: only when traces were exported
+        if self.paused is None:
+            del data["paused"]  # only for a paused run
         return data
 
     @classmethod

@@ -17,6 +17,7 @@
         │   └── RateLimited          the provider said 429; carries the server's retry hint
         ├── OutputError              model output that is malformed or does not fit its schema
         ├── BudgetExceeded           a step, token or cost budget cannot cover the work
+        │   └── BudgetExhausted      ... even with nothing in flight: the run pauses, resumable
         ├── CodeFailed               a ``code`` task's program failed (exit, signal, limit)
         ├── WorkerCrashed            a worker raised something it should not have (a bug)
         ├── ToolCallError            an MCP or fetch tool call failed (the agent is told why)
@@ -30,6 +31,10 @@ table or a terminal always says where it happened and whether it will be tried a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from swarm.core.budget import Shortfall
 
 
 class SwarmError(Exception):
@@ -250,6 +255,20 @@ class BudgetExceeded(TaskError):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, retryable=False, hint=hint)
+
+
+class BudgetExhausted(BudgetExceeded):
+    """What is spent leaves too little for the next call even with nothing else in flight.
+
+    Not a failure of the task: the attempt stops, the task goes back to pending, and the run
+    pauses once what is in flight has finished (`swarm resume RUN --max-tokens N` goes on)."""
+
+    def __init__(self, shortfall: Shortfall) -> None:
+        super().__init__(
+            f"{shortfall.describe()}: the run pauses",
+            hint=f"resume with {shortfall.flag} {shortfall.suggested_limit()} or more",
+        )
+        self.shortfall = shortfall
 
 
 class ToolCallError(TaskError):

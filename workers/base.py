@@ -3,32 +3,38 @@
 A worker kind turns one task into one result. It never writes to the database and never holds
 a network client: it calls the model through :meth:`TaskContext.call_model`, which enforces the
 task's step allowance and the run's token and dollar budgets, and records every call as a step.
+
+A call reserves its worst case (a conservative, script-aware estimate of its input, learned
+from the provider's counts as the run goes, plus ``max_tokens``) at the run's
+:class:`~swarm.runtime.budget_gate.BudgetGate`, waiting there while the calls in flight hold
+the room it needs; it is charged the provider's count when it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from swarm.core.budget import Budget
 from swarm.errors import BudgetExceeded, Problem, ProviderError
 from swarm.plan import ModelParams, TaskSpec
-from swarm.providers.base import (
-    CallJournal,
-    ModelRequest,
-    ModelResponse,
-    Provider,
-    estimate_tokens,
-)
+from swarm.providers.base import CallJournal, ModelRequest, ModelResponse, Provider
 from swarm.providers.pricing import Price
 from swarm.store.ops import ArtifactRecord, StepRecord
 from swarm.untrusted import clean_text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # validating a plan imports workers, not the runtime or MCP
     from swarm.mcp import RunTools
+    from swarm.runtime.budget_gate import BudgetGate
+
+
+def _no_hold() -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 @dataclass
@@ -45,7 +51,8 @@ class TaskContext:
     inputs: dict[str, str]
     """Results of the task's dependencies, by task id."""
     provider: Provider
-    budget: Budget
+    budget: BudgetGate
+    """The run's token and dollar budgets, where calls reserve and wait for room."""
     price: Price
     run_dir: Path
     """The run's artifact folder (``./swarm-runs/<run_id>`` by default); nothing is written
@@ -64,6 +71,9 @@ class TaskContext:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    hold_timeout: Callable[[], AbstractContextManager[None]] = _no_hold
+    """Stops the attempt's timeout clock while entered: a call waiting for budget room is
+    not the task being slow (the runtime moves the deadline on by the time waited)."""
 
     @property
     def workspace(self) -> Path:
@@ -105,10 +115,12 @@ class TaskContext:
                 f"step allowance of {self.allowance} used up",
                 hint="raise the task's max_steps or the run's budget.max_steps",
             )
-        worst_in = estimate_tokens(request.prompt) + estimate_tokens(request.system_prompt or "")
-        reservation = self.budget.reserve(
-            worst_in + request.max_tokens, self.price.cost(worst_in, request.max_tokens)
-        )
+        system = request.system_prompt or ""
+        worst_in = self.budget.estimator.estimate(request.prompt, system)
+        with self.hold_timeout():
+            reservation = await self.budget.reserve(
+                worst_in + request.max_tokens, self.price.cost(worst_in, request.max_tokens)
+            )
         started = time.time()
         response: ModelResponse | None = None
         error: ProviderError | None = None
@@ -122,6 +134,8 @@ class TaskContext:
             tokens_in = response.tokens_in if response else 0
             tokens_out = response.tokens_out if response else 0
             cost = self.price.cost(tokens_in, tokens_out)
+            if response is not None:
+                self.budget.estimator.observe(request.prompt, system, tokens_in)
             self.budget.settle(reservation, tokens_in + tokens_out, cost)
             self.tokens_in += tokens_in
             self.tokens_out += tokens_out

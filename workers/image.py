@@ -116,7 +116,8 @@ async def generate(ctx: TaskContext, request: ImageRequest) -> ImageResult:
         price = image_price(request.model)
     except ConfigError as exc:
         raise TaskError(exc.message, retryable=False, hint=exc.hint) from None
-    reservation = ctx.budget.reserve(0, price * request.count)
+    with ctx.hold_timeout():  # waits for room at the run's budget gate (not the task's time)
+        reservation = await ctx.budget.reserve(0, price * request.count)
     started = time.time()
     result: ImageResult | None = None
     error: ProviderError | None = None

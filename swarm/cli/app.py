@@ -1,7 +1,8 @@
 """The typer app and the entry point that maps the error tree onto exit codes.
 
 Exit codes: 0 success, 1 a run ended with failed tasks (or a runtime error), 2 invalid input
-(nothing written), 130 cancelled. With ``--json`` every failure is one JSON object on stdout,
+(nothing written), 3 a trace export failed (``ExportError``), 4 a run paused because a budget
+ran out (resumable), 130 cancelled. With ``--json`` every failure is one JSON object on stdout,
 ``{"error": {"type", "message", "hint", "exit_code", ...}}``, so a script reads one object
 whatever happened.
 
@@ -40,6 +41,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
+EXIT_PAUSED = 4
 EXIT_CANCELLED = 130
 
 COMMAND_ORDER = (
@@ -50,6 +52,7 @@ COMMAND_ORDER = (
     "execute",
     "run",
     "resume",
+    "retry",
     "runs",
     "show",
     "events",
@@ -78,6 +81,10 @@ LAZY_COMMANDS = {
     "resume": (
         "run_cmds",
         "Continue a run from the database alone; finished tasks are not run again.",
+    ),
+    "retry": (
+        "retry_cmds",
+        "Run failed tasks again (all, or those named) with their skipped descendants.",
     ),
     "run": (
         "submit_cmds",

@@ -27,6 +27,7 @@ STATUS_STYLE = {
     "failed": "red",
     "skipped": "magenta",
     "cancelled": "yellow",
+    "paused": "yellow",
     "running": "cyan",
     "pending": "dim",
     "created": "dim",

@@ -7,6 +7,7 @@ other message go to stderr.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -16,10 +17,11 @@ import typer
 from swarm.api import Swarm
 from swarm.api_settings import RunSettings
 from swarm.api_types import RunSummary
-from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, app, err_console
+from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, app, err_console
 from swarm.cli.inspect_text import money, stdout_console
 from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.progress import Progress
+from swarm.core.budget import Shortfall
 from swarm.errors import ConfigError
 from swarm.providers.factory import PROVIDERS, default_provider_name
 from swarm.runtime import run as runs
@@ -28,7 +30,8 @@ from swarm.validation import validate_file
 
 
 def _exit_code(status: str) -> int:
-    return {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
+    codes = {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED, "paused": EXIT_PAUSED}
+    return codes.get(status, EXIT_FAILED)
 
 
 ProviderOption = Annotated[
@@ -123,6 +126,9 @@ def flag_prices(
     return {model: (price_in, price_out)}
 
 
+_SHORTFALL = ("resource", "needed", "left", "limit")
+
+
 def _report(result: RunSummary, as_json: bool) -> None:
     summary = result.to_dict()
     if as_json:
@@ -143,6 +149,15 @@ def _report(result: RunSummary, as_json: bool) -> None:
     )
     if summary["status"] == "cancelled":
         console.print(f"  resume with: swarm resume {summary['run_id']} --db {summary['db']}")
+    if summary["status"] == "paused":
+        paused = summary["paused"]
+        console.print(
+            f"  paused: {Shortfall(**{k: paused[k] for k in _SHORTFALL}).describe()}\n"
+            f"  continue with: swarm resume {summary['run_id']} --db {summary['db']} "
+            f"{paused['flag']} {paused['suggested']}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _cost_text(summary: RunSummary) -> str:
@@ -229,10 +244,44 @@ def execute(
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to continue.")],
     db: DbOption = None,
+    max_steps: MaxStepsOption = None,
+    max_tokens: MaxTokensOption = None,
+    max_cost: MaxCostOption = None,
+    concurrency: ConcurrencyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Continue a run from the database alone; finished tasks are not run again."""
+    limits = budget_limits(concurrency, max_steps, max_tokens, max_cost)
+    go_on(db, as_json, quiet, lambda sw, hooks: sw.resume(run_id, hooks=hooks, limits=limits))
+
+
+def budget_limits(
+    concurrency: int | None, max_steps: int | None, max_tokens: int | None, max_cost: float | None
+) -> dict[str, Any]:
+    """The run limits the flags of `swarm resume` and `swarm retry` change."""
+    if max_cost is not None and not max_cost > 0:
+        raise ConfigError(
+            f"--max-cost {max_cost:g}: a cost budget must be a positive amount",
+            hint="give more than 0, or omit the flag to keep the run's dollar limit",
+        )
+    given = {
+        "max_concurrency": concurrency,
+        "max_steps": max_steps,
+        "max_tokens": max_tokens,
+        "max_cost_usd": max_cost,
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def go_on(
+    db: Path | None,
+    as_json: bool,
+    quiet: bool,
+    call: Callable[[Swarm, runs.Hooks], Awaitable[RunSummary]],
+) -> None:
+    """Continue a recorded run (`resume`, `retry`) with the live display, report, and exit
+    with the run's code."""
 
     async def main() -> RunSummary:
         async with Swarm(db or default_db()) as sw:  # the provider the run was started with
@@ -245,7 +294,7 @@ def resume(
             hooks = live_hooks(progress)
             hooks.on_start = attach
             try:
-                return await sw.resume(run_id, hooks=hooks)
+                return await call(sw, hooks)
             finally:
                 progress.stop()
 

@@ -8,6 +8,12 @@ Invariants (checked by :meth:`Scheduler.check_invariants` and the Hypothesis sta
 a task is dispatched only when all its dependencies have succeeded; attempts never exceed a
 task's limit; running tasks never exceed the global or per-kind limits; the step pool is never
 overdrawn.
+
+Budgets pause, they do not fail: a task starts only when the pool can grant its whole step
+allowance; while running tasks may still return steps it waits, and when nothing runs and the
+pool cannot cover the next task the core :meth:`pauses <Scheduler.pause>` (the runtime pauses it
+too when a token or dollar budget cannot cover a call). A paused core dispatches nothing more;
+the run is over once what is in flight has finished, with every unstarted task still pending.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from swarm.core.budget import Shortfall
 from swarm.core.retry import RetryPolicy
 from swarm.core.steps import StepPool
 from swarm.errors import StaleAttempt
@@ -134,6 +141,9 @@ class Scheduler:
         retry or an added task (the runtime keeps no more idle workers than this)."""
         self.halted = False
         """Set by fail-fast (or by the runtime when cancelling): nothing more is dispatched."""
+        self.paused: Shortfall | None = None
+        """Why the run pauses (a budget that cannot cover the next piece of work), if it does:
+        nothing more is dispatched, and the run ends resumable once nothing is running."""
         self._started = False
         self._holds = 0
 
@@ -249,6 +259,8 @@ class Scheduler:
             return False
         if self.halted:
             return True
+        if self.paused is not None:  # a planner still streaming records the rest first
+            return self._holds == 0
         return not self._ready and not self._delayed and self._holds == 0
 
     def next_wakeup(self) -> float | None:
@@ -261,29 +273,19 @@ class Scheduler:
     # -- decisions ------------------------------------------------------------------------
 
     def dispatch(self, now: float) -> list[Dispatch]:
-        """Start as many ready tasks as the limits and the step pool allow, best first."""
-        if self.halted:
+        """Start as many ready tasks as the limits and the step pool allow, best first.
+
+        The best ready task waits for its whole allowance (a later one does not jump it); if
+        nothing is running to return steps, the pool cannot cover it and the core pauses."""
+        if self.halted or self.paused is not None:
             return []
         while self._delayed and self._delayed[0][0] <= now:
             _, _, task_id = heapq.heappop(self._delayed)
             self._make_ready(self._tasks[task_id])
-        return self._take_ready(starved=False)
-
-    def starved(self) -> list[Dispatch]:
-        """When the step pool is empty and nothing running can refill it, start ready tasks
-        with an allowance of zero (within the concurrency limits) so that each fails at once
-        with a budget error and the run ends, instead of waiting forever."""
-        if self.running or self.pool.available >= 1 or self.halted:
-            return []
-        return self._take_ready(starved=True)
-
-    def _take_ready(self, *, starved: bool) -> list[Dispatch]:
         out: list[Dispatch] = []
         held: list[tuple[float, int, str]] = []
         per_kind = self.limits.per_kind
         while self._ready and self.running < self.limits.concurrency:
-            if not starved and self.pool.available < 1:
-                break
             entry = heapq.heappop(self._ready)
             task = self._tasks[entry[2]]
             kind = task.info.kind
@@ -291,10 +293,26 @@ class Scheduler:
             if limit is not None and self._running_by_kind.get(kind, 0) >= limit:
                 held.append(entry)
                 continue
-            out.append(self._start(task, allowance=0 if starved else None))
+            wanted = self._steps_needed(task)
+            if wanted > self.pool.available:
+                held.append(entry)
+                if not self.running:
+                    self.pause(Shortfall("steps", wanted, self.pool.available, self.pool.total))
+                break
+            out.append(self._start(task))
         for entry in held:
             heapq.heappush(self._ready, entry)
         return out
+
+    def _steps_needed(self, task: _Task) -> int:
+        """The allowance a task waits for: what it wants, or the whole pool if it wants more."""
+        return max(1, min(task.info.steps_wanted, self.pool.total))
+
+    def pause(self, shortfall: Shortfall) -> None:
+        """Dispatch nothing more because a budget cannot cover the next piece of work (the
+        first reason is kept); the run ends, resumable, once nothing is running."""
+        if self.paused is None:
+            self.paused = shortfall
 
     def on_success(self, task_id: str, attempt: int, steps_used: int) -> list[str]:
         """Record a committed success; returns the dependents that became ready."""
@@ -334,6 +352,14 @@ class Scheduler:
             self.halted = True
         return Failed(task_id, attempt, self._skip_descendants(task))
 
+    def on_paused(self, task_id: str, attempt: int, steps_used: int) -> None:
+        """A running attempt stopped because a budget cannot cover its next call: the task is
+        pending again (a resume with raised limits runs it), not failed."""
+        task = self._current(task_id, attempt)
+        self._finish(task, steps_used)
+        self.unstarted += 1
+        self._make_ready(task)
+
     def on_cancelled(self, task_id: str, attempt: int, steps_used: int) -> None:
         """A running attempt was cancelled with the run; the task can run again on resume."""
         task = self._current(task_id, attempt)
@@ -365,9 +391,8 @@ class Scheduler:
         task.status = Status.READY
         heapq.heappush(self._ready, (-task.info.priority, task.info.order, task.info.id))
 
-    def _start(self, task: _Task, allowance: int | None = None) -> Dispatch:
-        if allowance is None:
-            allowance = self.pool.draw(task.info.steps_wanted)
+    def _start(self, task: _Task) -> Dispatch:
+        allowance = self.pool.draw(self._steps_needed(task))
         task.status = Status.RUNNING
         self.unstarted -= 1
         task.attempt += 1

@@ -26,10 +26,11 @@ from anyio.abc import TaskGroup
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock
 from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
-from swarm.errors import BudgetExceeded, TaskError, TaskTimeout, WorkerCrashed
+from swarm.errors import BudgetExhausted, TaskError, TaskTimeout, WorkerCrashed
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
+from swarm.runtime.budget_gate import BudgetGate, deadline_held
 from swarm.store.ops import AttemptFinished, AttemptStarted, TasksSkipped
 from swarm.store.writer import Writer
 from swarm.untrusted import clean_text
@@ -62,6 +63,7 @@ class RunAttempts:
     provider: Provider
     workers: Mapping[str, Worker]
     budget: Budget
+    gate: BudgetGate
     prices: dict[str, Price]
     state: RunState
     run_dir: Path
@@ -205,23 +207,19 @@ class RunAttempts:
             params=defaults.params.merged(spec.params),
             inputs={dep: self.state.results.get(dep, "") for dep in spec.deps},
             provider=self.provider,
-            budget=self.budget,
+            budget=self.gate,
             price=price_for(self.prices, model),
             run_dir=self.run_dir,
             journal=self.journal,
             dep_titles={d: t for d in spec.deps if d in self.specs and (t := self.specs[d].title)},
             tool_hub=self.tool_hub,
+            hold_timeout=lambda: deadline_held(slot.scope),
         )
         timeout = spec.timeout_s or defaults.timeout_s
         started = time.time()
         result: str | None = None
         error: TaskError | None = None
         try:
-            if d.allowance < 1:
-                raise BudgetExceeded(
-                    f"the run's step pool (budget.max_steps={self.core.pool.total}) is used up",
-                    hint="raise budget.max_steps (or --max-steps) and run the plan again",
-                )
             slot.running = (d, ctx, started, timeout)
             slot.scope.deadline = anyio.current_time() + timeout
             try:
@@ -269,6 +267,9 @@ class RunAttempts:
         }
         self.state.steps_used[d.task_id] = self.state.steps_used.get(d.task_id, 0) + len(steps)
         self.state.durations[d.task_id] = self.state.durations.get(d.task_id, 0.0) + now - started
+        if isinstance(error, BudgetExhausted):
+            self._paused(d, error, common)
+            return
         if error is None and ctx.expansion:
             error = self._expand(d, ctx, common)
             if error is None:
@@ -323,6 +324,24 @@ class RunAttempts:
         if isinstance(decision, Failed):
             self._submit_skips(decision)
             self._maybe_replan(decision, str(error))
+        self._pump()
+
+    def _paused(self, d: Dispatch, error: BudgetExhausted, common: dict[str, Any]) -> None:
+        """A call found the budget spent: the task goes back to pending and the run pauses
+        (nothing more starts; what is in flight finishes)."""
+        self.core.pause(error.shortfall)
+        if self._is_current(d.task_id, d.attempt):
+            self.core.on_paused(d.task_id, d.attempt, len(common["steps"]))
+        self._submit_result(
+            AttemptFinished(
+                **common,
+                outcome="paused",
+                task_status="pending",
+                error=str(error),
+                error_kind=error.kind,
+                retryable=True,
+            )
+        )
         self._pump()
 
     def _submit_skips(self, failed: Failed) -> None:

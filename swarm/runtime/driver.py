@@ -46,6 +46,7 @@ from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price
 from swarm.runtime.attempts import RunAttempts, Slot
+from swarm.runtime.budget_gate import BudgetGate
 from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.runtime.metrics import RunMetrics, compute_metrics
 from swarm.store.ops import (
@@ -133,6 +134,8 @@ class RunDriver(RunGrowth, RunAttempts):
         self.provider = provider
         self.workers = workers
         self.budget = budget
+        self.gate = BudgetGate(budget)
+        """The one limiter on the token and dollar budgets: calls wait there for room."""
         self.prices = prices
         self.state = state
         self.run_dir = run_dir
@@ -304,6 +307,8 @@ class RunDriver(RunGrowth, RunAttempts):
         counts = self.core.counts()
         if self.cancelled:
             status = self.end_status or "cancelled"
+        elif self.core.paused is not None:
+            status = "paused"
         elif counts["succeeded"] + counts["replaced"] == sum(counts.values()):
             status = "succeeded"
         else:
@@ -360,6 +365,7 @@ class RunDriver(RunGrowth, RunAttempts):
             "steps_total": self.core.pool.spent,
             "tokens": self.budget.spent_tokens,
             "cost_usd": round(self.budget.spent_cost_usd, 6),
+            **({"paused": self.core.paused.as_dict()} if self.core.paused else {}),
         }
 
     # -- feeders ------------------------------------------------------------------------
@@ -378,7 +384,7 @@ class RunDriver(RunGrowth, RunAttempts):
         if self._stopping:
             return
         now = self.clock.now()
-        dispatches = self.core.dispatch(now) + self.core.starved()
+        dispatches = self.core.dispatch(now)
         self._awaiting += len(dispatches)
         for d in dispatches:
             self.state.started[d.task_id] = time.time()

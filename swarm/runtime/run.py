@@ -11,7 +11,7 @@ import gc
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from swarm.providers.base import CallIntent, Provider
 from swarm.providers.pricing import price_table, unpriced
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.journal import StoreJournal
+from swarm.runtime.limits import changed_limits
 from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
@@ -122,6 +123,9 @@ LIVE_HEARTBEAT_S = 5.0
 """A driver whose heartbeat is younger than this (and whose process exists) is alive: its run
 cannot be taken. An older one may be paused (SIGSTOP, a debugger, a VM): the run can be taken,
 and the owner epoch fences the paused driver off if it wakes (see ``Store.take_run``)."""
+
+_KEPT = frozenset({Status.FAILED.value, Status.SKIPPED.value, Status.REPLACED.value})
+"""Task states a resume keeps as they are (only `swarm retry` runs failed branches again)."""
 
 
 def new_run_id() -> str:
@@ -257,22 +261,47 @@ async def execute_streamed(
 
 
 async def resume(
-    store: Store, run_id: str, provider: Provider, *, hooks: Hooks | None = None
+    store: Store,
+    run_id: str,
+    provider: Provider,
+    *,
+    hooks: Hooks | None = None,
+    limits: Mapping[str, Any] | None = None,
+    rerun: Rerun | None = None,
 ) -> dict[str, Any]:
-    """Continue a run from the database alone; succeeded tasks are never run again."""
+    """Continue a run from the database alone; succeeded tasks are never run again, failed ones
+    stay failed (``rerun``: the failed tasks and skipped descendants `swarm retry` puts back,
+    see :mod:`swarm.runtime.retrying`).
+
+    ``limits`` changes fields of the run's budget first (``max_steps``, ``max_tokens``,
+    ``max_cost_usd``, ``max_concurrency``): a paused run goes on with raised limits. The new
+    limits are stored with the run, and the change is logged as ``run.limits_changed``."""
     with fewer_collections():
-        return await _resume(store, run_id, provider, hooks)
+        return await _resume(store, run_id, provider, hooks, limits, rerun)
+
+
+Rerun = tuple[list[str], list[str]]
+"""Failed tasks to run again, and the skipped descendants to put back with them."""
 
 
 async def _resume(
-    store: Store, run_id: str, provider: Provider, hooks: Hooks | None
+    store: Store,
+    run_id: str,
+    provider: Provider,
+    hooks: Hooks | None,
+    limits: Mapping[str, Any] | None,
+    rerun: Rerun | None,
 ) -> dict[str, Any]:
     record = await store.load_run(run_id)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
     # Taking the run is the first write, atomic with the judgement that its owner is gone:
     # of two resumes started together, the second sees the first's fresh take and stops.
+    # What a resume changes (limits, retried tasks) is written after, fenced by the epoch.
     epoch = await store.take_run(run_id, pid=os.getpid(), live_s=LIVE_HEARTBEAT_S)
+    plan = await changed_limits(store, run_id, plan, limits, epoch=epoch)
+    if rerun is not None:
+        await store.retry_tasks(run_id, *rerun, epoch=epoch)
     await store.mark_interrupted(run_id, epoch=epoch)
     rows = await store.load_tasks(run_id)
     graph = Dag(plan)
@@ -289,6 +318,8 @@ async def _resume(
         if row.status == Status.SUCCEEDED.value:
             scheduler.restore(row.task_id, Status.SUCCEEDED, row.attempt)
             setup.state.results[row.task_id] = row.result or ""
+        elif row.status in _KEPT:  # failed stays failed: `swarm retry` runs it again
+            scheduler.restore(row.task_id, Status(row.status), row.attempt)
         else:
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
@@ -377,6 +408,8 @@ async def _drive(
     if exported is not None:
         summary["telemetry"] = exported.as_dict()
     summary["unpriced_models"] = unpriced(driver.prices, plan_models(plan))
+    if driver.core.paused is not None:
+        summary["paused"] = driver.core.paused.as_dict()
     return summary
 
 

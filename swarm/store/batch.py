@@ -131,7 +131,7 @@ FINISH_EVENTS = {
     "cancelled": "task.cancelled",
 }
 """The event written for each status an attempt's result can give its task."""
-RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled", "paused"})
 
 _RUN_STARTED, _TASKS_ADDED, _ATTEMPT_STARTED, _ATTEMPT_FINISHED, _SKIPPED, _RUN_FINISHED = range(6)
 _RUN_CREATED = -1
@@ -431,6 +431,8 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
 def _finish_event(op: AttemptFinished) -> str:
     if op.task_status == "pending" and op.outcome == "succeeded":
         return "task.expanded"  # a fan-out added its tasks and now waits for them
+    if op.outcome == "paused":
+        return "task.paused"  # a budget ran out: pending again, the run pauses
     return FINISH_EVENTS[op.task_status]
 
 

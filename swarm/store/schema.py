@@ -20,11 +20,13 @@ from sqlalchemy import (
     text,
 )
 
-RUN_STATUSES = frozenset({"created", "running", "succeeded", "failed", "cancelled"})
+RUN_STATUSES = frozenset({"created", "running", "succeeded", "failed", "cancelled", "paused"})
 TASK_STATUSES = frozenset(
     {"pending", "running", "succeeded", "failed", "skipped", "cancelled", "replaced"}
 )
-ATTEMPT_STATUSES = frozenset({"succeeded", "failed", "timeout", "cancelled", "interrupted"})
+ATTEMPT_STATUSES = frozenset(
+    {"succeeded", "failed", "timeout", "cancelled", "interrupted", "paused"}
+)
 
 metadata = MetaData(
     naming_convention={

@@ -352,6 +352,59 @@ class Store:
             )
         return [row.task_id for row in touched]
 
+    async def change_limits(
+        self, run_id: str, plan_json: str, change: dict[str, Any], *, epoch: int
+    ) -> None:
+        """Store a run's plan with new budget limits (`swarm resume --max-tokens` …) and a
+        ``run.limits_changed`` event saying what changed; one transaction, fenced by the
+        caller's owner epoch (:meth:`take_run`)."""
+        with anyio.CancelScope(shield=True):
+            async with self._writing("change the limits of a run") as conn:
+                await _check_owner(conn, run_id, epoch, self.path)
+                await conn.execute(
+                    runs.update().where(runs.c.run_id == run_id).values(plan_json=plan_json)
+                )
+                await conn.execute(
+                    insert(events).values(
+                        run_id=run_id,
+                        at=self._clock(),
+                        type="run.limits_changed",
+                        data_json=json.dumps(change),
+                    )
+                )
+
+    async def retry_tasks(
+        self, run_id: str, failed: list[str], unskipped: list[str], *, epoch: int
+    ) -> None:
+        """Put failed tasks and their un-skipped descendants back to ``pending`` (`swarm
+        retry`), with a ``task.retried`` or ``task.unskipped`` event each; one transaction,
+        fenced by the caller's owner epoch. Attempt rows stay: the next attempts continue their
+        numbering."""
+        now = self._clock()
+        with anyio.CancelScope(shield=True):
+            async with self._writing("retry the failed tasks of a run") as conn:
+                await _check_owner(conn, run_id, epoch, self.path)
+                for ids, was in ((failed, "failed"), (unskipped, "skipped")):
+                    if not ids:
+                        continue
+                    await conn.execute(
+                        tasks.update()
+                        .where(
+                            tasks.c.run_id == run_id,
+                            tasks.c.task_id.in_(ids),
+                            tasks.c.status == was,
+                        )
+                        .values(status="pending", error=None, error_kind=None, finished_at=None)
+                    )
+                    kind = "task.retried" if was == "failed" else "task.unskipped"
+                    await conn.execute(
+                        insert(events),
+                        [
+                            {"run_id": run_id, "at": now, "type": kind, "task_id": task_id}
+                            for task_id in ids
+                        ],
+                    )
+
     async def request_cancel(self, run_id: str) -> RunRecord:
         """Ask whichever process drives the run to cancel it (``swarm cancel``, any process).
 
@@ -364,7 +417,7 @@ class Store:
                 if row is None:
                     raise RunNotFound(run_id, self.path)
                 record = _run_record(row)
-                if record.status in ("succeeded", "failed", "cancelled"):
+                if record.status in ("succeeded", "failed", "cancelled", "paused"):
                     return record
                 now = self._clock()
                 await conn.execute(

@@ -211,7 +211,7 @@ def _attempt_status(attempt: AttemptFact, attrs: Attributes) -> tuple[StatusCode
         return "OK", None
     kind = "timeout" if attempt.status == "timeout" else attempt.error_kind or attempt.status
     attrs["error.type"] = kind
-    if attempt.status in ("cancelled", "interrupted"):
+    if attempt.status in ("cancelled", "interrupted", "paused"):
         return "UNSET", None
     return "ERROR", _cut(attempt.error or attempt.status, ERROR_TEXT_CHARS)
 

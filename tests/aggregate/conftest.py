@@ -16,6 +16,7 @@ from swarm.plan import ModelParams, TaskSpec
 from swarm.providers.base import Provider
 from swarm.providers.pricing import Price
 from swarm.providers.sim import SimProvider
+from swarm.runtime.budget_gate import BudgetGate
 from swarm.validation import validate_data
 from tests.cli.conftest import cli  # noqa: F401 - the in-process CLI fixture
 from tests.inspect.browser import Browser, chromium, find_chromium
@@ -44,7 +45,7 @@ def context(
         params=ModelParams(),
         inputs=inputs,
         provider=provider or SimProvider(),
-        budget=Budget(),
+        budget=BudgetGate(Budget()),
         price=Price(0.0, 0.0),
         run_dir=run_dir,
     )

@@ -6,7 +6,7 @@ import pytest
 
 from swarm.core.budget import Budget
 from swarm.core.money import usd
-from swarm.errors import BudgetExceeded
+from swarm.errors import BudgetExhausted
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,8 @@ def test_a_nonzero_amount_never_reads_as_zero(amount: float) -> None:
 
 def test_a_tiny_budget_is_not_printed_as_zero_in_the_budget_error() -> None:
     budget = Budget(max_tokens=None, max_cost_usd=0.001)
-    with pytest.raises(BudgetExceeded) as caught:
-        budget.reserve(10, 0.002)
-    assert "is left of $0.0010" in caught.value.message
-    assert "$0.00 " not in caught.value.message
+    shortfall = budget.shortfall(10, 0.002)
+    assert shortfall is not None
+    message = BudgetExhausted(shortfall).message
+    assert "is left of $0.0010" in message
+    assert "$0.00 " not in message

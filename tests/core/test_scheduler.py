@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import networkx as nx
 import pytest
 
+from swarm.core.budget import Shortfall
 from swarm.core.retry import RetryPolicy
 from swarm.core.scheduler import (
     Dispatch,
@@ -198,12 +199,16 @@ def test_kinds_without_a_limit_share_only_the_global_one() -> None:
 # -- the step pool -----------------------------------------------------------------------------
 
 
-def test_allowances_are_drawn_from_the_pool_and_never_overdraw_it() -> None:
+def test_allowances_are_drawn_whole_from_the_pool_and_never_overdraw_it() -> None:
     sched = make({t: [] for t in "abc"}, steps=4, pool=10)
-    a, b, c = sched.dispatch(0.0)
-    assert [a.allowance, b.allowance, c.allowance] == [4, 4, 2]
-    assert sched.pool.available == 0
+    a, b = sched.dispatch(0.0)
+    # c would get only 2 of its 4 steps: it waits for a or b to return theirs instead
+    assert [a.allowance, b.allowance] == [4, 4]
+    assert sched.pool.available == 2 and sched.paused is None
     sched.check_invariants()
+    succeed(sched, a, used=1)
+    (c,) = sched.dispatch(0.0)
+    assert c.allowance == 4
 
 
 def test_unused_steps_go_back_to_the_pool() -> None:
@@ -217,66 +222,59 @@ def test_unused_steps_go_back_to_the_pool() -> None:
     assert sched.pool.spent == 7
 
 
-def test_dispatch_waits_while_the_pool_is_empty_but_work_is_running() -> None:
+def test_dispatch_waits_while_the_pool_is_short_but_work_is_running() -> None:
     sched = make({"a": [], "b": []}, steps=3, pool=3)
     a = run_one(sched)
     assert sched.dispatch(0.0) == []
-    assert sched.starved() == []  # a may still return steps
+    assert sched.paused is None and not sched.is_done()  # a may still return steps
     succeed(sched, a, used=1)
-    assert run_one(sched).allowance == 2
+    assert sched.dispatch(0.0) == []  # 2 left, b wants 3, nothing runs: pause
+    assert sched.paused == Shortfall("steps", 3, 2, 3)
+    assert sched.is_done()
+    assert sched.status("b") is S.READY  # not failed, not skipped: a resume runs it
 
 
-def test_starved_starts_ready_tasks_with_no_allowance_once_the_pool_is_spent() -> None:
+def test_a_spent_pool_pauses_the_run_and_fails_nothing() -> None:
     sched = make({"a": [], "b": [], "c": ["b"], "d": []}, steps=2, pool=2, max_attempts=2)
     a = run_one(sched)
-    assert sched.starved() == []  # a is running and may return steps
     succeed(sched, a, used=2)
     assert sched.dispatch(0.0) == []
-    starved = sched.starved()
     sched.check_invariants()
-    assert starved == [Dispatch("b", 1, 0), Dispatch("d", 1, 0)]
-    assert sched.pool.reserved == 0
-    # The runtime fails a zero-allowance attempt at once with a budget error (not retryable).
-    assert sched.on_failure("b", 1, 0, retryable=False, now=0.0) == Failed("b", 1, ("c",))
-    assert sched.on_failure("d", 1, 0, retryable=False, now=0.0) == Failed("d", 1, ())
-    sched.check_invariants()
-    assert statuses(sched, "a", "b", "c", "d") == [S.SUCCEEDED, S.FAILED, S.SKIPPED, S.FAILED]
-    assert sched.starved() == []
+    assert sched.paused == Shortfall("steps", 2, 0, 2)
+    assert statuses(sched, "a", "b", "c", "d") == [S.SUCCEEDED, S.READY, S.PENDING, S.READY]
     assert sched.is_done()
+    assert sorted(sched.unfinished()) == ["b", "c", "d"]
 
 
-def test_starved_waits_for_a_retry_to_come_due() -> None:
+def test_a_pool_shortfall_waits_for_a_retry_to_come_due() -> None:
     sched = make({"a": []}, steps=1, pool=1, max_attempts=3)
     a = run_one(sched)
     retry = sched.on_failure("a", a.attempt, 1, retryable=True, now=0.0)
     assert isinstance(retry, Retry)
-    assert sched.starved() == []
+    assert sched.dispatch(0.0) == [] and sched.paused is None
     assert not sched.is_done()
-    assert sched.next_wakeup() == retry.at
     assert sched.dispatch(retry.at) == []
-    assert sched.starved() == [Dispatch("a", 2, 0)]
+    assert sched.paused is not None and sched.is_done()
     sched.check_invariants()
 
 
-def test_starved_does_nothing_once_halted() -> None:
-    sched = make({"a": [], "b": []}, steps=1, pool=1)
-    a = run_one(sched)
-    succeed(sched, a)
-    sched.halt()
-    assert sched.starved() == []
+def test_a_task_wanting_more_than_the_pool_waits_for_the_whole_pool() -> None:
+    sched = make({"a": []}, steps=50, pool=10)
+    (a,) = sched.dispatch(0.0)
+    assert a.allowance == 10
 
 
-@pytest.mark.parametrize(
-    ("concurrency", "per_kind"), [(2, {}), (10, {"llm": 1})], ids=["global", "per-kind"]
-)
-def test_starved_respects_the_concurrency_limits(
-    concurrency: int, per_kind: dict[str, int]
-) -> None:
-    sched = make({t: [] for t in "abcd"}, pool=1, concurrency=concurrency, per_kind=per_kind)
+def test_a_budget_pause_stops_dispatch_and_keeps_the_stopped_task_pending() -> None:
+    sched = make({"a": [], "b": [], "c": ["a"]}, concurrency=1)
     a = run_one(sched)
-    succeed(sched, a)
-    assert sched.starved()
+    sched.pause(Shortfall("tokens", 2100, 50, 1000))
+    sched.on_paused("a", a.attempt, 1)
     sched.check_invariants()
+    assert sched.dispatch(0.0) == []
+    assert sched.is_done()
+    assert statuses(sched, "a", "b", "c") == [S.READY, S.READY, S.PENDING]
+    sched.pause(Shortfall("cost_usd", 1.0, 0.0, 1.0))
+    assert sched.paused is not None and sched.paused.resource == "tokens"  # the first reason
 
 
 # -- failures and retries ----------------------------------------------------------------------
@@ -370,7 +368,6 @@ def test_no_retries_are_scheduled_once_halted() -> None:
     result = sched.on_failure("a", a.attempt, 0, retryable=True, now=0.0)
     assert isinstance(result, Failed)
     assert sched.dispatch(0.0) == []
-    assert sched.starved() == []
 
 
 def test_cancelled_attempts_return_their_steps() -> None:
@@ -476,12 +473,25 @@ def test_restore_must_come_before_start() -> None:
 
 def test_restored_steps_spent_count_against_the_pool() -> None:
     sched = make({"a": [], "b": []}, start=False, steps=3, pool=10)
-    sched.pool.spent = 8  # the runtime restores the pool with the steps already used
+    sched.pool.spent = 7  # the runtime restores the pool with the steps already used
     sched.start()
-    assert [d.allowance for d in sched.dispatch(0.0)] == [2]
+    assert [d.allowance for d in sched.dispatch(0.0)] == [3]  # b waits for a's unused steps
 
 
 def test_info_reports_the_task() -> None:
     sched = make({"a": [], "b": ["a"]}, kinds={"b": "code"})
     assert sched.info("b").kind == "code"
     assert sched.info("b").deps == ("a",)
+
+
+def test_a_paused_run_waits_for_a_streaming_planner_to_record_its_tasks() -> None:
+    sched = make({"a": [], "b": []}, steps=1, pool=1)
+    sched.hold()
+    succeed(sched, run_one(sched))
+    assert sched.dispatch(0.0) == [] and sched.paused is not None
+    assert not sched.is_done()  # the planner's remaining tasks are still to be recorded
+    sched.add_task(TaskInfo("c", "llm", (), 1.0, 9, 1, 1))
+    assert sched.dispatch(0.0) == []
+    sched.release()
+    assert sched.is_done()
+    assert statuses(sched, "b", "c") == [S.READY, S.READY]

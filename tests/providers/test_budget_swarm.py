@@ -1,6 +1,6 @@
 """Run budgets under a swarm: 300 workers calling at once through ``TaskContext.call_model``
 never spend more than the run's dollar or token budget; the calls that would overshoot it are
-refused before they are sent."""
+refused before they are sent (a call that only does not fit *now* waits for room instead)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import anyio
 import pytest
 
 from swarm.core.budget import Budget
-from swarm.errors import BudgetExceeded
+from swarm.errors import BudgetExhausted
 from swarm.plan import ModelParams, TaskSpec
 from swarm.providers.base import Provider
 from swarm.providers.pricing import Price
 from swarm.providers.sim import SimProvider
+from swarm.runtime.budget_gate import BudgetGate
 from swarm.testing.fake_replicate import FakeReplicate
 from tests.providers.conftest import fast_provider
 from workers.base import TaskContext
@@ -24,7 +25,7 @@ WORKERS = 300
 K26_PRICE = Price(0.95, 4.00)
 
 
-def context(i: int, provider: Provider, budget: Budget, run_dir: Path) -> TaskContext:
+def context(i: int, provider: Provider, gate: BudgetGate, run_dir: Path) -> TaskContext:
     spec = TaskSpec(id=f"t{i}", kind="llm", prompt=f"Summarise finding number {i} briefly.")
     return TaskContext(
         run_id="budget",
@@ -35,7 +36,7 @@ def context(i: int, provider: Provider, budget: Budget, run_dir: Path) -> TaskCo
         params=ModelParams(max_tokens=64),
         inputs={},
         provider=provider,
-        budget=budget,
+        budget=gate,
         price=K26_PRICE,
         run_dir=run_dir,
     )
@@ -44,14 +45,15 @@ def context(i: int, provider: Provider, budget: Budget, run_dir: Path) -> TaskCo
 async def swarm_spend(provider: Provider, budget: Budget, run_dir: Path) -> tuple[int, int]:
     """Run WORKERS one-call tasks at once; (calls answered, calls refused by the budget)."""
     answered = refused = 0
+    gate = BudgetGate(budget)  # the run's one limiter, shared by every call
 
     async def one(i: int) -> None:
         nonlocal answered, refused
-        ctx = context(i, provider, budget, run_dir)
+        ctx = context(i, provider, gate, run_dir)
         try:
             await ctx.call_model(ctx.request(ctx.spec.prompt))
             answered += 1
-        except BudgetExceeded:
+        except BudgetExhausted:
             refused += 1
 
     async with anyio.create_task_group() as tg:

@@ -164,35 +164,38 @@ async def test_timeout_is_a_cancel_scope_and_retried(tmp_path: Path) -> None:
     assert rows(db, "SELECT status FROM attempts ORDER BY attempt") == [("timeout",), ("timeout",)]
 
 
-async def test_step_pool_is_never_exceeded(tmp_path: Path) -> None:
+async def test_a_spent_step_pool_pauses_the_run_and_fails_no_task(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(10)]
     data = plan_data(
         tasks, budget={"max_steps": 4, "max_concurrency": 2}, defaults={"max_steps": 1}
     )
     summary = await execute(db, data, ScriptedProvider())
+    assert summary["status"] == "paused"
     assert summary["counts"]["succeeded"] == 4
-    assert summary["counts"]["failed"] == 6
+    assert summary["counts"]["pending"] == 6 and summary["counts"]["failed"] == 0
     assert summary["steps_total"] == 4
-    errors = {e for (e,) in rows(db, "SELECT error FROM tasks WHERE status='failed'")}
-    assert all("step pool" in e for e in errors)
+    assert summary["paused"]["resource"] == "steps" and summary["paused"]["flag"] == "--max-steps"
+    assert rows(db, "SELECT status FROM runs") == [("paused",)]
 
 
-async def test_token_budget_refuses_calls(tmp_path: Path) -> None:
+async def test_a_spent_token_budget_pauses_the_run_and_fails_no_task(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(10)]
     data = plan_data(
         tasks,
-        budget={"max_tokens": 115, "max_concurrency": 1},
+        budget={"max_tokens": 130, "max_concurrency": 1},
         defaults={"params": {"max_tokens": 100}},
     )
     summary = await execute(db, data, ScriptedProvider())
-    # each call reserves its worst case (about 100 tokens) but uses only a few
-    assert summary["counts"]["succeeded"] >= 1
-    assert summary["counts"]["failed"] >= 1
-    assert summary["tokens_in"] + summary["tokens_out"] <= 115
-    errors = [e for (e,) in rows(db, "SELECT error FROM tasks WHERE status='failed'")]
-    assert errors and all("token budget" in e for e in errors)
+    # each call reserves its worst case (about 120 tokens) but uses only a few
+    assert summary["status"] == "paused"
+    assert summary["counts"]["succeeded"] >= 1 and summary["counts"]["failed"] == 0
+    assert summary["tokens_in"] + summary["tokens_out"] <= 130
+    assert summary["paused"]["resource"] == "tokens"
+    paused = rows(db, "SELECT status, error_kind FROM attempts WHERE status = 'paused'")
+    assert paused == [("paused", "BudgetExhausted")]
+    assert rows(db, "SELECT count(*) FROM events WHERE type = 'task.paused'") == [(1,)]
 
 
 async def test_cancel_then_resume_reruns_no_succeeded_task(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from swarm.core.budget import Budget
 from swarm.plan import ModelParams, TaskSpec
 from swarm.providers.base import ModelRequest, Provider
 from swarm.providers.pricing import Price
+from swarm.runtime.budget_gate import BudgetGate
 from tests.fakes import ScriptedProvider
 from workers.base import TaskContext
 from workers.sandbox import Limits, SandboxResult
@@ -42,7 +43,7 @@ def make_ctx(
         params=ModelParams(max_tokens=256),
         inputs=inputs or {},
         provider=provider or ScriptedProvider(),
-        budget=Budget(None, None),
+        budget=BudgetGate(Budget(None, None)),
         price=Price(0.0, 0.0),
         run_dir=tmp_path / "run",
     )

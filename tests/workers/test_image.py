@@ -23,6 +23,7 @@ from swarm.errors import BudgetExceeded, ProviderError
 from swarm.providers.image_gen import DEFAULT_IMAGE_MODEL, image_price
 from swarm.providers.sim import SimProvider
 from swarm.runtime import run as runs
+from swarm.runtime.budget_gate import BudgetGate
 from swarm.store.store import Store
 from swarm.testing.fake_replicate import FakeReplicate
 from swarm.testing.journal import MemoryJournal
@@ -74,8 +75,8 @@ def test_images_come_through_the_real_client_checked_stored_and_metered(tmp_path
     (step,) = ctx.steps
     price = image_price(DEFAULT_IMAGE_MODEL)
     assert step.name == DEFAULT_IMAGE_MODEL and step.ref == prediction.id
-    assert step.cost_usd == pytest.approx(2 * price) == ctx.budget.spent_cost_usd
-    assert ctx.budget.held_cost_usd == pytest.approx(0.0)
+    assert step.cost_usd == pytest.approx(2 * price) == ctx.budget.budget.spent_cost_usd
+    assert ctx.budget.budget.held_cost_usd == pytest.approx(0.0)
     journal = ctx.journal
     assert isinstance(journal, MemoryJournal)
     assert [e[0] for e in journal.events] == ["intended", "created", "succeeded"]
@@ -108,7 +109,7 @@ def test_a_download_that_is_not_an_image_is_refused_and_retryable(tmp_path: Path
     assert "is not an image" in str(error) and ctx.artifacts == []
     (step,) = ctx.steps
     assert step.detail is not None and "not an image" in step.detail["error"]
-    assert step.cost_usd == 0.0 and ctx.budget.held_cost_usd == pytest.approx(0.0)
+    assert step.cost_usd == 0.0 and ctx.budget.budget.held_cost_usd == pytest.approx(0.0)
 
 
 def test_the_budget_is_checked_before_any_prediction_is_created(tmp_path: Path) -> None:
@@ -116,7 +117,7 @@ def test_the_budget_is_checked_before_any_prediction_is_created(tmp_path: Path) 
 
         def make(provider: Any) -> TaskContext:
             ctx = image_ctx(tmp_path, provider, count=4)
-            ctx.budget = Budget(max_cost_usd=3 * image_price(DEFAULT_IMAGE_MODEL))
+            ctx.budget = BudgetGate(Budget(max_cost_usd=3 * image_price(DEFAULT_IMAGE_MODEL)))
             return ctx
 
         with pytest.raises(BudgetExceeded):
