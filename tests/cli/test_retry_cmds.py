@@ -38,6 +38,26 @@ def write_plan(path: Path, **extra: Any) -> Path:
     return path
 
 
+def write_growing_plan(path: Path) -> Path:
+    """A plan whose size is known only at run time: a ``code`` task's list of six items fans out
+    into six one-step ``llm`` tasks. Its static minimum (two steps) fits a small pool that the
+    expansion then runs out of; a plan that cannot fit even statically is refused before it
+    runs (exit 2, ``swarm validate``), so only such a run can pause for steps."""
+    code = "import json; print(json.dumps(list(range(6))))"
+    template = {"kind": "llm", "prompt": "item {item}"}
+    data = {
+        "goal": "test",
+        "defaults": {"max_steps": 1, "retries": 0},
+        "tasks": [
+            {"id": "items", "kind": "code", "config": {"code": code}},
+            {"id": "m", "kind": "map", "deps": ["items"],
+             "config": {"over": "items", "template": template}},
+        ],
+    }  # fmt: skip
+    path.write_text(json.dumps(data))
+    return path
+
+
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
@@ -53,7 +73,7 @@ def test_a_spent_step_pool_pauses_with_exit_4_and_resume_goes_on_with_more(
 ) -> None:
     db, ledger = tmp_path / "s.db", tmp_path / "ledger.jsonl"
     monkeypatch.setenv("SWARM_SIM_LEDGER", str(ledger))
-    plan = write_plan(tmp_path / "p.json")
+    plan = write_growing_plan(tmp_path / "p.json")
     first = cli("execute", plan, "--db", db, "--run-id", "r", "--max-steps", "4")
     assert first.code == 4
     assert "run r paused" in first.out
@@ -61,12 +81,12 @@ def test_a_spent_step_pool_pauses_with_exit_4_and_resume_goes_on_with_more(
     assert f"continue with: swarm resume r --db {db} --max-steps 5" in first.out
     assert rows(db, "SELECT status FROM runs") == [("paused",)]
     statuses = Counter(s for (s,) in rows(db, "SELECT status FROM tasks"))
-    assert statuses == {"succeeded": 4, "pending": 2}  # nothing failed, nothing skipped
+    assert statuses == {"succeeded": 4, "pending": 4}  # nothing failed, nothing skipped
 
     again = cli("resume", "r", "--db", db, "--max-steps", "10", "--json")
     assert again.code == 0
     summary = json.loads(again.out)
-    assert summary["status"] == "succeeded" and summary["counts"]["succeeded"] == 6
+    assert summary["status"] == "succeeded" and summary["counts"]["succeeded"] == 8
     assert set(calls_per_task(ledger).values()) == {1}  # no succeeded task ran twice
     (change,) = rows(db, "SELECT data_json FROM events WHERE type = 'run.limits_changed'")
     assert json.loads(change[0]) == {"max_steps": {"from": 4, "to": 10}}
@@ -77,7 +97,7 @@ def test_a_spent_step_pool_pauses_with_exit_4_and_resume_goes_on_with_more(
 def test_a_paused_run_with_json_carries_the_shortfall(cli: CliRunner, tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     result = cli(
-        "execute", write_plan(tmp_path / "p.json"), "--db", db, "--max-steps", "2", "--json"
+        "execute", write_growing_plan(tmp_path / "p.json"), "--db", db, "--max-steps", "2", "--json"
     )
     assert result.code == 4
     paused = json.loads(result.out)["paused"]
