@@ -305,18 +305,21 @@ class RunAttempts:
         retry_at = None
         if isinstance(decision, Retry):
             retry_at = time.time() + (decision.at - self.clock.now())
+        # An error that ends the run (a rejected key) is not the task's: its attempt failed, the
+        # task stays pending, so `swarm resume` runs it once the cause is fixed.
+        ends_run = bool(getattr(error, "ends_run", False))
         self._submit_result(
             AttemptFinished(
                 **common,
                 outcome="timeout" if isinstance(error, TaskTimeout) else "failed",
-                task_status="pending" if isinstance(decision, Retry) else "failed",
+                task_status="pending" if isinstance(decision, Retry) or ends_run else "failed",
                 error=clean_text(str(error)),
                 error_kind=error.kind,
                 retryable=error.retryable,
                 retry_at=retry_at,
             )
         )
-        if getattr(error, "ends_run", False):  # every other call would fail the same way
+        if ends_run:  # every other call would fail the same way
             if self.fatal is None:
                 self.fatal = error
             self.cancel(status="failed")

@@ -212,8 +212,8 @@ def _hint_for(exc: BaseException, read_only: str, other: str) -> str:
 
 
 READ_ONLY_API_HINT = (
-    "the file or its folder is read-only: reading still works; to run or resume a run, use a "
-    "writable database file"
+    "the file or its folder is read-only: read commands and the API's reads still work; to run "
+    "or resume a run, use a writable database file"
 )
 READ_ONLY_HINT = (
     "the file or its folder is read-only: read commands (runs, status, show, report) still "
