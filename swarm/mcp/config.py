@@ -14,17 +14,10 @@ from dataclasses import dataclass
 
 from swarm.errors import ConfigError
 from swarm.plan import HttpServer, StdioServer
+from workers.sandbox_host import SAFE_ENV  # a stdio server's base environment: the sandbox's
 
-SAFE_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "HOME": "/tmp",
-    "TMPDIR": "/tmp",
-    "PYTHONIOENCODING": "utf-8",
-}
-"""The base environment of a stdio server, as for sandboxed code (``workers/sandbox_host.py``):
-an allow-list, never a copy of ours. The plan's ``env`` names are added to it."""
+# The environment of a stdio server is the sandbox's allow-list (never a copy of ours), plus the
+# variables the plan's ``env`` names.
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 4
 """Shorter values are not scrubbed from text (they would match everywhere)."""
