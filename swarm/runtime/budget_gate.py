@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -36,8 +36,11 @@ class _Waiter:
 class BudgetGate:
     """Reservations against one :class:`Budget`, waiting for room when there is none now."""
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(self, budget: Budget, lease: Callable[[], Awaitable[None]] | None = None) -> None:
         self.budget = budget
+        self._lease = lease
+        """Awaited before every reservation: the driver still owns the run (see
+        :meth:`swarm.store.writer.Writer.owned_recently`)."""
         self.estimator = TokenEstimator()
         """The run's input-token estimate, learned from the provider's counts."""
         self._waiters: deque[_Waiter] = deque()
@@ -52,6 +55,8 @@ class BudgetGate:
     async def reserve(self, tokens: int, cost_usd: float) -> Reservation:
         """Hold a call's worst case, waiting for room if needed; :class:`BudgetExhausted` if the
         call cannot fit even once everything in flight has settled."""
+        if self._lease is not None:
+            await self._lease()
         shortfall = self.budget.shortfall(tokens, cost_usd)
         if shortfall is not None:
             raise self._refuse(shortfall)

@@ -134,7 +134,7 @@ class RunDriver(RunGrowth, RunAttempts):
         self.provider = provider
         self.workers = workers
         self.budget = budget
-        self.gate = BudgetGate(budget)
+        self.gate = BudgetGate(budget, lease=writer.owned_recently)
         """The one limiter on the token and dollar budgets: calls wait there for room."""
         self.prices = prices
         self.state = state

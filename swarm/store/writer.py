@@ -51,6 +51,10 @@ from swarm.store.engine import BUSY_TIMEOUT_MS, WAL_LIMIT_BYTES, connect_for_wri
 from swarm.store.failures import DATA_ERRORS, repair, write_error
 from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted
 
+OWNER_LEASE_S = 3.0
+"""How old the last commit may be before a new model call first waits for the next one: below
+the 5 s after which another process may take the run (``runtime.run.LIVE_HEARTBEAT_S``)."""
+
 OnCommit = Callable[[list[Op]], None]
 Fence = tuple[str, int]
 """(run id, owner epoch): the run this writer's driver owns, and the epoch it took it at."""
@@ -145,6 +149,9 @@ class Writer:
         self._new_run: str | None = None
         """A run this writer is to create and has not committed yet (errors say so)."""
         self._on_commit = on_commit
+        self._confirmed_at = time.monotonic()
+        """When a commit last succeeded: each one checked this driver's owner epoch."""
+        self._confirmation: anyio.Event | None = None
         self._clock = clock
         self._heartbeat_s = heartbeat_s
         self._pending: list[Op] = []
@@ -379,6 +386,10 @@ class Writer:
             except _FAILURES as exc:
                 self._fail(exc, count)
         self.transactions += 1
+        self._confirmed_at = time.monotonic()
+        if self._confirmation is not None:
+            self._confirmation.set()
+            self._confirmation = None
         if self.transactions == _EXIT_AFTER_COMMIT:
             os._exit(FAILPOINT_EXIT_CODE)  # fault injection: die right after the k-th commit
         self._done += count
@@ -399,6 +410,17 @@ class Writer:
         self._notify()
         if committed or refused:  # a refusal alone must be seen too (the run was taken over)
             self._on_commit(committed)
+
+    async def owned_recently(self, max_age_s: float = OWNER_LEASE_S) -> None:
+        """Return once a commit younger than ``max_age_s`` has confirmed this driver's owner
+        epoch (every transaction checks it). After a long stop (SIGSTOP, a debugger, a VM
+        pause) a new model call waits here for the next commit, the heartbeat's within a
+        second; a driver another process took over never makes it (its writer stops first, and
+        the run's cancel scope ends the wait), so a woken stale driver starts no new call."""
+        while time.monotonic() - self._confirmed_at > max_age_s:
+            if self._confirmation is None:
+                self._confirmation = anyio.Event()
+            await self._confirmation.wait()
 
     async def _transact_all(self, plan: Plan, beats: list[Row]) -> set[int]:
         """The whole plan in one transaction: many rows per statement, or, if a fenced update

@@ -316,7 +316,9 @@ async def test_the_prediction_id_is_journaled_before_any_output_is_read(
 async def test_more_than_100_concurrent_streams_share_one_client_without_pool_timeouts(
     fake: FakeReplicate, provider: ReplicateProvider
 ) -> None:
-    fake.script = lambda inputs: Script(["a", "b", "c", "d"], token_delay_s=0.3)
+    # Each prediction waits 3 s before its first token, so every stream is open at once however
+    # slowly a loaded machine creates them.
+    fake.script = lambda inputs: Script(["a", "b", "c", "d"], token_delay_s=0.05, start_delay_s=3.0)
     results: list[str] = []
 
     async def one(i: int) -> None:
