@@ -14,6 +14,13 @@ allowance; while running tasks may still return steps it waits, and when nothing
 pool cannot cover the next task the core :meth:`pauses <Scheduler.pause>` (the runtime pauses it
 too when a token or dollar budget cannot cover a call). A paused core dispatches nothing more;
 the run is over once what is in flight has finished, with every unstarted task still pending.
+
+Waiting is a state, not a sleeping worker: :meth:`Scheduler.suspend` ends a running attempt
+and leaves its task ``waiting``, holding no worker slot and no steps, either for an outside
+decision (a person's approval: :meth:`~Scheduler.wake` or :meth:`~Scheduler.fail_waiting`) or
+for a set of other tasks to end, whatever their outcome (an orchestrator's sub-agents), after
+which it is ready again by itself. A run whose only remaining work waits for outside decisions
+is :meth:`~Scheduler.stalled`; the runtime decides whether to end it resumable or keep waiting.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     REPLACED = "replaced"
     """Failed or skipped, then revised by the replanner: the revision's tasks run instead."""
+    WAITING = "waiting"
+    """Suspended: its attempt ended without an outcome, and it holds no worker slot and no
+    steps until it is woken (an outside decision, or the end of the tasks it waits on)."""
 
 
 TERMINAL = frozenset(
@@ -76,6 +86,10 @@ class _Task:
     attempts_here: int = 0
     """Attempts started by this scheduler; limited by ``max_attempts``."""
     allowance: int = 0
+    waiting_for: tuple[str, ...] = ()
+    """While waiting: the tasks it waits on (empty: an outside decision)."""
+    unsettled: int = 0
+    """While waiting on tasks: how many of them have not ended yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +160,21 @@ class Scheduler:
         nothing more is dispatched, and the run ends resumable once nothing is running."""
         self._started = False
         self._holds = 0
+        self._waiting: set[str] = set()
+        self._watchers: dict[str, list[str]] = {}
+        """Task id → the waiting tasks that wait for it to end."""
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def restore(self, task_id: str, status: Status, attempt: int) -> None:
+    def restore(
+        self, task_id: str, status: Status, attempt: int, *, on: Iterable[str] = ()
+    ) -> None:
         """Load a task's persisted state before :meth:`start` (resume).
 
         Succeeded tasks count as met dependencies; everything not succeeded runs again, with
-        attempt numbers continuing from the last one recorded.
+        attempt numbers continuing from the last one recorded. A waiting task waits again, for
+        the tasks in ``on`` (counted at :meth:`start`, once every task is restored) or, if
+        ``on`` is empty, for an outside decision.
         """
         if self._started:
             raise RuntimeError("restore() must come before start()")
@@ -167,6 +188,11 @@ class Scheduler:
         elif status in (Status.FAILED, Status.SKIPPED, Status.REPLACED):
             task.status = status
             self.unstarted -= 1
+        elif status is Status.WAITING:
+            task.status = Status.WAITING
+            task.waiting_for = tuple(on)
+            self.unstarted -= 1
+            self._waiting.add(task_id)
 
     def hold(self) -> None:
         """More tasks may still be added (a planner is streaming): the run is not over yet."""
@@ -227,6 +253,8 @@ class Scheduler:
         """Seed the ready queue; returns the failures that restored state implies (resume)."""
         self._started = True
         out: list[Failed] = []
+        for task_id in sorted(self._waiting):
+            self._wait_on(self._tasks[task_id])
         for task in self._tasks.values():
             if task.status is Status.FAILED:
                 skipped = self._skip_descendants(task)
@@ -261,7 +289,29 @@ class Scheduler:
             return True
         if self.paused is not None:  # a planner still streaming records the rest first
             return self._holds == 0
-        return not self._ready and not self._delayed and self._holds == 0
+        return not self._ready and not self._delayed and self._holds == 0 and not self._waiting
+
+    def waiting(self) -> list[str]:
+        """The tasks waiting, for an outside decision or for other tasks to end."""
+        return sorted(self._waiting)
+
+    def waiting_for(self, task_id: str) -> tuple[str, ...]:
+        """What a waiting task waits on (empty: an outside decision)."""
+        return self._tasks[task_id].waiting_for
+
+    def stalled(self) -> bool:
+        """Only outside decisions can move the run on: nothing runs, is ready, waits for a
+        retry or a source of new tasks, and some task waits (for a decision, or for tasks that
+        themselves wait for one). Not when halted or paused: those runs are over."""
+        return (
+            bool(self._waiting)
+            and not self.running
+            and not self.halted
+            and self.paused is None
+            and not self._ready
+            and not self._delayed
+            and self._holds == 0
+        )
 
     def next_wakeup(self) -> float | None:
         """When the earliest retry becomes due, if any task is waiting on backoff."""
@@ -319,6 +369,8 @@ class Scheduler:
         task = self._current(task_id, attempt)
         self._finish(task, steps_used)
         task.status = Status.SUCCEEDED
+        if task_id in self._watchers:
+            self._settled(task)
         unlocked = []
         for dependent_id in task.dependents:
             dependent = self._tasks[dependent_id]
@@ -350,7 +402,51 @@ class Scheduler:
         task.status = Status.FAILED
         if self.limits.fail_fast:
             self.halted = True
-        return Failed(task_id, attempt, self._skip_descendants(task))
+        skipped = self._skip_descendants(task)
+        self._settled(task)
+        return Failed(task_id, attempt, skipped)
+
+    def suspend(
+        self, task_id: str, attempt: int, steps_used: int, *, on: Iterable[str] = ()
+    ) -> bool:
+        """End a running attempt without an outcome: the task waits, holding no worker slot
+        and no steps (its steps settle into the pool now).
+
+        With ``on`` empty it waits for an outside decision (:meth:`wake`, :meth:`fail_waiting`);
+        otherwise until every task in ``on`` has ended, whatever the outcome (unlike a
+        dependency, a failed one does not skip the waiter), and is then ready again by itself.
+        Returns True if it is ready at once (everything in ``on`` had already ended). Every
+        wake gives the task one more attempt on top of its retry limit."""
+        task = self._current(task_id, attempt)
+        ids = tuple(dict.fromkeys(on))
+        for other in ids:
+            if other == task_id or other not in self._tasks:
+                raise ValueError(f"task {task_id!r} cannot wait on {other!r}")
+        self._finish(task, steps_used)
+        task.status = Status.WAITING
+        task.waiting_for = ids
+        self._waiting.add(task_id)
+        return self._wait_on(task)
+
+    def wake(self, task_id: str) -> None:
+        """A waiting task may go on (an approval was granted): it is ready again."""
+        task = self._tasks[task_id]
+        if task.status is not Status.WAITING:
+            raise ValueError(f"task {task_id!r} is {task.status.value}, not waiting")
+        self._resume_waiting(task)
+
+    def fail_waiting(self, task_id: str) -> Failed:
+        """A waiting task fails for good (an approval was refused); its branch is skipped."""
+        task = self._tasks[task_id]
+        if task.status is not Status.WAITING:
+            raise ValueError(f"task {task_id!r} is {task.status.value}, not waiting")
+        self._stop_waiting(task)
+        task.status = Status.FAILED
+        if self.limits.fail_fast:
+            self.halted = True
+        skipped = self._skip_descendants(task)
+        self._settled(task)
+        return Failed(task_id, task.attempt, skipped)
 
     def on_paused(self, task_id: str, attempt: int, steps_used: int) -> None:
         """A running attempt stopped because a budget cannot cover its next call: the task is
@@ -365,6 +461,7 @@ class Scheduler:
         task = self._current(task_id, attempt)
         self._finish(task, steps_used)
         task.status = Status.CANCELLED
+        self._settled(task)
 
     def replace(self, task_ids: list[str]) -> None:
         """Mark a failed branch (the failed task and its skipped descendants) as replaced by a
@@ -374,6 +471,7 @@ class Scheduler:
             if task.status not in (Status.FAILED, Status.SKIPPED):
                 raise ValueError(f"task {task_id!r} is {task.status.value}, not failed or skipped")
             task.status = Status.REPLACED
+            self._settled(task)
 
     def halt(self) -> None:
         """Dispatch nothing more (cancellation, fail-fast)."""
@@ -386,6 +484,46 @@ class Scheduler:
         if task.status is not Status.RUNNING or task.attempt != attempt:
             raise StaleAttempt(task_id, attempt, task.attempt)
         return task
+
+    def _wait_on(self, task: _Task) -> bool:
+        """Count what a waiting task still waits on; wake it if nothing is left."""
+        if not task.waiting_for:
+            return False
+        task.unsettled = 0
+        for other_id in task.waiting_for:
+            if self._tasks[other_id].status not in TERMINAL:
+                task.unsettled += 1
+                self._watchers.setdefault(other_id, []).append(task.info.id)
+        if task.unsettled == 0:
+            self._resume_waiting(task)
+            return True
+        return False
+
+    def _settled(self, task: _Task) -> None:
+        """A task has ended: the tasks waiting on it may go on."""
+        for waiter_id in self._watchers.pop(task.info.id, ()):
+            waiter = self._tasks[waiter_id]
+            if waiter.status is Status.WAITING:
+                waiter.unsettled -= 1
+                if waiter.unsettled == 0:
+                    self._resume_waiting(waiter)
+
+    def _stop_waiting(self, task: _Task) -> None:
+        self._waiting.discard(task.info.id)
+        for other_id in task.waiting_for:
+            watchers = self._watchers.get(other_id)
+            if watchers and task.info.id in watchers:
+                watchers.remove(task.info.id)
+                if not watchers:
+                    del self._watchers[other_id]
+        task.waiting_for = ()
+        task.unsettled = 0
+
+    def _resume_waiting(self, task: _Task) -> None:
+        self._stop_waiting(task)
+        task.info = task.info._replace(max_attempts=task.info.max_attempts + 1)
+        self.unstarted += 1
+        self._make_ready(task)
 
     def _make_ready(self, task: _Task) -> None:
         task.status = Status.READY
@@ -419,6 +557,7 @@ class Scheduler:
                 self.unstarted -= 1
                 skipped.append(dependent.info.id)
                 stack.extend(dependent.dependents)
+                self._settled(dependent)
         if skipped:
             gone = set(skipped)
             self._ready = [e for e in self._ready if e[2] not in gone]
@@ -438,6 +577,10 @@ class Scheduler:
                 for dep in task.info.deps:
                     assert self._tasks[dep].status is Status.SUCCEEDED, (task.info.id, dep)
             assert task.attempts_here <= task.info.max_attempts, task.info.id
+            assert (task.status is Status.WAITING) == (task.info.id in self._waiting), task.info.id
+            if task.status is Status.WAITING and self._started:
+                left = [t for t in task.waiting_for if self._tasks[t].status not in TERMINAL]
+                assert len(left) == task.unsettled and (left or not task.waiting_for), task.info.id
         assert running == self.running <= self.limits.concurrency
         assert unstarted == self.unstarted, (unstarted, self.unstarted)
         for kind, n in by_kind.items():

@@ -58,6 +58,7 @@ class Model:
     running: dict[str, Attempt] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     last_attempt: dict[str, int] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)
 
 
 @st.composite
@@ -172,6 +173,47 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.core.on_success(tid, attempt, 1)
         assert (self.core.counts(), self.core.pool.spent, self.core.pool.reserved) == before
 
+    @rule(data=st.data())
+    def suspend(self, data: st.DataObject) -> None:
+        """A running attempt ends waiting: for a decision, or on later tasks outside its
+        branch (as an orchestrator waits on the sub-agents it spawned)."""
+        if not self.model.running:
+            return
+        d = self._pick_running(data).dispatch
+        i = int(d.task_id[1:])
+        below = nx.descendants(self._graph(), d.task_id)
+        later = [t for t in self.infos if int(t[1:]) > i and t not in below]
+        on = data.draw(
+            st.lists(st.sampled_from(later), max_size=3, unique=True) if later else st.just([]),
+            label="waits on",
+        )
+        used = data.draw(st.integers(0, d.allowance), label="steps used")
+        ready_now = self.core.suspend(d.task_id, d.attempt, used, on=on)
+        del self.model.running[d.task_id]
+        ended = all(self.core.status(t) in TERMINAL for t in on)
+        assert ready_now == (bool(on) and ended)
+        expected = Status.READY if ready_now else Status.WAITING
+        assert self.core.status(d.task_id) is expected
+        if not ready_now:
+            self.model.waiting.add(d.task_id)
+
+    @rule(data=st.data(), approve=st.booleans())
+    def decide(self, data: st.DataObject, approve: bool) -> None:
+        """An outside decision on a task waiting for one."""
+        deciding = sorted(t for t in self.model.waiting if not self.core.waiting_for(t))
+        if not deciding:
+            return
+        tid = data.draw(st.sampled_from(deciding), label="decided")
+        self.model.waiting.discard(tid)
+        if approve:
+            self.core.wake(tid)
+            assert self.core.status(tid) is Status.READY
+        else:
+            failed = self.core.fail_waiting(tid)
+            assert failed.task_id == tid and self.core.status(tid) is Status.FAILED
+            for skipped in failed.skipped:
+                assert self.core.status(skipped) is Status.SKIPPED
+
     # -- invariants -----------------------------------------------------------------------
 
     @invariant()
@@ -181,8 +223,19 @@ class SchedulerMachine(RuleBasedStateMachine):
 
     @invariant()
     def attempts_stay_within_the_limit(self) -> None:
-        for tid, n in self.model.attempts.items():
-            assert n <= self.infos[tid].max_attempts
+        if self.sched is None:
+            return
+        for tid, n in self.model.attempts.items():  # every wake allows one attempt more
+            assert n <= self.core.info(tid).max_attempts <= self.infos[tid].max_attempts + n
+
+    @invariant()
+    def waiting_tasks_are_known_to_the_core(self) -> None:
+        if self.sched is None:
+            return
+        self.model.waiting = {
+            t for t in self.model.waiting if self.core.status(t) is Status.WAITING
+        }
+        assert set(self.core.waiting()) == self.model.waiting
 
     @invariant()
     def the_pool_is_never_overdrawn(self) -> None:
@@ -214,7 +267,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert d.attempt == self.model.last_attempt.get(d.task_id, 0) + 1
         self.model.last_attempt[d.task_id] = d.attempt
         self.model.attempts[d.task_id] = self.model.attempts.get(d.task_id, 0) + 1
-        assert self.model.attempts[d.task_id] <= info.max_attempts
+        assert self.model.attempts[d.task_id] <= self.core.info(d.task_id).max_attempts
         self.model.running[d.task_id] = Attempt(d, self.now)
 
     def _pick_running(self, data: st.DataObject) -> Attempt:
@@ -226,7 +279,7 @@ class SchedulerMachine(RuleBasedStateMachine):
     ) -> None:
         if isinstance(result, Retry):
             assert retryable and not self.core.halted
-            assert self.model.attempts[d.task_id] < self.infos[d.task_id].max_attempts
+            assert self.model.attempts[d.task_id] < self.core.info(d.task_id).max_attempts
             delay = result.at - self.now  # up to float rounding of now + delay
             assert -EPS <= delay <= max(POLICY.cap_s, hint or 0.0) + EPS
             if hint is not None:
@@ -264,6 +317,12 @@ class SchedulerMachine(RuleBasedStateMachine):
                 d = self.model.running.pop(min(self.model.running)).dispatch
                 self.core.on_success(d.task_id, d.attempt, d.allowance)
                 self.model.succeeded.add(d.task_id)
+                continue
+            if self.core.stalled():  # only decisions can move it on: approve them all
+                deciding = [t for t in self.core.waiting() if not self.core.waiting_for(t)]
+                assert deciding, "stalled with no task waiting for a decision"
+                for tid in deciding:
+                    self.core.wake(tid)
                 continue
             wake = self.core.next_wakeup()
             assert wake is not None, "not done, nothing running, nothing to wait for"
