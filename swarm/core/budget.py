@@ -84,6 +84,9 @@ class Budget:
     spent_cost_usd: float = 0.0
     held_tokens: int = 0
     held_cost_usd: float = 0.0
+    held_calls: int = 0
+    """How many reservations are held; the float dust of ``held_cost_usd`` is cleared only
+    when none is (a call may reserve cost and no tokens)."""
 
     def shortfall(self, tokens: int, cost_usd: float) -> Shortfall | None:
         """Why a call of this size can never run (what is spent leaves too little), or None."""
@@ -113,13 +116,15 @@ class Budget:
             return None
         self.held_tokens += tokens
         self.held_cost_usd += cost_usd
+        self.held_calls += 1
         return Reservation(tokens, cost_usd)
 
     def settle(self, reservation: Reservation, tokens: int, cost_usd: float) -> None:
         """Release a reservation and charge what the call really used."""
         self.held_tokens -= reservation.tokens
         self.held_cost_usd -= reservation.cost_usd
-        if self.held_tokens == 0:
+        self.held_calls -= 1
+        if self.held_calls == 0:
             self.held_cost_usd = 0.0  # no float dust left behind once nothing is held
         self.spent_tokens += tokens
         self.spent_cost_usd += cost_usd

@@ -416,12 +416,21 @@ class Scheduler:
         otherwise until every task in ``on`` has ended, whatever the outcome (unlike a
         dependency, a failed one does not skip the waiter), and is then ready again by itself.
         Returns True if it is ready at once (everything in ``on`` had already ended). Every
-        wake gives the task one more attempt on top of its retry limit."""
+        wake gives the task one more attempt on top of its retry limit. A wait that could
+        never end is refused with ValueError: on itself, on an unknown task, or on a task that
+        cannot end before this one (a descendant, or one waiting, directly or through its
+        dependencies, on this task)."""
         task = self._current(task_id, attempt)
         ids = tuple(dict.fromkeys(on))
         for other in ids:
             if other == task_id or other not in self._tasks:
                 raise ValueError(f"task {task_id!r} cannot wait on {other!r}")
+        loop = self._wait_loop(task_id, ids)
+        if loop:
+            raise ValueError(
+                f"task {task_id!r} cannot wait on {loop[0]!r}: it would wait for itself "
+                f"({' -> '.join([task_id, *loop])})"
+            )
         self._finish(task, steps_used)
         task.status = Status.WAITING
         task.waiting_for = ids
@@ -484,6 +493,27 @@ class Scheduler:
         if task.status is not Status.RUNNING or task.attempt != attempt:
             raise StaleAttempt(task_id, attempt, task.attempt)
         return task
+
+    def _wait_loop(self, task_id: str, on: tuple[str, ...]) -> list[str]:
+        """The path by which one of ``on`` cannot end before ``task_id`` does (empty: none).
+
+        A task that has not ended cannot end before its dependencies and, while it waits,
+        before the tasks it waits on; a wait that closes a loop of these would never end."""
+        seen: set[str] = set()
+        stack: list[tuple[str, list[str]]] = [(other, [other]) for other in reversed(on)]
+        while stack:
+            current, path = stack.pop()
+            if current == task_id:
+                return path
+            if current in seen:
+                continue
+            seen.add(current)
+            node = self._tasks[current]
+            if node.status in TERMINAL:
+                continue
+            nexts = (*node.info.deps, *node.waiting_for)
+            stack.extend((n, [*path, n]) for n in reversed(nexts) if n in self._tasks)
+        return []
 
     def _wait_on(self, task: _Task) -> bool:
         """Count what a waiting task still waits on; wake it if nothing is left."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -188,6 +188,13 @@ class SchedulerMachine(RuleBasedStateMachine):
             label="waits on",
         )
         used = data.draw(st.integers(0, d.allowance), label="steps used")
+        if self._closes_loop(d.task_id, on):
+            before = self.core.counts(), self.core.pool.spent, self.core.pool.reserved
+            with pytest.raises(ValueError, match="would wait for itself"):
+                self.core.suspend(d.task_id, d.attempt, used, on=on)
+            assert (self.core.counts(), self.core.pool.spent, self.core.pool.reserved) == before
+            assert self.core.status(d.task_id) is Status.RUNNING
+            return
         ready_now = self.core.suspend(d.task_id, d.attempt, used, on=on)
         del self.model.running[d.task_id]
         ended = all(self.core.status(t) in TERMINAL for t in on)
@@ -196,6 +203,25 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert self.core.status(d.task_id) is expected
         if not ready_now:
             self.model.waiting.add(d.task_id)
+
+    def _closes_loop(self, waiter: str, on: list[str]) -> bool:
+        """Computed apart from the core: would ``waiter`` waiting on ``on`` close a loop of
+        "cannot end before" (dependencies and waits) among tasks that have not ended?"""
+        blocked = nx.DiGraph()
+        for tid in self.infos:
+            if self.core.status(tid) in TERMINAL:
+                continue
+            blocked.add_node(tid)
+            for dep in self.infos[tid].deps:
+                blocked.add_edge(tid, dep)
+            for other in self.core.waiting_for(tid):
+                blocked.add_edge(tid, other)
+        blocked.add_edges_from((waiter, other) for other in on)
+        return any(
+            other in blocked and nx.has_path(blocked, other, waiter)
+            for other in on
+            if self.core.status(other) not in TERMINAL
+        )
 
     @rule(data=st.data(), approve=st.booleans())
     def decide(self, data: st.DataObject, approve: bool) -> None:
@@ -354,6 +380,11 @@ TestScheduler = SchedulerMachine.TestCase
 
 
 @settings(max_examples=100, deadline=None, database=None)
+@example(
+    max_tokens=1,
+    max_cost=1.0,
+    calls=[(0, 0.0, 0.0, False), (0, 1.0, 0.0, True), (0, 1.0, 0.0, False)],
+)
 @given(
     max_tokens=st.integers(1, 5000),
     max_cost=st.floats(0.01, 10.0),

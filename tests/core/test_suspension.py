@@ -198,3 +198,26 @@ def test_bad_calls_are_refused() -> None:
         sched.wake("b")
     with pytest.raises(ValueError, match="not waiting"):
         sched.fail_waiting("b")
+
+
+def test_a_wait_that_could_never_end_is_refused() -> None:
+    # t4 needs t0; t0 waits on t1; t1 waiting on t4 would wait for itself through t4 -> t0.
+    sched = core(info("t0"), info("t1"), info("t4", "t0"), info("free"))
+    ds = {d.task_id: d for d in sched.dispatch(0.0)}
+    assert sched.suspend("t0", ds["t0"].attempt, 0, on=["t1"]) is False
+    with pytest.raises(ValueError, match=r"would wait for itself \(t1 -> t4 -> t0 -> t1\)"):
+        sched.suspend("t1", ds["t1"].attempt, 0, on=["t4"])
+    with pytest.raises(ValueError, match="would wait for itself"):
+        sched.suspend("t1", ds["t1"].attempt, 0, on=["free", "t0"])
+    assert sched.status("t1") is Status.RUNNING and sched.running == 2
+    sched.check_invariants()
+    # A task that has ended blocks nothing: waiting on it is fine.
+    sched.on_success("free", ds["free"].attempt, 1)
+    assert sched.suspend("t1", ds["t1"].attempt, 0, on=["free"]) is True
+
+
+def test_waiting_on_a_descendant_is_refused() -> None:
+    sched = core(info("top"), info("mid", "top"), info("low", "mid"))
+    [d] = sched.dispatch(0.0)
+    with pytest.raises(ValueError, match=r"top -> low -> mid -> top"):
+        sched.suspend("top", d.attempt, 0, on=["low"])
