@@ -17,7 +17,15 @@ import typer
 from swarm.api import Swarm
 from swarm.api_settings import RunSettings
 from swarm.api_types import RunSummary
-from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, app, err_console
+from swarm.cli.app import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PAUSED,
+    EXIT_WAITING,
+    app,
+    err_console,
+)
 from swarm.cli.inspect_text import money, stdout_console
 from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.progress import Progress
@@ -30,7 +38,12 @@ from swarm.validation import validate_file
 
 
 def _exit_code(status: str) -> int:
-    codes = {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED, "paused": EXIT_PAUSED}
+    codes = {
+        "succeeded": EXIT_OK,
+        "cancelled": EXIT_CANCELLED,
+        "paused": EXIT_PAUSED,
+        "waiting": EXIT_WAITING,
+    }
     return codes.get(status, EXIT_FAILED)
 
 
@@ -149,6 +162,15 @@ def _report(result: RunSummary, as_json: bool) -> None:
     )
     if summary["status"] == "cancelled":
         console.print(f"  resume with: swarm resume {summary['run_id']} --db {summary['db']}")
+    if summary["status"] == "waiting":
+        waiting = summary.get("waiting") or {}
+        names = ", ".join(sorted(waiting)[:10]) + (" …" if len(waiting) > 10 else "")
+        console.print(
+            f"  waiting: {len(waiting)} task(s) wait for a decision ({names})\n"
+            f"  continue with: swarm resume {summary['run_id']} --db {summary['db']}",
+            markup=False,
+            soft_wrap=True,
+        )
     if summary["status"] == "paused":
         paused = summary["paused"]
         console.print(

@@ -81,6 +81,8 @@ class RunAttempts:
     _pump: Callable[[], None]
     _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
     _maybe_replan: Callable[[Failed, str], None]
+    _suspend_after: Callable[[Dispatch, dict[str, Any], tuple[str, ...], str], None]
+    add_tasks: Callable[..., None]
     cancel: Callable[..., None]
     fatal: TaskError | None
     """An error that ended the run at once (``ProviderError.ends_run``), raised by the run."""
@@ -95,6 +97,8 @@ class RunAttempts:
     def _start_worker(self, op: AttemptStarted) -> None:
         """Hand a committed attempt to an idle pool worker, adding a worker if none is idle."""
         self._awaiting -= 1
+        if not self._is_current(op.task_id, op.attempt):
+            return  # suspended at dispatch: the attempt waits, no worker runs it
         if self._stopping or self._tg is None or self.cancelled:
             self._record_cancelled(op.task_id, op.attempt, time.time(), ())
             return
@@ -270,6 +274,10 @@ class RunAttempts:
         if isinstance(error, BudgetExhausted):
             self._paused(d, error, common)
             return
+        if error is None and ctx.wait_on is not None:
+            error = self._wait_after(d, ctx, common)
+            if error is None:
+                return
         if error is None and ctx.expansion:
             error = self._expand(d, ctx, common)
             if error is None:
@@ -328,6 +336,25 @@ class RunAttempts:
             self._submit_skips(decision)
             self._maybe_replan(decision, str(error))
         self._pump()
+
+    def _wait_after(
+        self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]
+    ) -> TaskError | None:
+        """The worker asked to wait on ``ctx.wait_on`` (tasks it may add in
+        ``ctx.expansion``, which then start on their own rather than join it)."""
+        assert ctx.wait_on is not None
+        children = list(ctx.expansion)
+        taken = [c.id for c in children if c.id in self.specs]
+        if taken:
+            return TaskError(f"added task ids already exist: {taken[:5]}", retryable=False)
+        known = {*self.specs, *(c.id for c in children)}
+        unknown = [t for t in ctx.wait_on if t not in known]
+        if unknown:
+            return TaskError(f"cannot wait on unknown tasks: {unknown[:5]}", retryable=False)
+        self.add_tasks(children, reason="spawn")
+        self._suspend_after(d, common, tuple(ctx.wait_on), "spawn")
+        self._pump()
+        return None
 
     def _paused(self, d: Dispatch, error: BudgetExhausted, common: dict[str, Any]) -> None:
         """A call found the budget spent: the task goes back to pending and the run pauses

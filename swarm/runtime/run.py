@@ -33,7 +33,7 @@ from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.runtime.tool_journal import StoreToolJournal, interrupted_calls
 from swarm.store.batch import FIRST_EPOCH
-from swarm.store.records import NewRun, NewTask
+from swarm.store.records import NewRun, NewTask, Wait
 from swarm.store.store import Store
 from swarm.telemetry import live as live_trace
 from workers.registry import registry
@@ -174,6 +174,8 @@ class _Setup:
     unrecorded: tuple[NewTask, ...] = ()
     """Tasks of a resumed run's plan with no row (a crash came between the run's first two
     transactions): the driver writes them before anything else."""
+    waits: dict[str, Wait] = field(default_factory=dict)
+    """A resumed run's waiting tasks, restored into the core and the driver."""
 
 
 async def _execute(
@@ -304,12 +306,14 @@ async def _resume(
         await store.retry_tasks(run_id, *rerun, epoch=epoch)
     await store.mark_interrupted(run_id, epoch=epoch)
     rows = await store.load_tasks(run_id)
+    waits = await store.waits(run_id)
     graph = Dag(plan)
     scheduler = build_scheduler(
         plan, graph, registry(), fail_fast=options.fail_fast, seed=options.seed
     )
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True, epoch=epoch)
+    setup.waits = waits
     spent_steps = 0
     for row in rows:
         spent_steps += row.steps_used
@@ -320,6 +324,9 @@ async def _resume(
             setup.state.results[row.task_id] = row.result or ""
         elif row.status in _KEPT:  # failed stays failed: `swarm retry` runs it again
             scheduler.restore(row.task_id, Status(row.status), row.attempt)
+        elif row.status == Status.WAITING.value:  # waits again, on what it waited on
+            on = waits[row.task_id].on if row.task_id in waits else ()
+            scheduler.restore(row.task_id, Status.WAITING, row.attempt, on=on)
         else:
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
@@ -367,6 +374,7 @@ async def _drive(
         replan=make_replanner(setup.plan, provider) if setup.options.max_replans else None,
         max_replans=setup.options.max_replans,
         graph=setup.graph,
+        waits=setup.waits,
     )
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls, setup.open_intents)
     driver_box.append(driver)
@@ -410,6 +418,8 @@ async def _drive(
     summary["unpriced_models"] = unpriced(driver.prices, plan_models(plan))
     if driver.core.paused is not None:
         summary["paused"] = driver.core.paused.as_dict()
+    if end.status == "waiting":
+        summary["waiting"] = driver.waiting_summary()
     return summary
 
 
