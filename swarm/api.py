@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -281,13 +282,7 @@ class Swarm:
         handle = RunHandle(self, ready.run_id or runs.new_run_id())
         ready = Prepared(ready.plan, ready.options, handle.run_id, ready.warnings)
         user_hooks = hooks or runs.Hooks()
-        watched = runs.Hooks(
-            on_start=handle._attach(user_hooks.on_start),
-            on_tick=user_hooks.on_tick,
-            on_warning=user_hooks.on_warning,
-            handle_signals=user_hooks.handle_signals,
-            extra=user_hooks.extra,
-        )
+        watched = dataclasses.replace(user_hooks, on_start=handle._attach(user_hooks.on_start))
         raised: BaseException | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(handle._drive, self.execute_prepared(ready, watched))

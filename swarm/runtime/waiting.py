@@ -145,6 +145,11 @@ class RunWaiting:
         """The tasks waiting now, and on what."""
         return dict(self._waits)
 
+    def stop_keeping_open(self) -> None:
+        """Let the run end ``waiting`` once only decisions can move it on."""
+        self.keep_waiting = False
+        self._pump()
+
     def _ends_waiting(self) -> bool:
         """Only decisions can move the run on and nobody keeps it open for them: it ends
         ``waiting`` (resumable)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swarm.store.ops import (
+    ApprovalRequested,
     AttemptFinished,
     AttemptStarted,
     CallCreated,
@@ -134,6 +135,10 @@ WAIT_FAILED_SQL = (
     "UPDATE tasks SET status = 'failed', error = ?, error_kind = ?, finished_at = ?"
     " WHERE run_id = ? AND task_id = ? AND attempt = ? AND status = 'waiting'"
 )
+INSERT_APPROVAL_SQL = (
+    "INSERT INTO approvals (run_id, task_id, attempt, requested_at, prompt)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
 
 FINISH_EVENTS = {
@@ -165,6 +170,7 @@ _OP_TYPES = (
     TaskWaiting,
     TaskWoken,
     WaitFailed,
+    ApprovalRequested,
 )
 
 
@@ -181,6 +187,7 @@ class Segment:
     """Fenced results with their index in the batch, in submission order."""
     woken: list[Row] = field(default_factory=list)
     wait_failed: list[Row] = field(default_factory=list)
+    approvals: list[Row] = field(default_factory=list)
     skipped: list[Row] = field(default_factory=list)
     run_finished: list[tuple[int, Row]] = field(default_factory=list)
     """Run ends with their index in the batch: refused with a result of the same run that the
@@ -205,7 +212,7 @@ class Plan:
             n += len(s.created) + len(s.run_started) + len(s.tasks_added) + len(s.plans)
             n += len(s.attempt_started) + 3 * len(s.finished) + len(s.skipped)
             n += len(s.run_finished) + len(s.cancelled) + len(s.calls) + len(s.calls_finished)
-            n += len(s.replaced) + len(s.woken) + len(s.wait_failed)
+            n += len(s.replaced) + len(s.woken) + len(s.wait_failed) + len(s.approvals)
         return n
 
 
@@ -351,7 +358,7 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _ATTEMPT_STARTED, [(op.run_id, op.task_id)]
     if isinstance(op, AttemptFinished | TaskWaiting):
         return _ATTEMPT_FINISHED, [(op.run_id, op.task_id)]
-    if isinstance(op, TaskWoken | WaitFailed):
+    if isinstance(op, TaskWoken | WaitFailed | ApprovalRequested):
         return _SKIPPED, [(op.run_id, op.task_id)]
     if isinstance(op, CallCreated):
         return _ATTEMPT_STARTED, [("call", op.run_id, op.ref)]
@@ -407,6 +414,12 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         )
     elif isinstance(op, TaskWaiting | TaskWoken | WaitFailed):
         _add_wait(seg, events, index, op)
+    elif isinstance(op, ApprovalRequested):
+        seg.approvals.append((op.run_id, op.task_id, op.attempt, op.at, op.prompt))
+        data = _dumps({"prompt": op.prompt, "timeout_s": op.timeout_s})
+        events.append(
+            (_NO_FENCE, (op.run_id, op.at, "approval.requested", op.task_id, op.attempt, data))
+        )
     elif isinstance(op, RunCreated):
         run_row, rows, event_row = created_rows(op.run, op.tasks_now)
         seg.created.append(run_row)
@@ -514,4 +527,5 @@ def _has_rows(seg: Segment) -> bool:
         or seg.replaced
         or seg.woken
         or seg.wait_failed
+        or seg.approvals
     )

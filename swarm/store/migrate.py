@@ -21,7 +21,7 @@ from swarm.store.engine import reader
 if TYPE_CHECKING:  # alembic is imported only when a migration has to run (start-up time)
     from alembic.config import Config
 
-HEAD = "0004"
+HEAD = "0005"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
 
 

@@ -197,3 +197,23 @@ artifacts = Table(
     ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
     UniqueConstraint("run_id", "path"),
 )
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("requested_at", REAL, nullable=False),
+    Column("prompt", Text),
+    Column("decision", Text),
+    Column("decided_by", Text),
+    Column("decided_at", REAL),
+    Column("note", Text),
+    PrimaryKeyConstraint("run_id", "task_id", "attempt"),
+    ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
+)
+"""One row per approval gate reached: written by the driver with the task's wait (``attempt``
+is the attempt that waits), decided once by anyone (``decision`` ``approved`` or ``rejected``,
+a compare-and-set on ``decision IS NULL``: see :mod:`swarm.store.approvals`); the driver
+applies the decision to the task."""

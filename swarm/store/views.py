@@ -184,6 +184,38 @@ VIEWS: dict[str, str] = {
 """Every view, by name: the ``SELECT`` it runs (ordered as ``docs/database.md`` lists them)."""
 
 
+PENDING_APPROVALS = """
+SELECT
+    a.run_id,
+    a.task_id,
+    t.title,
+    t.kind,
+    a.attempt,
+    a.requested_at,
+    a.prompt,
+    t.deps_json,
+    r.goal,
+    r.status AS run_status
+FROM approvals AS a
+JOIN tasks AS t ON t.run_id = a.run_id AND t.task_id = a.task_id
+JOIN runs AS r ON r.run_id = a.run_id
+WHERE a.decision IS NULL AND t.status = 'waiting' AND t.attempt = a.attempt
+"""
+"""Approval gates waiting for a person: undecided, and the task still waits on them. Plain
+SQL (no SQLite functions), as every dialect's store reads it the same way."""
+
+APPROVAL_VIEWS: dict[str, str] = {"pending_approvals": PENDING_APPROVALS}
+"""Views over ``approvals``, created by revision ``0005`` (after the table), not ``0003``."""
+
+
+def approval_create_statements() -> list[str]:
+    return [f"CREATE VIEW {name} AS {sql.strip()}" for name, sql in APPROVAL_VIEWS.items()]
+
+
+def approval_drop_statements() -> list[str]:
+    return [f"DROP VIEW IF EXISTS {name}" for name in reversed(APPROVAL_VIEWS)]
+
+
 def create_statements() -> list[str]:
     """``CREATE VIEW`` for every view, in order."""
     return [f"CREATE VIEW {name} AS {sql.strip()}" for name, sql in VIEWS.items()]

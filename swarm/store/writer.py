@@ -589,6 +589,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
             )
         _many(conn, sql.TASK_WOKEN_SQL, seg.woken)
         _many(conn, sql.WAIT_FAILED_SQL, seg.wait_failed)
+        _many(conn, sql.INSERT_APPROVAL_SQL, seg.approvals)
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
         refused.update(i for i, row in seg.run_finished if row[-1] in taken)
