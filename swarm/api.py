@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import getpass
+import os
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -36,7 +38,15 @@ from typing_extensions import Unpack
 from planners import PlannerSettings, plan_goal
 from swarm.api_settings import Prepared, RunSettings, budget_overrides, prepare
 from swarm.api_submit import submit_goal
-from swarm.api_types import Artifact, RunEvent, RunInfo, RunSummary, TaskResult
+from swarm.api_types import (
+    ApprovalDecision,
+    Artifact,
+    PendingApproval,
+    RunEvent,
+    RunInfo,
+    RunSummary,
+    TaskResult,
+)
 from swarm.errors import RunNotFound
 from swarm.plan import Plan
 from swarm.providers.base import Provider
@@ -44,6 +54,7 @@ from swarm.providers.factory import make_provider
 from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
+from swarm.store.approvals import ApprovalStore
 from swarm.store.engine import default_db
 from swarm.store.queries import Queries
 from swarm.store.store import Store
@@ -159,18 +170,21 @@ class Swarm:
         plan: PlanLike,
         *,
         hooks: runs.Hooks | None = None,
+        wait_approvals: bool = False,
         **settings: Unpack[RunSettings],
     ) -> RunSummary:
         """Record and run a plan to its end. ``settings`` (:class:`RunSettings`) override the
         plan's budget and defaults; ``hooks`` feed a live display. Every check that can fail
-        is made before anything is written."""
+        is made before anything is written. A run whose only remaining work waits for
+        approvals ends ``waiting`` (resumable), or with ``wait_approvals`` keeps waiting."""
         ready = self.prepare(plan, **settings)
-        return await self.execute_prepared(ready, hooks)
+        return await self.execute_prepared(ready, hooks, wait_approvals=wait_approvals)
 
     async def execute_prepared(
-        self, ready: Prepared, hooks: runs.Hooks | None = None
+        self, ready: Prepared, hooks: runs.Hooks | None = None, *, wait_approvals: bool = False
     ) -> RunSummary:
         """Run what :meth:`prepare` checked (the CLI shows its warnings before the run)."""
+        hooks = _waiting(hooks, wait_approvals)
         _warn(ready.warnings, hooks)
         store = await self.store()
         data = await runs.execute(
@@ -224,13 +238,16 @@ class Swarm:
         *,
         hooks: runs.Hooks | None = None,
         limits: Mapping[str, Any] | None = None,
+        wait_approvals: bool = False,
     ) -> RunSummary:
         """Continue a run from the database; finished tasks are not run again, failed ones stay
         failed (see :meth:`retry`). ``limits`` changes budget fields first
-        (``{"max_tokens": 50_000}``): a paused run goes on. Without a provider of its own, this
-        Swarm uses the one the run was started with."""
+        (``{"max_tokens": 50_000}``): a paused run goes on. Approvals decided meanwhile take
+        effect now; ``wait_approvals`` keeps the run going while it waits for more. Without a
+        provider of its own, this Swarm uses the one the run was started with."""
         store = await self._existing_store(run_id)
         provider = await self._provider_of(store, run_id)
+        hooks = _waiting(hooks, wait_approvals)
         data = await runs.resume(store, run_id, provider, hooks=hooks, limits=limits)
         return RunSummary.from_dict(data)
 
@@ -250,6 +267,38 @@ class Swarm:
             store, run_id, provider, tasks=tasks, hooks=hooks, limits=limits
         )
         return RunSummary.from_dict(data)
+
+    # -- approvals --------------------------------------------------------------------------
+
+    async def approvals(self, run_id: str | None = None) -> list[PendingApproval]:
+        """What waits for a decision, in one run or in all (oldest request first)."""
+        store = await self.store() if run_id is None else await self._existing_store(run_id)
+        return [PendingApproval.of(p) for p in await ApprovalStore(store).pending(run_id)]
+
+    async def approve(
+        self, run_id: str, task_id: str, *, note: str | None = None, by: str | None = None
+    ) -> ApprovalDecision:
+        """Let a waiting task run (from any process, while its run goes or not: a live driver
+        applies it within a second, a stopped run at its next resume). ``by`` defaults to the
+        OS user. Once only: :class:`AlreadyDecided` if it was decided."""
+        return await self._decide(run_id, task_id, "approved", note, by)
+
+    async def reject(
+        self, run_id: str, task_id: str, *, note: str | None = None, by: str | None = None
+    ) -> ApprovalDecision:
+        """Fail a waiting task with ``note`` (its descendants are skipped); as :meth:`approve`."""
+        return await self._decide(run_id, task_id, "rejected", note, by)
+
+    async def _decide(
+        self, run_id: str, task_id: str, decision: str, note: str | None, by: str | None
+    ) -> ApprovalDecision:
+        store = await self._existing_store(run_id)
+        made = await ApprovalStore(store).decide(
+            run_id, task_id, decision, by=by or _os_user(), note=note
+        )
+        return ApprovalDecision(
+            run_id, task_id, made.attempt, made.decision, made.decided_by, made.decided_at, note
+        )
 
     async def _provider_of(self, store: Store, run_id: str) -> Provider:
         """This Swarm's provider, or else the one the run was started with."""
@@ -383,6 +432,21 @@ class Swarm:
             return anyio.run(main)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="swarm-sync") as pool:
             return pool.submit(anyio.run, main).result()
+
+
+def _waiting(hooks: runs.Hooks | None, wait_approvals: bool) -> runs.Hooks | None:
+    """``hooks`` that keep a run waiting for approvals, if asked to."""
+    if not wait_approvals:
+        return hooks
+    return dataclasses.replace(hooks or runs.Hooks(), wait_approvals=True)
+
+
+def _os_user() -> str:
+    """Who decides when the caller names nobody: the OS user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"uid {os.getuid()}"
 
 
 def _warn(messages: Sequence[str], hooks: runs.Hooks | None) -> None:
