@@ -47,6 +47,7 @@ from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price
 from swarm.runtime.attempts import RunAttempts, Slot
 from swarm.runtime.budget_gate import BudgetGate
+from swarm.runtime.executor import Executor, LocalExecutor
 from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.runtime.metrics import RunMetrics, compute_metrics
 from swarm.store.ops import (
@@ -125,6 +126,7 @@ class RunDriver(RunGrowth, RunAttempts):
         max_replans: int = 0,
         feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
         graph: Dag | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -133,6 +135,7 @@ class RunDriver(RunGrowth, RunAttempts):
         self.writer = writer
         self.provider = provider
         self.workers = workers
+        self.executor: Executor = executor or LocalExecutor()
         self.budget = budget
         self.gate = BudgetGate(budget, lease=writer.owned_recently)
         """The one limiter on the token and dollar budgets: calls wait there for room."""
