@@ -308,6 +308,8 @@ async def _resume(
     record = await store.load_run(run_id)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
+    if options.executor == "ray" and os.environ.get("SWARM_RAY_ADDRESS"):  # a fresh cluster
+        options = dataclasses.replace(options, ray_address=os.environ["SWARM_RAY_ADDRESS"])
     # Taking the run is the first write, atomic with the judgement that its owner is gone:
     # of two resumes started together, the second sees the first's fresh take and stops.
     # What a resume changes (limits, retried tasks) is written after, fenced by the epoch.

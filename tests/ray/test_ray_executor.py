@@ -197,3 +197,53 @@ async def test_a_node_killed_mid_run_loses_nothing_and_reruns_no_success(
     )
     assert all(succeeded_at[t] == last for t, _, _, last in per_task)  # nothing after it
     assert json.loads(rows(db, "SELECT result FROM tasks WHERE task_id = 't5'")[0][0]) == 5
+
+
+async def test_a_driver_killed_mid_run_is_resumed_on_the_cluster(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """kill -9 of a `swarm execute --executor ray` while its attempts run on the cluster; `swarm
+    resume` (here the same cluster, found through SWARM_RAY_ADDRESS) finishes the run, and no
+    task that had succeeded runs again."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+
+    sleeper = NODE + "import time\nopen('started', 'w').close()\ntime.sleep(1.5)\n"
+    tasks = [code(f"t{i}", sleeper + f"print({i})") for i in range(3)]
+    tasks += [code(f"u{i}", sleeper + f"print({i})", (f"t{i}",)) for i in range(3)]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_data(tasks)))
+    db, runs_dir = tmp_path / "k.db", tmp_path / "runs"
+    swarm = shutil.which("swarm")
+    assert swarm is not None
+    command = [swarm, "execute", str(plan), "--db", str(db), "--artifacts-dir", str(runs_dir)]
+    command += ["--run-id", "k", "--executor", "ray", "--ray-address", cluster.address, "-q"]
+    driver = await anyio.open_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    work = runs_dir / "k" / "work"
+    try:
+        with anyio.fail_after(90):
+            while not list(work.glob("u*/started")):  # noqa: ASYNC110  (another process)
+                await anyio.sleep(0.1)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        await driver.wait()
+    before = dict(rows(db, "SELECT task_id, status FROM tasks"))
+    assert "succeeded" in before.values() and "running" in before.values(), before
+    os.environ["SWARM_RAY_ADDRESS"] = cluster.address
+    store = await Store.open(db)
+    try:
+        summary = await runs.resume(store, "k", ScriptedProvider())
+    finally:
+        await store.close()
+        del os.environ["SWARM_RAY_ADDRESS"]
+    assert summary["status"] == "succeeded"
+    per_task = rows(
+        db, "SELECT task_id, SUM(status = 'succeeded'), COUNT(*) FROM attempts GROUP BY task_id"
+    )
+    assert all(ok == 1 for _, ok, _ in per_task), per_task
+    for task_id, status in before.items():
+        if status == "succeeded":  # not run again
+            assert {t: n for t, _, n in per_task}[task_id] == 1
+    assert rows(db, "SELECT COUNT(*) FROM attempts WHERE status = 'interrupted'")[0][0] >= 1
