@@ -102,6 +102,21 @@ PriceOutOption = Annotated[
 """The options `swarm execute` and `swarm run` share."""
 
 
+ExecutorOption = Annotated[
+    str,
+    typer.Option(help="Where attempts run: local (this process) or ray (needs the ray extra)."),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        help="An existing Ray cluster, host:port (else SWARM_RAY_ADDRESS, else a local one)."
+    ),
+]
+RayKindsOption = Annotated[
+    str, typer.Option(help="Kinds whose attempts run on the Ray cluster, comma-separated.")
+]
+
+
 def run_settings(
     *,
     run_id: str | None,
@@ -114,6 +129,9 @@ def run_settings(
     reasoning_effort: str | None,
     max_replans: int,
     prices: dict[str, tuple[float, float]],
+    executor: str = "local",
+    ray_address: str | None = None,
+    ray_kinds: str = "code",
 ) -> RunSettings:
     """The flags as :class:`~swarm.api_settings.RunSettings` (flags left out are left out)."""
     given: dict[str, Any] = {
@@ -128,6 +146,9 @@ def run_settings(
     settings = cast(RunSettings, {k: v for k, v in given.items() if v is not None})
     settings["fail_fast"], settings["max_replans"] = fail_fast, max_replans
     settings["prices"] = prices
+    settings["executor"], settings["ray_kinds"] = executor, ray_kinds.split(",")
+    if ray_address is not None:
+        settings["ray_address"] = ray_address
     return settings
 
 
@@ -230,6 +251,9 @@ def execute(
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
     wait_approvals: WaitApprovalsOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_kinds: RayKindsOption = "code",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -246,6 +270,9 @@ def execute(
         reasoning_effort=reasoning_effort,
         max_replans=max_replans,
         prices=flag_prices(model_name or plan.defaults.model, price_in, price_out),
+        executor=executor,
+        ray_address=ray_address,
+        ray_kinds=ray_kinds,
     )
     swarm = Swarm(
         db or default_db(),

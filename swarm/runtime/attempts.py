@@ -31,6 +31,7 @@ from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
 from swarm.runtime.budget_gate import BudgetGate, deadline_held
+from swarm.runtime.executor import Executor
 from swarm.store.ops import AttemptFinished, AttemptStarted, TasksSkipped
 from swarm.store.writer import Writer
 from swarm.untrusted import clean_text
@@ -62,6 +63,8 @@ class RunAttempts:
     writer: Writer
     provider: Provider
     workers: Mapping[str, Worker]
+    executor: Executor
+    """Where the work of an attempt runs (in this process, or on a cluster)."""
     budget: Budget
     gate: BudgetGate
     prices: dict[str, Price]
@@ -227,7 +230,7 @@ class RunAttempts:
             slot.running = (d, ctx, started, timeout)
             slot.scope.deadline = anyio.current_time() + timeout
             try:
-                result = await self.workers[spec.kind].run(ctx)
+                result = await self.executor.run(ctx, self.workers[spec.kind])
             finally:
                 slot.scope.deadline = math.inf
             slot.running = None

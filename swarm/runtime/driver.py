@@ -48,6 +48,7 @@ from swarm.providers.pricing import Price
 from swarm.runtime.approvals import ApprovalGate
 from swarm.runtime.attempts import RunAttempts, Slot
 from swarm.runtime.budget_gate import BudgetGate
+from swarm.runtime.executor import Executor, LocalExecutor
 from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.runtime.metrics import RunMetrics, compute_metrics
 from swarm.runtime.waiting import Gate, RunWaiting
@@ -132,6 +133,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         keep_waiting: bool = False,
         waits: Mapping[str, Wait] | None = None,
         approvals: ApprovalGate | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -140,6 +142,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self.writer = writer
         self.provider = provider
         self.workers = workers
+        self.executor: Executor = executor or LocalExecutor()
         self.budget = budget
         self.gate = BudgetGate(budget, lease=writer.owned_recently)
         """The one limiter on the token and dollar budgets: calls wait there for room."""

@@ -28,6 +28,7 @@ from swarm.providers.base import CallIntent, Provider
 from swarm.providers.pricing import price_table, unpriced
 from swarm.runtime.approvals import ApprovalGate
 from swarm.runtime.driver import RunDriver, RunState
+from swarm.runtime.executor import open_executor
 from swarm.runtime.journal import StoreJournal
 from swarm.runtime.limits import changed_limits
 from swarm.runtime.metrics import record_run_metrics
@@ -62,6 +63,12 @@ class RunOptions:
     """``--max-replans``: revisions of failed branches the planner may make (0: none)."""
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     """The run's own prices (model → US$ per million input, output tokens), over the table."""
+    executor: str = "local"
+    """``--executor``: ``local`` (this process) or ``ray`` (see ``docs/distributed.md``)."""
+    ray_address: str | None = None
+    """``--ray-address`` / ``SWARM_RAY_ADDRESS`` of an existing cluster (None: a local one)."""
+    ray_kinds: tuple[str, ...] = ("code",)
+    """``--ray-kinds``: the kinds whose attempts run on the cluster."""
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -74,6 +81,9 @@ class RunOptions:
             "rate_limit": self.rate_limit,
             "max_replans": self.max_replans,
             "prices": {model: list(pair) for model, pair in self.prices.items()},
+            "executor": self.executor,
+            "ray_address": self.ray_address,
+            "ray_kinds": list(self.ray_kinds),
         }
 
     @classmethod
@@ -88,6 +98,9 @@ class RunOptions:
             rate_limit=config.get("rate_limit"),
             max_replans=int(config.get("max_replans", 0)),
             prices={m: (float(p[0]), float(p[1])) for m, p in config.get("prices", {}).items()},
+            executor=str(config.get("executor", "local")),
+            ray_address=config.get("ray_address"),
+            ray_kinds=tuple(config.get("ray_kinds", ("code",))),
         )
 
 
@@ -305,6 +318,8 @@ async def _resume(
     record = await store.load_run(run_id)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
+    if options.executor == "ray" and os.environ.get("SWARM_RAY_ADDRESS"):  # a fresh cluster
+        options = dataclasses.replace(options, ray_address=os.environ["SWARM_RAY_ADDRESS"])
     # Taking the run is the first write, atomic with the judgement that its owner is gone:
     # of two resumes started together, the second sees the first's fresh take and stops.
     # What a resume changes (limits, retried tasks) is written after, fenced by the epoch.
@@ -396,7 +411,11 @@ async def _drive(
     if hooks.on_start is not None:
         hooks.on_start(driver)
     try:
-        async with run_tools(setup.plan) as tools:  # MCP server sessions live as long as the run
+        async with (
+            run_tools(setup.plan) as tools,  # MCP server sessions live as long as the run
+            open_executor(setup.options) as executor,
+        ):
+            driver.executor = executor
             journal = StoreToolJournal(writer, setup.run_id, setup.tool_calls)
             driver.tool_hub = dataclasses.replace(tools, journal=journal)
             end = await driver.execute(early_failures=setup.early)
