@@ -299,9 +299,13 @@ SELECT s.run_id, s.goal, s.status, s.created_at, s.started_at, s.finished_at, s.
        s.tasks, s.succeeded, s.failed, s.skipped, s.cancelled, s.running, s.pending,
        s.attempts, s.steps, s.tokens_in, s.tokens_out, s.cost_usd, s.cancel_requested_at,
        r.heartbeat_at, r.owner_pid, r.summary_json,
-       json_extract(r.plan_json, '$.budget.max_concurrency') AS concurrency
+       json_extract(r.plan_json, '$.budget.max_concurrency') AS concurrency,
+       (SELECT COUNT(*) FROM tasks AS w WHERE w.run_id = s.run_id AND w.status = 'waiting')
+           AS waiting
 FROM run_summary AS s JOIN runs AS r ON r.run_id = s.run_id
 """
+"""``waiting`` is counted here, not in the ``run_summary`` view (whose columns revision 0003
+fixed): tasks suspended until a decision or other tasks end."""
 _NEWEST = " ORDER BY s.created_at DESC, s.run_id LIMIT ?"
 _ONE = " WHERE s.run_id = ?"
 
@@ -355,6 +359,7 @@ def _run_summary(row: Row[Any]) -> RunSummary:
         "failed": int(row.failed),
         "skipped": int(row.skipped),
         "cancelled": int(row.cancelled),
+        "waiting": int(row.waiting),
     }
     return RunSummary(
         run_id=row.run_id,

@@ -154,6 +154,8 @@ def test_a_run_left_waiting_exits_5_and_a_rejection_fails_its_branch(
     assert first.code == EXIT_WAITING == 5
     assert "waiting: 1 task(s) wait for a decision (publish)" in first.out
     assert "swarm approvals r" in first.out
+    shown = cli("show", "r", "--db", db)
+    assert "1 pending, 1 waiting" in shown.out and "waiting" in shown.out
     listed = cli("approvals", "--db", db)
     assert "task publish" in listed.out and "asks: is the draft good?" in listed.out
     rejected = cli("reject", "r", "publish", "--note", "too early", "--db", db)
