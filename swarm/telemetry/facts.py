@@ -159,10 +159,16 @@ QUIET_NOTES = frozenset(
         "task.cancelled",
         "task.expanded",
         "task.interrupted",
+        "task.waiting",
+        "task.woken",
+        "approval.requested",
+        "approval.approved",
+        "approval.rejected",
     }
 )
 """Logged events a trace shows otherwise (as spans and their status) or not at all: a cancel
-request is written by another process, so a live exporter never sees it."""
+request is written by another process, so a live exporter never sees it; nor an approval
+decided elsewhere (a wait is its attempt's span, ``swarm.attempt.outcome = suspended``)."""
 
 
 def is_note(event_type: str) -> bool:

@@ -209,6 +209,8 @@ def build_trace(log: RunLog, *, content: bool = False, now: float | None = None)
 def _attempt_status(attempt: AttemptFact, attrs: Attributes) -> tuple[StatusCode, str | None]:
     if attempt.status == "succeeded":
         return "OK", None
+    if attempt.status == "suspended":  # ended waiting (an approval, sub-agents): no error
+        return "UNSET", None
     kind = "timeout" if attempt.status == "timeout" else attempt.error_kind or attempt.status
     attrs["error.type"] = kind
     if attempt.status in ("cancelled", "interrupted", "paused"):
