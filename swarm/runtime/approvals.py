@@ -27,7 +27,7 @@ import anyio
 from swarm.core.clock import Clock
 from swarm.core.scheduler import Status
 from swarm.errors import AlreadyDecided, StoreError
-from swarm.plan import Approval, TaskSpec
+from swarm.plan import Approval
 from swarm.store.approvals import ApprovalStore, Decision
 from swarm.store.ops import ApprovalRequested
 
@@ -61,11 +61,6 @@ class ApprovalGate:
         self._requested = dict(requested or {})
         """Latest request per task (attempt, wall time): a resumed gate's timeout goes on."""
         self._driver: RunDriver | None = None
-
-    @staticmethod
-    def needed(specs: Sequence[TaskSpec]) -> bool:
-        """Whether any task of the plan has an approval gate."""
-        return any(spec.approval for spec in specs)
 
     # -- the gate ---------------------------------------------------------------------------
 

@@ -454,11 +454,9 @@ async def _drive(
     return summary
 
 
-async def _approval_gate(store: Store, setup: _Setup, clock: Clock) -> ApprovalGate | None:
-    """The run's approval gates, with the decisions already made (resume), if it has any."""
-    restored = any(w.reason == "approval" for w in setup.waits.values())
-    if not restored and not ApprovalGate.needed(setup.plan.tasks):
-        return None
+async def _approval_gate(store: Store, setup: _Setup, clock: Clock) -> ApprovalGate:
+    """The run's approval gates, with the decisions already made (resume). Every run has one:
+    tasks added while it goes (a streamed plan, a sub-plan) may carry approvals too."""
     approvals = ApprovalStore(store)
     if setup.created is not None:  # a new run: nothing decided yet
         return ApprovalGate(setup.run_id, approvals, clock)

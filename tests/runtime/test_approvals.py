@@ -6,7 +6,7 @@ was decided while no driver ran; timeouts read the injected clock (hours in virt
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from swarm.errors import AlreadyDecided, NoApproval
-from swarm.plan import Plan
+from swarm.plan import Plan, TaskSpec
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.approvals import ApprovalStore
@@ -283,3 +283,23 @@ async def test_a_run_kept_waiting_for_approvals_can_be_cancelled(tmp_path: Path)
     assert rows(db, "SELECT status FROM tasks WHERE task_id='publish'") == [("waiting",)]
     await decide(db, "publish", "approved")
     assert (await resume(db, ScriptedProvider()))["status"] == "succeeded"
+
+
+async def test_a_task_streamed_in_while_the_run_goes_is_gated_too(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    plan = Plan.model_validate(gated_plan())
+
+    async def stream() -> AsyncIterator[TaskSpec]:
+        for spec in plan.tasks:
+            yield spec
+
+    header = Plan.model_validate(plan_data([{"id": "x", "kind": "llm", "prompt": "x"}]))
+    provider = ScriptedProvider()
+    store = await Store.open(db)
+    try:
+        summary = await runs.execute_streamed(
+            store, header, stream(), provider, runs.RunOptions(), run_id="r"
+        )
+    finally:
+        await store.close()
+    assert summary["status"] == "waiting" and "publish" not in provider.tasks_called()
