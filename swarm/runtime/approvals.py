@@ -160,6 +160,9 @@ class ApprovalGate:
             return
         decision = "approved" if gate.on_timeout == "approve" else "rejected"
         note = f"no decision within {gate.timeout_s:g} s"
+        # Decide only as the run's owner: a driver another process took over (it was paused
+        # past its lease) never confirms its epoch again, so it decides nothing.
+        await driver.writer.owned_recently()
         try:
             made = await self.store.decide(self.run_id, task_id, decision, by=TIMEOUT_BY, note=note)
         except AlreadyDecided:
