@@ -15,6 +15,7 @@ import pytest
 
 from swarm.errors import AlreadyDecided, NoApproval
 from swarm.plan import Plan, TaskSpec
+from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.approvals import ApprovalStore
@@ -303,3 +304,24 @@ async def test_a_task_streamed_in_while_the_run_goes_is_gated_too(tmp_path: Path
     finally:
         await store.close()
     assert summary["status"] == "waiting" and "publish" not in provider.tasks_called()
+
+
+async def test_a_rejected_task_retried_asks_again_and_runs_once_approved(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    await execute(db, gated_plan(), ScriptedProvider())
+    await decide(db, "publish", "rejected", "not yet")
+    assert (await resume(db, ScriptedProvider()))["status"] == "failed"
+    store = await Store.open(db)
+    try:
+        again = await retrying.retry(store, "r", ScriptedProvider())
+    finally:
+        await store.close()
+    assert again["status"] == "waiting"  # the gate asks again, at the task's new attempt
+    assert rows(db, "SELECT attempt, decision FROM approvals ORDER BY attempt") == [
+        (1, "rejected"),
+        (2, None),
+    ]
+    await decide(db, "publish", "approved")
+    provider = ScriptedProvider()
+    assert (await resume(db, provider))["status"] == "succeeded"
+    assert provider.tasks_called() == ["publish", "announce"]
