@@ -15,6 +15,7 @@ import pytest
 
 from swarm.errors import AlreadyDecided, NoApproval
 from swarm.plan import Plan, TaskSpec
+from swarm.providers.sim import SimProvider
 from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
@@ -325,3 +326,22 @@ async def test_a_rejected_task_retried_asks_again_and_runs_once_approved(tmp_pat
     provider = ScriptedProvider()
     assert (await resume(db, provider))["status"] == "succeeded"
     assert provider.tasks_called() == ["publish", "announce"]
+
+
+async def test_a_rejection_asks_the_replanner_when_the_run_allows_revisions(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+    store = await Store.open(db)
+    try:
+        options = runs.RunOptions(max_replans=1, artifacts_dir=str(tmp_path / "runs"))
+        plan = Plan.model_validate(gated_plan())
+        first = await runs.execute(store, plan, SimProvider(), options, run_id="r")
+        assert first["status"] == "waiting"
+        await ApprovalStore(store).decide("r", "publish", "rejected", by="ann", note="redo")
+        await runs.resume(store, "r", SimProvider())
+    finally:
+        await store.close()
+    [(data,)] = rows(db, "SELECT data_json FROM events WHERE type = 'plan.revised'")
+    assert '"failed": "publish"' in data and "rejected by ann: redo" in data
+    assert rows(db, "SELECT status FROM tasks WHERE task_id = 'publish'") == [("replaced",)]
