@@ -98,10 +98,6 @@ class RunWaiting:
             return
         self._waits[op.task_id] = Wait(op.attempt, op.on, op.reason)
 
-    def restore_waits(self, waits: dict[str, Wait]) -> None:
-        """A resumed run's waits (the core was restored with them)."""
-        self._waits.update(waits)
-
     # -- ending a wait ----------------------------------------------------------------------
 
     def wake(self, task_id: str, data: dict[str, Any] | None = None) -> None:
