@@ -37,6 +37,7 @@ from swarm.api_settings import Prepared, RunSettings, budget_overrides, prepare
 from swarm.api_submit import submit_goal
 from swarm.api_types import Artifact, RunEvent, RunInfo, RunSummary, TaskResult
 from swarm.errors import RunNotFound
+from swarm.orchestrate import check_mode, orchestrator_plan
 from swarm.plan import Plan
 from swarm.providers.base import Provider
 from swarm.providers.factory import make_provider
@@ -190,10 +191,16 @@ class Swarm:
         images: Sequence[str] = (),
         planner: PlannerSettings | None = None,
         hooks: runs.Hooks | None = None,
+        mode: str = "plan",
         **settings: Unpack[RunSettings],
     ) -> RunSummary:
         """Plan and execute in one go; tasks start while the planner is still writing. A
-        planner that gives no valid task writes nothing (:class:`PlannerError`)."""
+        planner that gives no valid task writes nothing (:class:`PlannerError`).
+
+        ``mode="orchestrate"``: no plan; the run's root is one ``orchestrator`` task with the
+        goal as its task, spawning sub-agents as it goes (``docs/orchestrator.md``)."""
+        if check_mode(mode, images) == "orchestrate":
+            return await self.execute(orchestrator_plan(goal), hooks=hooks, **settings)
         ready = prepare(
             Plan.model_construct(goal=goal, tasks=[]),
             settings,

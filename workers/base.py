@@ -68,6 +68,11 @@ class TaskContext:
     """The plan's ``title`` of each dependency that has one (aggregators head sections so)."""
     tool_hub: RunTools | None = None
     """The run's fetch settings and MCP servers, shared by every agent."""
+    own_config: dict[str, Any] | None = None
+    """Set by a worker with an :attr:`expansion` that keeps state across its attempts (an
+    orchestrator's turns): its task's new ``config``, recorded with the added tasks."""
+    failures: dict[str, str] = field(default_factory=dict)
+    """Errors of the tasks this one waited on that failed (an orchestrator's sub-agents)."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0

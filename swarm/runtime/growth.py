@@ -95,7 +95,10 @@ class RunGrowth:
         if taken:
             return TaskError(f"fan-out task ids already exist: {taken[:5]}", retryable=False)
         spec = self.specs[d.task_id]
-        joined = spec.model_copy(update={"deps": [*spec.deps, *(c.id for c in children)]})
+        update: dict[str, Any] = {"deps": [*spec.deps, *(c.id for c in children)]}
+        if ctx.own_config is not None:  # the worker's state across attempts (its turns)
+            update["config"] = ctx.own_config
+        joined = spec.model_copy(update=update)
         self.add_tasks(children, reason="expand", replace=joined)
         self._expanding[d.task_id] = [c.id for c in children]
         self._submit_result(
