@@ -241,7 +241,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="40 sub-agents, print only")
     parser.add_argument("--subagents", type=int, default=300)
-    parser.add_argument("--scale", type=float, default=250.0)
+    parser.add_argument("--scale", type=float, default=100.0)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
