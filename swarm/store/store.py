@@ -33,7 +33,7 @@ from swarm.store.engine import (
     reader,
 )
 from swarm.store.failures import is_read_only
-from swarm.store.records import NewRun, RunRecord, TaskRecord
+from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.writer import Fence, OnCommit, Writer, run_id_taken
 
@@ -286,6 +286,30 @@ class Store:
                 found[slot] = CallIntent(str(data["fingerprint"]), float(row.at))
         return found
 
+    async def waits(self, run_id: str) -> dict[str, Wait]:
+        """The run's waiting tasks and what each waits on (from its latest ``task.waiting``
+        event, of the attempt the task row records): what a resume restores."""
+        waiting = select(tasks.c.task_id, tasks.c.attempt).where(
+            tasks.c.run_id == run_id, tasks.c.status == "waiting"
+        )
+        query = (
+            select(events.c.task_id, events.c.attempt, events.c.data_json)
+            .where(events.c.run_id == run_id, events.c.type == "task.waiting")
+            .order_by(events.c.id)
+        )
+        async with self._reading() as conn:
+            current = {t: a for t, a in (await conn.execute(waiting)).all()}
+            if not current:
+                return {}
+            rows = (await conn.execute(query)).all()
+        found = {task_id: Wait(attempt) for task_id, attempt in current.items()}
+        for row in rows:
+            if current.get(row.task_id) == row.attempt:
+                data = json.loads(row.data_json or "{}")
+                on = tuple(str(t) for t in data.get("on", ()))
+                found[row.task_id] = Wait(row.attempt, on, str(data.get("reason", "approval")))
+        return found
+
     async def mark_interrupted(self, run_id: str, *, epoch: int | None = None) -> list[str]:
         """Prepare a resume: put tasks a stopped process left ``running`` or ``cancelled`` back
         to ``pending``.
@@ -417,7 +441,7 @@ class Store:
                 if row is None:
                     raise RunNotFound(run_id, self.path)
                 record = _run_record(row)
-                if record.status in ("succeeded", "failed", "cancelled", "paused"):
+                if record.status in ("succeeded", "failed", "cancelled", "paused", "waiting"):
                     return record
                 now = self._clock()
                 await conn.execute(
