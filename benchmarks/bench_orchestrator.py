@@ -15,7 +15,7 @@ Latency model (per model call, drawn from a seed of the call): time to first tok
 lognormal(median 1.2 s, sigma 0.4), output tokens lognormal(median 250, sigma 0.6), decode
 speed lognormal(median 45 tokens/s, sigma 0.25), the call lasting TTFT + tokens / speed (a
 Replicate or Moonshot K2.6 deployment: about 1-2 s to the first token, 30-60 tokens/s), all
-times divided by ``--scale`` (250: a 6.8 s median call takes 27 ms). Tool steps (the
+times divided by ``--scale`` (100: a 6.8 s median call takes 68 ms). Tool steps (the
 sub-agents' sandboxed ``python``, files) take their real time.
 """
 
@@ -68,7 +68,7 @@ class LatencyModel:
     tokens_sigma: float = 0.6
     tps: float = 45.0
     tps_sigma: float = 0.25
-    scale: float = 250.0
+    scale: float = 100.0
 
     def draw(self, key: str) -> float:
         seed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")

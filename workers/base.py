@@ -74,10 +74,11 @@ class TaskContext:
     tool_hub: RunTools | None = None
     """The run's fetch settings and MCP servers, shared by every agent."""
     own_config: dict[str, Any] | None = None
-    """Set by a worker with an :attr:`expansion` that keeps state across its attempts (an
-    orchestrator's turns): its task's new ``config``, recorded with the added tasks."""
+    """Set with :attr:`wait_on` by a worker that keeps state across its attempts (an
+    orchestrator's turns): its task's new ``config``, recorded with the tasks it adds."""
     failures: dict[str, str] = field(default_factory=dict)
-    """Errors of the tasks this one waited on that failed (an orchestrator's sub-agents)."""
+    """The errors of the sub-agents this task spawned that did not succeed (their results
+    are in :attr:`inputs`): an orchestrator is shown both."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0

@@ -2,13 +2,16 @@
 tools, ``Agent`` and ``AgentSwarm``, until it answers with ``final``.
 
 One attempt is one turn of the orchestrator. A spawning turn puts its sub-agents in
-:attr:`TaskContext.expansion` (ids ``<id>:s<stage>-<n>``) and records the turn itself (its
-thought, its checked calls, the sub-agents' ids and the steps it took) in the task's own
-``config.history``, in the same ``TasksAdded`` record as the sub-agents: the runtime records
-both before any sub-agent starts, and runs the orchestrator again once they are done. The next
-turn's conversation is rebuilt from that recorded history and the sub-agents' stored final
-messages, never re-asked. An answer that is not a valid turn is re-asked within the task's
-step allowance, quoting the problem; ``config.max_steps`` counts every turn's steps together
+:attr:`TaskContext.expansion` (ids ``<id>:s<stage>-<n>``), waits on them
+(:attr:`TaskContext.wait_on`) and records the turn itself (its thought, its checked calls, the
+sub-agents' ids and the steps it took) in the task's own ``config.history``, in the same
+``TasksAdded`` record as the sub-agents: the runtime records both before any sub-agent starts.
+The orchestrator then waits (status ``waiting``, reason ``spawn``), holding no worker slot and
+no steps, until every sub-agent has ended whatever its outcome, and runs again: a failed
+sub-agent comes back as a failure in the tool results, not as a skipped orchestrator. The
+next turn's conversation is rebuilt from the recorded history and the sub-agents' stored final
+messages (or errors), never re-asked. An answer that is not a valid turn is re-asked within the
+task's step allowance, quoting the problem; ``max_steps`` counts every turn's steps together
 (Kimi's orchestrator budget), and the last step can only be ``final``.
 """
 
@@ -158,6 +161,7 @@ class OrchestratorWorker:
                 "steps": len(ctx.steps),
             }
             ctx.expansion.extend(children)
+            ctx.wait_on = tuple(c.id for c in children)
             ctx.own_config = {**spec.config, "history": [*history, turn]}
             return ""  # not a result: the runtime records the turn and waits for the sub-agents
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from swarm.errors import ProviderError
 from swarm.orchestrate import orchestrator_plan
-from swarm.plan import Plan
+from swarm.plan import Plan, RunBudget
 from swarm.providers.base import ModelRequest, ModelResponse
 from swarm.providers.sim import SimProvider
 from swarm.runtime import run as runs
@@ -208,3 +209,50 @@ async def test_orchestrators_nest_to_the_configured_depth(tmp_path: Path) -> Non
     assert inner["steps"] == 2  # the third level was refused once, then llm sub-agents
     # nested critical steps: root 2 + (inner 3 + slowest llm 1)
     assert metrics.steps_critical == 2 + 3 + 1
+
+
+@dataclass
+class Failing(Scripted):
+    """Sub-agents whose prompt says ``[boom]`` fail for good."""
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if "[boom]" in request.prompt and request.json_schema is None:
+            raise ProviderError("the model refused: [boom]", retryable=False)
+        return await super().complete(request)
+
+
+async def test_a_failed_sub_agent_comes_back_as_a_failure_to_an_orchestrator_holding_no_slot(
+    tmp_path: Path,
+) -> None:
+    prompts: list[str] = []
+
+    def script(task: str, prompt: str) -> str:
+        prompts.append(prompt)
+        if "## Turn 1 results" in prompt:
+            return turn(("final", {"answer": "one of two answered"}))
+        items = {"prompt_template": "Study {{item}} of Kafka", "items": ["a", "b [boom]"]}
+        return turn(("AgentSwarm", {**items, "subagent_type": "llm"}))
+
+    plan = orchestrator_plan("Study Kafka").model_copy(
+        update={"budget": RunBudget(max_concurrency=1)}
+    )
+    summary, _, _ = await run_plan(tmp_path, plan, Failing(script))
+    assert summary["status"] == "failed"  # a sub-agent failed, the orchestrator did not
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        status = dict(conn.execute("SELECT task_id, status FROM tasks"))
+        outcomes = conn.execute(
+            "SELECT status FROM attempts WHERE task_id = 'orchestrator' ORDER BY attempt"
+        ).fetchall()
+        waited = conn.execute(
+            "SELECT data_json FROM events WHERE type = 'task.waiting' AND task_id = 'orchestrator'"
+        ).fetchall()
+    assert status == {
+        "orchestrator": "succeeded",
+        "orchestrator:s1-1": "succeeded",
+        "orchestrator:s1-2": "failed",
+    }
+    assert [o for (o,) in outcomes] == ["suspended", "succeeded"]
+    (data,) = [json.loads(d) for (d,) in waited]
+    assert data["reason"] == "spawn" and data["on"] == ["orchestrator:s1-1", "orchestrator:s1-2"]
+    assert "### orchestrator:s1-2 (swarm: b [boom]): FAILED" in prompts[1]
+    assert "the model refused: [boom]" in prompts[1]
