@@ -243,12 +243,14 @@ def render(swarm: dict[str, Any], single: dict[str, Any], subagents: int, scale:
         "committed) on an event loop that shares 2 cores with 100 sub-agents' sandboxed "
         "`python` processes and other engineers' work.",
         f"- **{swarm['steps_total']:,} steps, not ~4,000**: the sim's agent routine takes 9 "
-        "steps a sub-agent (5 model calls and 4 tools, one of them a sandboxed `python`); Kimi's sub-agents take up to 100.",
+        "steps a sub-agent (5 model calls and 4 tools, one of them a sandboxed `python`); "
+        "Kimi's sub-agents take up to 100.",
         f"- **The swarm is CPU-bound here**: its sub-agents' sandboxed `python` steps take "
         f"{swarm['sandbox_cpu_s']:.0f} s of CPU, at least half that on 2 cores, so the "
         "speedup depends on the time scale: with model calls compressed further (`--scale "
         "250`, a 27 ms median call) tool steps weigh more and the speedup measured was 4.34× "
-        "(28.41 s against 123.15 s, same machine, earlier in the session, while sub-agents were still dependencies of the orchestrator); real K2.6 "
+        "(28.41 s against 123.15 s, same machine, earlier in the session, while sub-agents "
+        "were still dependencies of the orchestrator); real K2.6 "
         "calls (seconds each) would weigh the model more and the tools less than either.",
     ]
     return "\n".join(lines) + "\n"
