@@ -52,12 +52,15 @@ write, works on its own, and sends back only its final message. Sub-agents start
 same turn run at the same time; you see their final messages in your next turn.
 
 Tools:
-- Agent(description, prompt, subagent_type?, timeout?): one sub-agent with a complete prompt.
-- AgentSwarm(prompt_template, items, description?, subagent_type?, timeout?): one sub-agent \
-per item ({MIN_ITEMS} to {MAX_ITEMS} items), each prompt the template with {ITEM} replaced by \
-the item.
+- Agent(description, prompt, subagent_type?, timeout?, run_in_background?): one sub-agent \
+with a complete prompt.
+- AgentSwarm(prompt_template, items, description?, subagent_type?, timeout?, \
+run_in_background?): one sub-agent per item ({MIN_ITEMS} to {MAX_ITEMS} items), each prompt the \
+template with {ITEM} replaced by the item.
 - final(answer): your answer to the task, once you have what you need.
-subagent_type is one of {", ".join(SUBAGENT_TYPES)} (default agent); timeout is in seconds.
+subagent_type is one of {", ".join(SUBAGENT_TYPES)} (default agent); timeout is in seconds. \
+Your next turn comes when the turn's sub-agents have answered; those started with \
+run_in_background: true are not waited for, and their answers come in a later turn.
 
 Answer with one JSON object and nothing else:
 {{"thought": "...", "calls": [{{"tool": "AgentSwarm", "args": {{...}}}}, ...]}}
@@ -143,27 +146,41 @@ class OrchestratorWorker:
             try:
                 thought, calls = parse_turn(response.text, response.tool_calls)
                 answer = final_answer(calls)
-                if answer is not None:
-                    ctx.annotate_step({"turn": stage, "final": True})
-                    return answer
-                if left < 2:
-                    raise Refused("this is your last step: call final with your answer now")
-                children = spawn(spec, stage, calls, limits)
+                if answer is None:
+                    if left < 2:
+                        raise Refused("this is your last step: call final with your answer now")
+                    spawned = spawn(spec, stage, calls, limits)
             except Refused as exc:
                 problem = str(exc)
                 ctx.annotate_step({"turn": stage, "refused": problem})
                 continue
-            ctx.annotate_step({"turn": stage, "spawned": len(children)})
-            turn = {
-                "thought": thought,
-                "calls": [c.to_json() for c in calls],
-                "children": [c.id for c in children],
-                "steps": len(ctx.steps),
-            }
-            ctx.expansion.extend(children)
-            ctx.wait_on = tuple(c.id for c in children)
+            turn: dict[str, Any] = {"thought": thought, "calls": [c.to_json() for c in calls]}
+            if answer is not None:
+                running = _running(ctx, history)
+                if not running or left < 2:
+                    ctx.annotate_step({"turn": stage, "final": True})
+                    return answer
+                # background sub-agents are still at work: wait for them, then answer again
+                ctx.annotate_step({"turn": stage, "final": "deferred", "waits_for": len(running)})
+                turn.update(children=[], deferred_final=True, steps=len(ctx.steps))
+                ctx.wait_on = running
+            else:
+                ctx.annotate_step({"turn": stage, "spawned": len(spawned.children)})
+                turn.update(
+                    children=[c.id for c in spawned.children],
+                    background=list(spawned.background),
+                    steps=len(ctx.steps),
+                )
+                ctx.expansion.extend(spawned.children)
+                ctx.wait_on = spawned.waited_on
             ctx.own_config = {**spec.config, "history": [*history, turn]}
             return ""  # not a result: the runtime records the turn and waits for the sub-agents
+
+
+def _running(ctx: TaskContext, history: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The sub-agents spawned so far that have not ended (background ones)."""
+    spawned = [child for turn in history for child in turn.get("children", [])]
+    return tuple(c for c in spawned if c not in ctx.inputs and c not in ctx.failures)
 
 
 def _system(ctx: TaskContext) -> str:
@@ -187,6 +204,11 @@ def build_prompt(ctx: TaskContext, history: list[dict[str, Any]], left: int, pro
         parts.append(f"## Turn {n}\n{calls}")
         parts.append(f"## Turn {n} results")
         parts.extend(_outcome(ctx, child) for child in turn.get("children", []))
+        if turn.get("deferred_final"):
+            parts.append(
+                "(final waited for the sub-agents still running in the background; their "
+                "answers are in the results above: answer final again, or spawn more)"
+            )
     parts.append(
         f"# Your turn {len(history) + 1}\nYou have {left} step(s) left, this one included"
         + (": call final now." if left < 2 else ".")
@@ -201,5 +223,6 @@ def _outcome(ctx: TaskContext, child: str) -> str:
     head = f"### {child}" + (f" ({title})" if title else "")
     if child in ctx.inputs:
         return f"{head}: succeeded\n{ctx.inputs[child][:RESULT_CHARS]}"
-    failure = ctx.failures.get(child, "it did not finish")
-    return f"{head}: FAILED\n{failure[:RESULT_CHARS]}"
+    if child in ctx.failures:
+        return f"{head}: FAILED\n{ctx.failures[child][:RESULT_CHARS]}"
+    return f"{head}: still running in the background"

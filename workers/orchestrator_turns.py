@@ -32,6 +32,9 @@ MIN_PROMPT_WORDS = 3
 what to do."""
 MAX_CALLS = 16
 ITEM = "{{item}}"
+BACKGROUND = "run_in_background"
+"""A call whose sub-agents the turn does not wait for: their final messages come in the first
+later turn after they have ended (Kimi's background agents)."""
 _STAGE_ID = re.compile(r"^(?P<parent>.+):s(?P<stage>\d+)-(?P<n>\d+)$")
 
 
@@ -100,6 +103,7 @@ def native_tools() -> tuple[dict[str, Any], ...]:
     common = {
         "subagent_type": {"enum": list(SUBAGENT_TYPES)},
         "timeout": {"type": "number", "minimum": 1, "maximum": 86400},
+        BACKGROUND: {"type": "boolean"},
     }
     return (
         fn(
@@ -180,21 +184,38 @@ def final_answer(calls: list[Call]) -> str | None:
     return answer
 
 
-def spawn(parent: TaskSpec, stage: int, calls: list[Call], limits: Limits) -> list[TaskSpec]:
+@dataclass(frozen=True, slots=True)
+class Spawned:
+    """The sub-agents of a spawning turn, and which of them run in the background."""
+
+    children: list[TaskSpec]
+    background: tuple[str, ...] = ()
+
+    @property
+    def waited_on(self) -> tuple[str, ...]:
+        """What the turn waits for: its foreground sub-agents (all of them if it has none,
+        since an orchestrator has nothing else to do meanwhile)."""
+        fore = tuple(c.id for c in self.children if c.id not in self.background)
+        return fore or tuple(c.id for c in self.children)
+
+
+def spawn(parent: TaskSpec, stage: int, calls: list[Call], limits: Limits) -> Spawned:
     """The sub-agents a spawning turn starts, numbered in call order; Refused on any problem
     (nothing is spawned from a turn with one bad call)."""
     children: list[TaskSpec] = []
+    background: list[str] = []
     for i, call in enumerate(calls, 1):
         where = f"call {i} ({call.tool})"
+        first = len(children)
         if call.tool == "Agent":
-            _known(call, where, {"description", "prompt", "subagent_type", "timeout"})
+            _known(call, where, {"description", "prompt", "subagent_type", "timeout", BACKGROUND})
             prompts = [_prompt(call.args.get("prompt"), where, "prompt")]
             titles = [_text(call.args.get("description"), where, "description")]
         else:
             _known(
                 call,
                 where,
-                {"description", "prompt_template", "items", "subagent_type", "timeout"},
+                {"description", "prompt_template", "items", "subagent_type", "timeout", BACKGROUND},
             )
             prompts, titles = _swarm(call, where)
         kind = _kind(call, where, limits)
@@ -211,12 +232,21 @@ def spawn(parent: TaskSpec, stage: int, calls: list[Call], limits: Limits) -> li
                     limits,
                 )
             )
+        if _background(call, where):
+            background.extend(c.id for c in children[first:])
     if len(children) > limits.max_subagents:
         raise Refused(
             f"{len(children)} sub-agents in one turn is over this orchestrator's limit of "
             f"{limits.max_subagents}"
         )
-    return children
+    return Spawned(children, tuple(background))
+
+
+def _background(call: Call, where: str) -> bool:
+    value = call.args.get(BACKGROUND, False)
+    if not isinstance(value, bool):
+        raise Refused(f"{where}: {BACKGROUND} must be true or false")
+    return value
 
 
 def _known(call: Call, where: str, allowed: set[str]) -> None:

@@ -25,7 +25,7 @@ from anyio.abc import TaskGroup
 
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock
-from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
+from swarm.core.scheduler import TERMINAL, Dispatch, Failed, Retry, Scheduler, Status
 from swarm.errors import BudgetExhausted, TaskError, TaskTimeout, WorkerCrashed
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
@@ -208,11 +208,12 @@ class RunAttempts:
         model = spec.model or defaults.model
         inputs = {dep: self.state.results.get(dep, "") for dep in spec.deps}
         failures: dict[str, str] = {}
-        for child in self.spawned_by(d.task_id):  # an orchestrator's sub-agents, whatever ended
+        spawned = self.spawned_by(d.task_id)
+        for child in spawned:  # an orchestrator's sub-agents, whatever ended
             if child in self.state.results:
                 inputs[child] = self.state.results[child]
-            else:
-                failures[child] = self.state.errors.get(child, "it did not finish")
+            elif self.core.status(child) in TERMINAL:  # else still running (in the background)
+                failures[child] = self.state.errors.get(child, self.core.status(child).value)
         ctx = TaskContext(
             run_id=self.run_id,
             spec=spec,
@@ -228,7 +229,7 @@ class RunAttempts:
             run_dir=self.run_dir,
             journal=self.journal,
             dep_titles={
-                d: t for d in (*inputs, *failures) if d in self.specs and (t := self.specs[d].title)
+                d: t for d in (*inputs, *spawned) if d in self.specs and (t := self.specs[d].title)
             },
             tool_hub=self.tool_hub,
             hold_timeout=lambda: deadline_held(slot.scope),
@@ -366,9 +367,9 @@ class RunAttempts:
         unknown = [t for t in ctx.wait_on if t not in known]
         if unknown:
             return TaskError(f"cannot wait on unknown tasks: {unknown[:5]}", retryable=False)
-        own = self.specs[d.task_id]
+        own = None
         if ctx.own_config is not None:  # the worker's state across its attempts (its turns)
-            own = own.model_copy(update={"config": ctx.own_config})
+            own = self.specs[d.task_id].model_copy(update={"config": ctx.own_config})
         self.add_tasks(children, reason="spawn", replace=own)
         self._suspend_after(d, common, tuple(ctx.wait_on), "spawn")
         self._pump()

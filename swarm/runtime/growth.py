@@ -64,7 +64,7 @@ class RunGrowth:
         ``replace`` updates an existing task's spec in the stored plan in the same record (a
         fan-out task that now also depends on the tasks it added).
         """
-        if not specs:
+        if not specs and replace is None:
             return
         assert self.make_info is not None, "this driver was not set up to add tasks"
         tasks = list(self.plan.tasks)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -18,7 +20,7 @@ def test_the_latency_model_is_seeded_by_the_call_and_scaled() -> None:
     assert draws == [model.draw(f"orchestrator/1/{n}") for n in range(200)]
     median = sorted(draws)[100] * model.scale
     assert 4.0 < median < 10.0  # 1.2 s to the first token + ~250 tokens at ~45 tokens/s
-    assert LatencyModel(scale=1.0).draw("k") == model.draw("k") * model.scale
+    assert LatencyModel(scale=1.0).draw("k") == pytest.approx(model.draw("k") * model.scale)
 
 
 def test_list_schedule_packs_the_longest_first_on_the_slots() -> None:

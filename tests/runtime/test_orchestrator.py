@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from swarm.errors import ProviderError
@@ -256,3 +257,56 @@ async def test_a_failed_sub_agent_comes_back_as_a_failure_to_an_orchestrator_hol
     assert data["reason"] == "spawn" and data["on"] == ["orchestrator:s1-1", "orchestrator:s1-2"]
     assert "### orchestrator:s1-2 (swarm: b [boom]): FAILED" in prompts[1]
     assert "the model refused: [boom]" in prompts[1]
+
+
+@dataclass
+class Slow(Scripted):
+    """Sub-agents whose prompt says ``[slow]`` take half a second."""
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if "[slow]" in request.prompt and request.json_schema is None:
+            await anyio.sleep(0.5)
+        return await super().complete(request)
+
+
+async def test_background_sub_agents_are_not_waited_for_until_final(tmp_path: Path) -> None:
+    prompts: list[str] = []
+
+    def script(task: str, prompt: str) -> str:
+        prompts.append(prompt)
+        if len(prompts) == 1:
+            fore = {
+                "description": "quick",
+                "prompt": "Name one Kafka feature",
+                "subagent_type": "llm",
+            }
+            back = {
+                "description": "slow",
+                "prompt": "Survey Kafka's history [slow]",
+                "subagent_type": "llm",
+                "run_in_background": True,
+            }
+            return turn(("Agent", fore), ("Agent", back))
+        return turn(("final", {"answer": f"answered after {len(prompts)} turns"}))
+
+    summary, stored, _ = await run_plan(tmp_path, orchestrator_plan("Study Kafka"), Slow(script))
+    assert summary["status"] == "succeeded", summary
+    assert "### orchestrator:s1-1 (quick): succeeded" in prompts[1]
+    assert "### orchestrator:s1-2 (slow): still running in the background" in prompts[1]
+    assert "### orchestrator:s1-2 (slow): succeeded" in prompts[2]
+    assert "final waited for the sub-agents still running" in prompts[2]
+    history = stored.task("orchestrator").config["history"]
+    assert history[0]["background"] == ["orchestrator:s1-2"]
+    assert history[1]["deferred_final"] is True and history[1]["children"] == []
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        (result,) = conn.execute(
+            "SELECT result FROM tasks WHERE task_id = 'orchestrator'"
+        ).fetchone()
+        waits = [
+            json.loads(d)["on"]
+            for (d,) in conn.execute(
+                "SELECT data_json FROM events WHERE type = 'task.waiting' ORDER BY id"
+            )
+        ]
+    assert result == "answered after 3 turns"
+    assert waits == [["orchestrator:s1-1"], ["orchestrator:s1-2"]]

@@ -33,7 +33,7 @@ def turn(*calls: tuple[str, dict[str, Any]]) -> str:
 
 def children(*calls: tuple[str, dict[str, Any]], limits: Limits = LIMITS) -> list[TaskSpec]:
     _, parsed = parse_turn(turn(*calls))
-    return spawn(ROOT, 1, parsed, limits)
+    return spawn(ROOT, 1, parsed, limits).children
 
 
 def test_the_sim_and_the_worker_agree_on_the_turn_schema_title() -> None:
@@ -117,7 +117,7 @@ def test_a_turn_over_the_sub_agent_limit_is_refused() -> None:
 def test_native_tool_calls_are_read_like_text_calls() -> None:
     calls = (ToolCall("c1", "Agent", json.dumps({"description": "d", "prompt": PROMPT})),)
     _, parsed = parse_turn("", calls)
-    assert spawn(ROOT, 2, parsed, LIMITS)[0].id == "o:s2-1"
+    assert spawn(ROOT, 2, parsed, LIMITS).children[0].id == "o:s2-1"
     with pytest.raises(Refused, match="not JSON"):
         parse_turn("", (ToolCall("c1", "Agent", "{bad"),))
 
@@ -150,4 +150,18 @@ def test_the_sim_keeps_every_swarm_call_within_kimis_bounds() -> None:
     first = json.loads(sim_orchestrator.turn(f"# Task\nSurvey\n{items}\n"))
     assert [len(c["args"]["items"]) for c in first["calls"]] == [49, 2]
     _, parsed = parse_turn(json.dumps(first))
-    assert len(spawn(ROOT, 1, parsed, LIMITS)) == 51
+    assert len(spawn(ROOT, 1, parsed, LIMITS).children) == 51
+
+
+def test_a_turn_waits_for_its_foreground_sub_agents_only() -> None:
+    agent = {"description": "d", "prompt": PROMPT}
+    swarm = {"prompt_template": "Study {{item}} in depth", "items": ["a", "b"]}
+    _, parsed = parse_turn(
+        turn(("Agent", agent), ("AgentSwarm", {**swarm, "run_in_background": True}))
+    )
+    spawned = spawn(ROOT, 1, parsed, LIMITS)
+    assert spawned.background == ("o:s1-2", "o:s1-3") and spawned.waited_on == ("o:s1-1",)
+    _, alone = parse_turn(turn(("Agent", {**agent, "run_in_background": True})))
+    assert spawn(ROOT, 1, alone, LIMITS).waited_on == ("o:s1-1",)  # nothing else to wait for
+    with pytest.raises(Refused, match="run_in_background must be true or false"):
+        children(("Agent", {**agent, "run_in_background": "yes"}))
