@@ -359,8 +359,10 @@ class Swarm:
     def plan_sync(self, goal: str, *, images: Sequence[str] = ()) -> Plan:
         return self._sync(lambda sw: sw.plan(goal, images=images))
 
-    def submit_sync(self, goal: str, **settings: Unpack[RunSettings]) -> RunSummary:
-        return self._sync(lambda sw: sw.submit(goal, **settings))
+    def submit_sync(
+        self, goal: str, *, mode: str = "plan", **settings: Unpack[RunSettings]
+    ) -> RunSummary:
+        return self._sync(lambda sw: sw.submit(goal, mode=mode, **settings))
 
     def resume_sync(self, run_id: str) -> RunSummary:
         return self._sync(lambda sw: sw.resume(run_id))

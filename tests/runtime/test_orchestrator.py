@@ -310,3 +310,14 @@ async def test_background_sub_agents_are_not_waited_for_until_final(tmp_path: Pa
         ]
     assert result == "answered after 3 turns"
     assert waits == [["orchestrator:s1-1"], ["orchestrator:s1-2"]]
+
+
+def test_both_modes_in_the_sync_api(tmp_path: Path) -> None:
+    from swarm.api import Swarm
+
+    swarm = Swarm(tmp_path / "s.db", artifacts_dir=tmp_path / "runs")
+    orchestrated = swarm.submit_sync(GOAL, mode="orchestrate", run_id="o")
+    planned = swarm.submit_sync(GOAL, run_id="p")
+    assert orchestrated.succeeded and planned.succeeded
+    assert orchestrated.metrics is not None and orchestrated.metrics["stages"]
+    assert planned.metrics is not None and not planned.metrics["stages"]
