@@ -124,6 +124,10 @@ class OrchestratorWorker:
             max_depth=int(spec.config.get("max_depth", DEFAULT_MAX_DEPTH)),
             max_subagents=int(spec.config.get("max_subagents", DEFAULT_MAX_SUBAGENTS)),
         )
+        unended = _unended_wait(ctx, history)
+        if unended:  # the last turn was recorded but its wait was not: wait, ask nothing
+            ctx.wait_on = unended
+            return ""
         stage, problem = len(history) + 1, ""
         while True:
             left = min(ctx.steps_left, total - used - len(ctx.steps))
@@ -163,6 +167,7 @@ class OrchestratorWorker:
                 # background sub-agents are still at work: wait for them, then answer again
                 ctx.annotate_step({"turn": stage, "final": "deferred", "waits_for": len(running)})
                 turn.update(children=[], deferred_final=True, steps=len(ctx.steps))
+                turn["waits_on"] = list(running)
                 ctx.wait_on = running
             else:
                 ctx.annotate_step({"turn": stage, "spawned": len(spawned.children)})
@@ -171,10 +176,20 @@ class OrchestratorWorker:
                     background=list(spawned.background),
                     steps=len(ctx.steps),
                 )
+                turn["waits_on"] = list(spawned.waited_on)
                 ctx.expansion.extend(spawned.children)
                 ctx.wait_on = spawned.waited_on
             ctx.own_config = {**spec.config, "history": [*history, turn]}
             return ""  # not a result: the runtime records the turn and waits for the sub-agents
+
+
+def _unended_wait(ctx: TaskContext, history: list[dict[str, Any]]) -> tuple[str, ...]:
+    """What the last recorded turn waits on and has not ended: empty, unless the process died
+    between recording a turn and recording its wait (then the wait is made now)."""
+    if not history:
+        return ()
+    waits_on = history[-1].get("waits_on", [])
+    return tuple(c for c in waits_on if c not in ctx.inputs and c not in ctx.failures)
 
 
 def _running(ctx: TaskContext, history: list[dict[str, Any]]) -> tuple[str, ...]:

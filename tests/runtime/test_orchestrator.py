@@ -27,6 +27,7 @@ from workers.orchestrator_turns import TURN_TITLE
 pytestmark = pytest.mark.anyio
 
 GOAL = "Compare message queues for a small team\n- Kafka\n- RabbitMQ\n- NATS\n- Redis streams"
+PROMPT = "Summarise the history of Kafka in a paragraph"
 
 
 @dataclass
@@ -321,3 +322,36 @@ def test_both_modes_in_the_sync_api(tmp_path: Path) -> None:
     assert orchestrated.succeeded and planned.succeeded
     assert orchestrated.metrics is not None and orchestrated.metrics["stages"]
     assert planned.metrics is not None and not planned.metrics["stages"]
+
+
+async def test_a_turn_recorded_without_its_wait_waits_again_without_asking(
+    tmp_path: Path,
+) -> None:
+    """As after a crash between the turn's record and its wait's: the stored plan already has
+    the sub-agents and the turn, the orchestrator is pending; it waits, and asks only after."""
+    prompts: list[str] = []
+    recorded = {
+        "thought": "t",
+        "calls": [{"tool": "Agent", "args": {"description": "d", "prompt": PROMPT}}],
+        "children": ["orchestrator:s1-1"],
+        "waits_on": ["orchestrator:s1-1"],
+        "steps": 1,
+    }
+    root = orchestrator_plan("Explain Kafka").tasks[0]
+    plan = Plan.model_validate(
+        {
+            "goal": "g",
+            "tasks": [
+                root.model_copy(update={"config": {"history": [recorded]}}).model_dump(),
+                {"id": "orchestrator:s1-1", "kind": "llm", "prompt": PROMPT},
+            ],
+        }
+    )
+
+    def script(task: str, prompt: str) -> str:
+        prompts.append(prompt)
+        return turn(("final", {"answer": "done"}))
+
+    summary, _, _ = await run_plan(tmp_path, plan, Scripted(script))
+    assert summary["status"] == "succeeded"
+    assert len(prompts) == 1 and "### orchestrator:s1-1: succeeded" in prompts[0]
