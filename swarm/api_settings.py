@@ -217,11 +217,11 @@ def executor_settings(settings: RunSettings) -> tuple[str, str | None, tuple[str
         )
     from swarm.runtime import ray_executor as rx  # Ray itself is imported only by the run
 
+    kinds = tuple(sorted(rx.check_kinds(settings.get("ray_kinds") or ("code",))))
     if not rx.ray_installed():
         raise ConfigError(
             "the ray executor needs Ray, which is not installed", hint=rx.INSTALL_HINT
         )
-    kinds = tuple(sorted(rx.check_kinds(settings.get("ray_kinds") or ("code",))))
     address = settings.get("ray_address") or os.environ.get("SWARM_RAY_ADDRESS") or None
     if address is not None:
         rx.check_address(address)
