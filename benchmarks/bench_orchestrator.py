@@ -238,10 +238,14 @@ def render(swarm: dict[str, Any], single: dict[str, Any], subagents: int, scale:
         f"- **Efficiency {swarm['ideal_s'] / swarm['makespan_s']:.3f}, under the 0.98 aimed "
         "at.** The zero-overhead schedule replays the recorded attempt durations (the "
         "orchestrator's turns in sequence, each stage's sub-agents packed longest first on the "
-        "slots, an oracle order); what is left is the harness between attempts (a stage's "
-        "results committed, the orchestrator woken and its turn recorded, 300 starts "
-        "committed) on an event loop that shares 2 cores with 100 sub-agents' sandboxed "
-        "`python` processes and other engineers' work.",
+        "slots; packing them in swarm's own order gives the same within 0.1%). Stage changes "
+        "cost milliseconds (in a run measured apart: 25 ms from the first turn's end to the "
+        "first sub-agent's start, 1 ms from the last sub-agent's end to the next turn). What "
+        "is lost is the hand-off of slots inside the wide stage: between a sub-agent's end and "
+        "the start of the one it makes room for, the result and the next start are committed "
+        "first (median 0.12 s, p90 0.46 s; an `AttemptStarted` waits a median 0.21 s for its "
+        "commit) while 100 sub-agents' sandboxed `python` processes and other engineers' work "
+        "load the 2 cores the event loop and the writer run on.",
         f"- **{swarm['steps_total']:,} steps, not ~4,000**: the sim's agent routine takes 9 "
         "steps a sub-agent (5 model calls and 4 tools, one of them a sandboxed `python`); "
         "Kimi's sub-agents take up to 100.",
