@@ -133,6 +133,14 @@ def _metric_rows(detail: RunDetail, m: RunMetrics, simulated: bool) -> list[tupl
                 else ""
             ),
         ),
+        *(
+            (
+                f"{st.orchestrator} stage {st.stage}",
+                f"{st.subagents:,} sub-agent(s)",
+                f"slowest {st.slowest}: {st.slowest_steps:,} critical steps",
+            )
+            for st in m.stages[:12]
+        ),
         ("step ratio", ratio(m.steps_ratio), "steps ÷ critical steps"),
         ("critical path", _seconds(m.critical_path_s), "longest chain by task durations"),
         (

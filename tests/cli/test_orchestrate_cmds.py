@@ -28,6 +28,11 @@ def test_swarm_run_orchestrate_spawns_sub_agents_and_show_prints_the_stages(
     as_json = json.loads(cli("show", "o", "--db", db, "--json").out)
     assert as_json["metrics"]["steps_critical"] == summary["metrics"]["steps_critical"]
     assert as_json["metrics"]["steps_critical"] < as_json["metrics"]["steps_total"]
+    page = tmp_path / "report.html"
+    report = cli("report", "o", "--db", db, "--output", page)
+    assert report.code == 0, report.err
+    html = page.read_text()
+    assert "orchestrator stage 1" in html and "4 sub-agent(s)" in html
 
 
 def test_an_unknown_mode_exits_2_and_writes_nothing(cli: CliRunner, tmp_path: Path) -> None:
