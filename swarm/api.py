@@ -48,6 +48,7 @@ from swarm.api_types import (
     TaskResult,
 )
 from swarm.errors import RunNotFound
+from swarm.orchestrate import check_mode, orchestrator_plan
 from swarm.plan import Plan
 from swarm.providers.base import Provider
 from swarm.providers.factory import make_provider
@@ -205,10 +206,16 @@ class Swarm:
         images: Sequence[str] = (),
         planner: PlannerSettings | None = None,
         hooks: runs.Hooks | None = None,
+        mode: str = "plan",
         **settings: Unpack[RunSettings],
     ) -> RunSummary:
         """Plan and execute in one go; tasks start while the planner is still writing. A
-        planner that gives no valid task writes nothing (:class:`PlannerError`)."""
+        planner that gives no valid task writes nothing (:class:`PlannerError`).
+
+        ``mode="orchestrate"``: no plan; the run's root is one ``orchestrator`` task with the
+        goal as its task, spawning sub-agents as it goes (``docs/orchestrator.md``)."""
+        if check_mode(mode, images) == "orchestrate":
+            return await self.execute(orchestrator_plan(goal), hooks=hooks, **settings)
         ready = prepare(
             Plan.model_construct(goal=goal, tasks=[]),
             settings,
@@ -396,8 +403,10 @@ class Swarm:
     def plan_sync(self, goal: str, *, images: Sequence[str] = ()) -> Plan:
         return self._sync(lambda sw: sw.plan(goal, images=images))
 
-    def submit_sync(self, goal: str, **settings: Unpack[RunSettings]) -> RunSummary:
-        return self._sync(lambda sw: sw.submit(goal, **settings))
+    def submit_sync(
+        self, goal: str, *, mode: str = "plan", **settings: Unpack[RunSettings]
+    ) -> RunSummary:
+        return self._sync(lambda sw: sw.submit(goal, mode=mode, **settings))
 
     def resume_sync(self, run_id: str) -> RunSummary:
         return self._sync(lambda sw: sw.resume(run_id))

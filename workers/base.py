@@ -73,6 +73,12 @@ class TaskContext:
     """The plan's ``title`` of each dependency that has one (aggregators head sections so)."""
     tool_hub: RunTools | None = None
     """The run's fetch settings and MCP servers, shared by every agent."""
+    own_config: dict[str, Any] | None = None
+    """Set with :attr:`wait_on` by a worker that keeps state across its attempts (an
+    orchestrator's turns): its task's new ``config``, recorded with the tasks it adds."""
+    failures: dict[str, str] = field(default_factory=dict)
+    """The errors of the sub-agents this task spawned that did not succeed (their results
+    are in :attr:`inputs`): an orchestrator is shown both."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0

@@ -22,6 +22,7 @@ BUILTIN: dict[str, str] = {
     "code": "workers.code:CodeWorker",
     "map": "workers.fanout:MapWorker",
     "subplan": "workers.subplan:SubplanWorker",
+    "orchestrator": "workers.orchestrator:OrchestratorWorker",
     "document": "workers.aggregate.document:DocumentWorker",
     "sheet": "workers.aggregate.sheet:SheetWorker",
     "slides": "workers.aggregate.slides:SlidesWorker",

@@ -122,4 +122,20 @@ def metrics_lines(r: RunSummary, m: RunMetrics) -> list[str]:
         f"{duration(m.critical_path_s)}, work / {m.concurrency} slots "
         f"{duration(m.serial_s / max(m.concurrency, 1))}); efficiency {efficiency}",
         f"critical path: {path or '-'}",
+        *stage_lines(m),
     ]
+
+
+def stage_lines(m: RunMetrics, limit: int = 12) -> list[str]:
+    """An orchestrator's stages, as the critical steps count them (Kimi's definition)."""
+    if not m.stages:
+        return []
+    lines = ["stages (critical steps: each orchestrator's steps + its slowest sub-agent's):"]
+    for s in m.stages[:limit]:
+        lines.append(
+            f"  {s.orchestrator} stage {s.stage}: {s.subagents} sub-agent(s), slowest "
+            f"{s.slowest} ({s.slowest_steps} steps)"
+        )
+    if len(m.stages) > limit:
+        lines.append(f"  … {len(m.stages) - limit} more")
+    return lines

@@ -41,6 +41,7 @@ from swarm.cli.run_cmds import (
     live_hooks,
     run_settings,
 )
+from swarm.orchestrate import check_mode
 from swarm.providers.factory import default_provider_name
 from swarm.store.engine import default_db
 
@@ -73,8 +74,17 @@ def run_goal(
     ray_kinds: RayKindsOption = "code",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="plan: the planner writes the DAG; orchestrate: an orchestrator agent spawns "
+            "sub-agents as it goes (Kimi's Agent and AgentSwarm tools).",
+        ),
+    ] = "plan",
 ) -> None:
     """Plan GOAL with the planner model and run the plan while it is being written."""
+    check_mode(mode, image or ())
     images = _images(image or [])
     planner = PlannerSettings(
         max_tasks=max_tasks,
@@ -115,7 +125,12 @@ def run_goal(
             progress = Progress(err_console, simulated=simulated, quiet=quiet or as_json)
             try:
                 return await sw.submit(
-                    goal, images=images, planner=planner, hooks=live_hooks(progress), **settings
+                    goal,
+                    images=images,
+                    planner=planner,
+                    hooks=live_hooks(progress),
+                    mode=mode,
+                    **settings,
                 )
             finally:
                 progress.stop()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from swarm.errors import ConfigError, ProviderError, RateLimited
-from swarm.providers import sim_agent, sim_planner
+from swarm.providers import sim_agent, sim_orchestrator, sim_planner
 from swarm.providers.base import ModelRequest, ModelResponse, ToolCall, estimate_tokens
 
 if TYPE_CHECKING:
@@ -261,6 +261,8 @@ class SimProvider:
         if request.json_schema is not None:
             if malformed:
                 return '{"truncated": ['
+            if sim_orchestrator.is_turn_schema(request.json_schema):
+                return sim_orchestrator.turn(request.prompt)
             if sim_agent.is_agent_schema(request.json_schema):
                 return sim_agent.act(request.prompt, request.json_schema, random.Random(digest))
             value = fake_json(request.json_schema, random.Random(digest))

@@ -122,7 +122,25 @@ def _metric_rows(detail: RunDetail, m: RunMetrics, simulated: bool) -> list[tupl
         ("serial time", _seconds(m.serial_s), "sum of all attempt durations"),
         ("speedup", ratio(m.speedup), "serial time ÷ makespan"),
         ("steps", f"{m.steps_total:,}", "model and tool calls, all tasks"),
-        ("critical steps", f"{m.steps_critical:,}", "steps along the heaviest dependency chain"),
+        (
+            "critical steps",
+            f"{m.steps_critical:,}",
+            "steps along the heaviest dependency chain"
+            + (
+                f"; {len(m.stages)} orchestrator stage(s), each its own steps + its slowest"
+                " sub-agent's"
+                if m.stages
+                else ""
+            ),
+        ),
+        *(
+            (
+                f"{st.orchestrator} stage {st.stage}",
+                f"{st.subagents:,} sub-agent(s)",
+                f"slowest {st.slowest}: {st.slowest_steps:,} critical steps",
+            )
+            for st in m.stages[:12]
+        ),
         ("step ratio", ratio(m.steps_ratio), "steps ÷ critical steps"),
         ("critical path", _seconds(m.critical_path_s), "longest chain by task durations"),
         (

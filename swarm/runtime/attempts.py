@@ -25,7 +25,7 @@ from anyio.abc import TaskGroup
 
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock
-from swarm.core.scheduler import Dispatch, Failed, Retry, Scheduler, Status
+from swarm.core.scheduler import TERMINAL, Dispatch, Failed, Retry, Scheduler, Status
 from swarm.errors import BudgetExhausted, TaskError, TaskTimeout, WorkerCrashed
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
@@ -86,6 +86,7 @@ class RunAttempts:
     _maybe_replan: Callable[[Failed, str], None]
     _suspend_after: Callable[[Dispatch, dict[str, Any], tuple[str, ...], str], None]
     add_tasks: Callable[..., None]
+    spawned_by: Callable[[str], list[str]]
     cancel: Callable[..., None]
     fatal: TaskError | None
     """An error that ended the run at once (``ProviderError.ends_run``), raised by the run."""
@@ -205,6 +206,14 @@ class RunAttempts:
         spec = self.specs[d.task_id]
         defaults = self.plan.defaults
         model = spec.model or defaults.model
+        inputs = {dep: self.state.results.get(dep, "") for dep in spec.deps}
+        failures: dict[str, str] = {}
+        spawned = self.spawned_by(d.task_id)
+        for child in spawned:  # an orchestrator's sub-agents, whatever ended
+            if child in self.state.results:
+                inputs[child] = self.state.results[child]
+            elif self.core.status(child) in TERMINAL:  # else still running (in the background)
+                failures[child] = self.state.errors.get(child, self.core.status(child).value)
         ctx = TaskContext(
             run_id=self.run_id,
             spec=spec,
@@ -212,13 +221,16 @@ class RunAttempts:
             allowance=d.allowance,
             model=model,
             params=defaults.params.merged(spec.params),
-            inputs={dep: self.state.results.get(dep, "") for dep in spec.deps},
+            inputs=inputs,
+            failures=failures,
             provider=self.provider,
             budget=self.gate,
             price=price_for(self.prices, model),
             run_dir=self.run_dir,
             journal=self.journal,
-            dep_titles={d: t for d in spec.deps if d in self.specs and (t := self.specs[d].title)},
+            dep_titles={
+                d: t for d in (*inputs, *spawned) if d in self.specs and (t := self.specs[d].title)
+            },
             tool_hub=self.tool_hub,
             hold_timeout=lambda: deadline_held(slot.scope),
         )
@@ -336,6 +348,7 @@ class RunAttempts:
             self.cancel(status="failed")
             return
         if isinstance(decision, Failed):
+            self.state.errors[d.task_id] = clean_text(str(error))
             self._submit_skips(decision)
             self._maybe_replan(decision, str(error))
         self._pump()
@@ -354,7 +367,10 @@ class RunAttempts:
         unknown = [t for t in ctx.wait_on if t not in known]
         if unknown:
             return TaskError(f"cannot wait on unknown tasks: {unknown[:5]}", retryable=False)
-        self.add_tasks(children, reason="spawn")
+        own = None
+        if ctx.own_config is not None:  # the worker's state across its attempts (its turns)
+            own = self.specs[d.task_id].model_copy(update={"config": ctx.own_config})
+        self.add_tasks(children, reason="spawn", replace=own)
         self._suspend_after(d, common, tuple(ctx.wait_on), "spawn")
         self._pump()
         return None

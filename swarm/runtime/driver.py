@@ -76,6 +76,8 @@ class RunState:
     """What the driver knows beyond the core: results for inputs, and per-task accounting."""
 
     results: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    """Errors of the tasks that failed for good (an orchestrator is shown its sub-agents')."""
     steps_used: dict[str, int] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each task's attempts (all of this session's attempts added up)."""

@@ -23,6 +23,7 @@ from swarm.store.ops import (
 )
 from swarm.store.writer import Writer
 from workers.base import TaskContext
+from workers.orchestrator_turns import stage_of
 
 if TYPE_CHECKING:
     from swarm.runtime.driver import RunState
@@ -49,6 +50,8 @@ class RunGrowth:
     _pending_infos: dict[str, TaskInfo]
     _adds_in_flight: int
     _expanding: dict[str, list[str]]
+    _spawned: dict[str, list[str]] | None = None
+    """Task id → the sub-agents it spawned (see :meth:`spawned_by`)."""
     _pump: Callable[[], None]
     _submit_result: Callable[[AttemptFinished], None]
 
@@ -61,7 +64,7 @@ class RunGrowth:
         ``replace`` updates an existing task's spec in the stored plan in the same record (a
         fan-out task that now also depends on the tasks it added).
         """
-        if not specs:
+        if not specs and replace is None:
             return
         assert self.make_info is not None, "this driver was not set up to add tasks"
         tasks = list(self.plan.tasks)
@@ -72,6 +75,7 @@ class RunGrowth:
         added = []
         for spec in specs:
             self.specs[spec.id] = spec
+            self._note_spawned(spec.id)
             info = self.make_info(spec, len(self.specs) - 1)
             self._pending_infos[spec.id] = info
             added.append(AddedTask(spec.id, spec.kind, tuple(spec.deps), info.priority, spec.title))
@@ -79,6 +83,20 @@ class RunGrowth:
             TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason)
         )
         self._adds_in_flight += 1
+
+    def spawned_by(self, task_id: str) -> list[str]:
+        """The sub-agents a task has spawned (ids ``<task id>:s<stage>-<n>``), in order; the
+        index is built from the plan on first use, so a resumed run has it too."""
+        if self._spawned is None:
+            self._spawned = {}
+            for spec_id in self.specs:
+                self._note_spawned(spec_id)
+        return self._spawned.get(task_id, [])
+
+    def _note_spawned(self, task_id: str) -> None:
+        found = stage_of(task_id)
+        if found is not None and self._spawned is not None:
+            self._spawned.setdefault(found[0], []).append(task_id)
 
     def _tasks_added(self, op: TasksAdded) -> None:
         self._adds_in_flight -= 1

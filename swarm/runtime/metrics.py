@@ -17,11 +17,68 @@ from swarm.dag import Graph, critical_path, longest_remaining
 from swarm.plan import RunBudget
 from swarm.store.queries import Queries, RunDetail, TaskDetail
 from swarm.store.store import Store
+from workers.orchestrator_turns import stage_of
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of an orchestrator: the sub-agents one of its turns started, and the slowest
+    of them in (critical) steps."""
+
+    orchestrator: str
+    stage: int
+    subagents: int
+    slowest: str
+    slowest_steps: int
+
+
+def orchestrator_stages(
+    graph: Graph, steps_used: Mapping[str, int]
+) -> tuple[dict[str, int], list[Stage]]:
+    """Critical steps as the Kimi K2.5 report defines them, for every orchestrator of the run.
+
+    An orchestrator's critical steps are, summed over its stages, its own steps in the stage
+    plus the critical steps of that stage's slowest sub-agent (recursively, for a nested
+    orchestrator); its own steps over all stages add up to its step count, so this is its
+    steps plus each stage's slowest sub-agent. Returns those per orchestrator, and the stages.
+    """
+    groups: dict[str, dict[int, list[str]]] = {}
+    for task in graph:
+        found = stage_of(task)
+        if found is not None and found[0] in graph:
+            groups.setdefault(found[0], {}).setdefault(found[1], []).append(task)
+    critical: dict[str, int] = {}
+    stages: list[Stage] = []
+
+    def of(task: str) -> int:
+        if task not in groups:
+            return int(steps_used.get(task, 0))
+        if task not in critical:
+            total = int(steps_used.get(task, 0))
+            for stage, children in sorted(groups[task].items()):
+                slowest = max(sorted(children), key=of)
+                total += of(slowest)
+                stages.append(Stage(task, stage, len(children), slowest, of(slowest)))
+            critical[task] = total
+        return critical[task]
+
+    for task in sorted(groups):
+        of(task)
+    stages.sort(key=lambda s: (s.orchestrator, s.stage))
+    return critical, stages
 
 
 def steps_critical(graph: Graph, steps_used: Mapping[str, int]) -> int:
-    """Steps along the heaviest dependency chain: the steps no amount of parallelism hides."""
-    weights = {task: float(steps_used.get(task, 0)) for task in graph}
+    """Steps along the heaviest dependency chain: the steps no amount of parallelism hides.
+
+    An orchestrator weighs its critical steps (see :func:`orchestrator_stages`) and its
+    sub-agents nothing of their own, since they are counted in their orchestrator's stages."""
+    critical, _ = orchestrator_stages(graph, steps_used)
+    weights = {task: float(critical.get(task, steps_used.get(task, 0))) for task in graph}
+    for task in graph:
+        found = stage_of(task)
+        if found is not None and found[0] in critical:
+            weights[task] = 0.0
     remaining = longest_remaining(graph, weights)
     return int(max(remaining.values(), default=0.0))
 
@@ -51,11 +108,15 @@ class RunMetrics:
     """``max(critical_path_s, serial_s / concurrency)``: no schedule can finish sooner."""
     efficiency: float | None
     """``lower_bound_s / makespan_s``: 1.0 is a perfect schedule with no overhead."""
+    stages: tuple[Stage, ...] = ()
+    """Each orchestrator's stages, with the slowest sub-agent of each (the critical steps of
+    an orchestrator-mode run are summed over them)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, floats rounded for storage and display."""
         out = asdict(self)
         out["critical_path"] = list(self.critical_path)
+        out["stages"] = list(out["stages"])
         for key, value in out.items():
             if isinstance(value, float):
                 out[key] = round(value, 6)
@@ -78,6 +139,7 @@ def compute_metrics(
     steps_total = int(sum(steps.get(task, 0) for task in graph))
     seconds = {task: max(0.0, float(durations.get(task, 0.0))) for task in graph}
     critical = steps_critical(graph, steps)
+    _, stages = orchestrator_stages(graph, steps)
     path = critical_path(graph, seconds)
     path_s = float(sum(seconds[task] for task in path))
     bound = max(path_s, serial / max(concurrency, 1))
@@ -93,6 +155,7 @@ def compute_metrics(
         concurrency=concurrency,
         lower_bound_s=bound,
         efficiency=_ratio(bound, makespan_s),
+        stages=tuple(stages),
     )
 
 

@@ -347,6 +347,7 @@ async def _resume(
             setup.state.results[row.task_id] = row.result or ""
         elif row.status in _KEPT:  # failed stays failed: `swarm retry` runs it again
             scheduler.restore(row.task_id, Status(row.status), row.attempt)
+            setup.state.errors[row.task_id] = row.error or row.status
         elif row.status == Status.WAITING.value:  # waits again, on what it waited on
             on = waits[row.task_id].on if row.task_id in waits else ()
             scheduler.restore(row.task_id, Status.WAITING, row.attempt, on=on)

@@ -102,9 +102,10 @@ class Reference:
     makespan_s: float
 
 
-def run_reference(tmp: Path) -> Reference:
+def run_reference(tmp: Path, plan_data: dict[str, object] | None = None) -> Reference:
+    """Run ``plan_data`` (:func:`fan_plan` if not given) without interruption."""
     plan = tmp / "plan.json"
-    plan.write_text(json.dumps(fan_plan()))
+    plan.write_text(json.dumps(plan_data or fan_plan()))
     db = tmp / "ref.db"
     proc = swarm(
         ["execute", str(plan), "--db", str(db), "--run-id", "ref", "--json"],

@@ -1,0 +1,287 @@
+"""K2.6 as a live orchestrator at the seed's scale, offline: one orchestrator fanning out to 300
+sub-agents (Kimi's BrowseComp / WideSearch shape), against the same work done by one sequential
+agent, side by side in one invocation.
+
+    python benchmarks/bench_orchestrator.py            # 300 sub-agents, writes docs/benchmarks.md
+    python benchmarks/bench_orchestrator.py --quick    # 40 sub-agents, prints only
+
+Both runs are the same orchestrator-mode run of the sim provider (the same turns, the same
+sub-agents, the same steps, the same drawn latencies, since every draw is seeded by the call's
+task, attempt and step): the swarm at concurrency 100, the single agent at concurrency 1, which
+does every step one after another. Each runs in a process of its own, so its CPU time and peak
+memory are its own.
+
+Latency model (per model call, drawn from a seed of the call): time to first token
+lognormal(median 1.2 s, sigma 0.4), output tokens lognormal(median 250, sigma 0.6), decode
+speed lognormal(median 45 tokens/s, sigma 0.25), the call lasting TTFT + tokens / speed (a
+Replicate or Moonshot K2.6 deployment: about 1-2 s to the first token, 30-60 tokens/s), all
+times divided by ``--scale`` (100: a 6.8 s median call takes 68 ms). Tool steps (the
+sub-agents' sandboxed ``python``, files) take their real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import heapq
+import json
+import math
+import platform
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_scheduler import write_section  # noqa: E402
+
+from swarm.orchestrate import orchestrator_plan  # noqa: E402
+from swarm.plan import Plan  # noqa: E402
+from swarm.providers.base import ModelRequest, ModelResponse  # noqa: E402
+from swarm.providers.sim import SimProvider  # noqa: E402
+from swarm.runtime import run as runs  # noqa: E402
+from swarm.store.store import Store  # noqa: E402
+
+HEADING = "## Orchestrator: K2.6's swarm against one agent (issue 20)"
+SUBAGENT_STEPS = 12
+"""Each sub-agent's allowance (the sim's research routine takes 9 steps)."""
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """TTFT + output tokens / decode speed, each lognormal, divided by ``scale``."""
+
+    ttft_s: float = 1.2
+    ttft_sigma: float = 0.4
+    tokens: float = 250.0
+    tokens_sigma: float = 0.6
+    tps: float = 45.0
+    tps_sigma: float = 0.25
+    scale: float = 100.0
+
+    def draw(self, key: str) -> float:
+        seed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+        rng = random.Random(seed)
+        ttft = self.ttft_s * math.exp(rng.gauss(0.0, self.ttft_sigma))
+        tokens = self.tokens * math.exp(rng.gauss(0.0, self.tokens_sigma))
+        tps = self.tps * math.exp(rng.gauss(0.0, self.tps_sigma))
+        return (ttft + tokens / tps) / self.scale
+
+
+@dataclass
+class Paced:
+    """The sim's answers, each call taking what the latency model draws for it."""
+
+    model: LatencyModel
+    inner: SimProvider = field(default_factory=SimProvider)
+    name: str = "sim"
+    simulated: bool = True
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        key = request.call_key.split("/", 1)[-1]  # task/attempt/step: the same in both runs
+        await anyio.sleep(self.model.draw(key))
+        return await self.inner.complete(request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def plan_for(subagents: int, concurrency: int) -> Plan:
+    items = "\n".join(f"- source {i:03d}" for i in range(subagents))
+    goal = f"Find, for each of these {subagents} sources, its three most relevant facts\n{items}"
+    plan = orchestrator_plan(goal)
+    root = plan.tasks[0].model_copy(update={"config": {"subagent_steps": SUBAGENT_STEPS}})
+    budget = {"max_concurrency": concurrency, "max_steps": subagents * SUBAGENT_STEPS * 2 + 100}
+    return Plan.model_validate(
+        {**plan.model_dump(), "tasks": [root.model_dump()], "budget": budget}
+    )
+
+
+async def _drive(plan: Plan, db: Path, model: LatencyModel, artifacts: Path) -> dict[str, Any]:
+    store = await Store.open(db)
+    try:
+        options = runs.RunOptions(artifacts_dir=str(artifacts))
+        return await runs.execute(store, plan, Paced(model), options, run_id="bench")
+    finally:
+        await store.close()
+
+
+def one(subagents: int, concurrency: int, scale: float, tmp: Path) -> dict[str, Any]:
+    """One run in this process: its summary, CPU time, peak memory and the ideal schedule."""
+    db = tmp / f"c{concurrency}.db"
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    summary = anyio.run(
+        _drive, plan_for(subagents, concurrency), db, LatencyModel(scale=scale), tmp
+    )
+    wall = time.perf_counter() - started
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert summary["status"] == "succeeded", summary
+    metrics = summary["metrics"]
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {
+        "concurrency": concurrency,
+        "tasks": summary["tasks"],
+        "makespan_s": metrics["makespan_s"],
+        "wall_s": wall,
+        "steps_total": metrics["steps_total"],
+        "steps_critical": metrics["steps_critical"],
+        "stages": len(metrics["stages"]),
+        "harness_cpu_s": cpu,
+        "sandbox_cpu_s": kids.ru_utime + kids.ru_stime,
+        "cpu_ms_per_step": 1000 * cpu / max(metrics["steps_total"], 1),
+        "peak_mib": cpu1.ru_maxrss / 1024,
+        "ideal_s": ideal_makespan(db, concurrency),
+    }
+
+
+def ideal_makespan(db: Path, concurrency: int) -> float:
+    """The zero-overhead schedule of the run's recorded attempt durations: the orchestrator's
+    turns one after another, each stage's sub-agents list-scheduled on ``concurrency`` slots
+    (critical-path first, i.e. longest first) between them."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT task_id, attempt, finished_at - started_at FROM attempts "
+            "WHERE run_id = 'bench' ORDER BY task_id, attempt"
+        ).fetchall()
+    turns = [float(d) for task, _, d in rows if task == "orchestrator"]
+    stages: dict[int, list[float]] = {}
+    for task, _, d in rows:
+        if task != "orchestrator":
+            stage = int(task.split(":s", 1)[1].split("-")[0])
+            stages.setdefault(stage, []).append(d)
+    total = float(sum(turns))
+    for durations in stages.values():
+        total += _list_schedule(sorted(durations, reverse=True), concurrency)
+    return total
+
+
+def _list_schedule(durations: list[float], slots: int) -> float:
+    finishes: list[float] = []
+    for d in durations:
+        start = heapq.heappop(finishes) if len(finishes) >= slots else 0.0
+        heapq.heappush(finishes, start + d)
+    return max(finishes, default=0.0)
+
+
+def measure(subagents: int, concurrency: int, scale: float) -> dict[str, Any]:
+    """One run in a child process of its own (its CPU and memory figures are its own)."""
+    args = [sys.executable, __file__, "--one", str(concurrency), "--subagents", str(subagents)]
+    out = subprocess.run(
+        [*args, "--scale", str(scale)], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the run at concurrency {concurrency} failed: {out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def render(swarm: dict[str, Any], single: dict[str, Any], subagents: int, scale: float) -> str:
+    speedup = single["makespan_s"] / swarm["makespan_s"]
+    # one agent doing every step in sequence has every step on its critical path
+    single = {**single, "steps_critical": single["steps_total"]}
+    rows = [
+        ("makespan", "{makespan_s:.2f} s"),
+        ("total steps", "{steps_total:,}"),
+        ("critical steps", "{steps_critical:,}"),
+        ("harness CPU per step", "{cpu_ms_per_step:.1f} ms"),
+        ("sandbox CPU (sub-agents' python)", "{sandbox_cpu_s:.1f} s"),
+        ("peak memory (RSS)", "{peak_mib:.0f} MiB"),
+        ("zero-overhead schedule of the same durations", "{ideal_s:.2f} s"),
+    ]
+    lines = [
+        HEADING,
+        "",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()}, 2 cores shared with other "
+        "engineers' work (noisy); command: `python benchmarks/bench_orchestrator.py`.",
+        "",
+        f"One orchestrator-mode run (`swarm run --mode orchestrate`, sim provider) whose "
+        f"orchestrator fans out to {subagents} `agent` sub-agents with six `AgentSwarm` calls "
+        "of 50 items in its first turn, has one `Agent` cross-check them in its second and "
+        "answers in its third; the same run at concurrency 1 is the same work done by one "
+        "sequential agent (same turns, steps and drawn latencies). Latency per model call: "
+        "TTFT lognormal(1.2 s, σ 0.4) + lognormal(250, σ 0.6) output tokens at "
+        f"lognormal(45, σ 0.25) tokens/s, all divided by {scale:g}; tool steps take their real "
+        "time. Each run in its own process.",
+        "",
+        "| | swarm (concurrency 100) | one sequential agent |",
+        "|---|---:|---:|",
+    ]
+    for label, fmt in rows:
+        lines.append(f"| {label} | {fmt.format(**swarm)} | {fmt.format(**single)} |")
+    lines += [
+        f"| speedup over the single agent | **{speedup:.2f}×** | 1.00× |",
+        f"| critical steps, the single agent's ÷ the swarm's | "
+        f"**{single['steps_critical'] / swarm['steps_critical']:.1f}×** fewer | 1.0× |",
+        f"| efficiency (zero-overhead schedule ÷ makespan) | "
+        f"{swarm['ideal_s'] / swarm['makespan_s']:.3f} | "
+        f"{single['ideal_s'] / single['makespan_s']:.3f} |",
+        "",
+        "Critical steps as the K2.5 report defines them: per stage, the orchestrator's steps "
+        "plus the slowest sub-agent's, summed over the stages (`RunMetrics.stages`); one "
+        "agent doing the same steps in sequence has all of them on its critical path.",
+        "",
+        "What falls short, and why:",
+        f"- **Efficiency {swarm['ideal_s'] / swarm['makespan_s']:.3f}, under the 0.98 aimed "
+        "at.** The zero-overhead schedule replays the recorded attempt durations (the "
+        "orchestrator's turns in sequence, each stage's sub-agents packed longest first on the "
+        "slots; packing them in swarm's own order gives the same within 0.1%). Stage changes "
+        "cost milliseconds (in a run measured apart: 25 ms from the first turn's end to the "
+        "first sub-agent's start, 1 ms from the last sub-agent's end to the next turn). What "
+        "is lost is the hand-off of slots inside the wide stage: between a sub-agent's end and "
+        "the start of the one it makes room for, the result and the next start are committed "
+        "first (median 0.12 s, p90 0.46 s; an `AttemptStarted` waits a median 0.21 s for its "
+        "commit) while 100 sub-agents' sandboxed `python` processes and other engineers' work "
+        "load the 2 cores the event loop and the writer run on.",
+        f"- **{swarm['steps_total']:,} steps, not ~4,000**: the sim's agent routine takes 9 "
+        "steps a sub-agent (5 model calls and 4 tools, one of them a sandboxed `python`); "
+        "Kimi's sub-agents take up to 100.",
+        f"- **The swarm is CPU-bound here**: its sub-agents' sandboxed `python` steps take "
+        f"{swarm['sandbox_cpu_s']:.0f} s of CPU, at least half that on 2 cores, so the "
+        "speedup depends on the time scale: with model calls compressed further (`--scale "
+        "250`, a 27 ms median call) tool steps weigh more and the speedup measured was 4.34× "
+        "(28.41 s against 123.15 s, same machine, earlier in the session, while sub-agents "
+        "were still dependencies of the orchestrator); real K2.6 "
+        "calls (seconds each) would weigh the model more and the tools less than either.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="40 sub-agents, print only")
+    parser.add_argument("--subagents", type=int, default=300)
+    parser.add_argument("--scale", type=float, default=100.0)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    if args.one is not None:
+        with tempfile.TemporaryDirectory() as d:
+            print(json.dumps(one(args.subagents, args.one, args.scale, Path(d))))
+        return
+    subagents = 40 if args.quick else args.subagents
+    swarm = measure(subagents, 100, args.scale)
+    single = measure(subagents, 1, args.scale)
+    print(json.dumps({"swarm": swarm, "single": single}, indent=1))
+    section = render(swarm, single, subagents, args.scale)
+    print(section)
+    if not args.quick:
+        write_section(Path(args.out), HEADING, section)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
