@@ -86,9 +86,11 @@ class RunEvent:
     ``task.interrupted``, ``task.added``, ``task.expanded``, ``task.replaced``,
     ``task.waiting``, ``task.woken``, ``approval.requested``, ``approval.approved``,
     ``approval.rejected``,
-    ``plan.revised``, ``plan.revision_failed`` and ``provider.retrying`` (a model server keeps
-    failing: ``data`` says where, why, and for how long it will keep trying); ``data`` carries
-    the details of each.
+    ``plan.revised``, ``plan.revision_failed``, ``provider.retrying`` (a model server keeps
+    failing: ``data`` says where, why, and for how long it will keep trying),
+    ``provider.rate_limited`` and ``governor.waiting`` (one per model call held back by rate
+    limits: ``data`` has the step, tries, 429s, seconds waited), ``run.paused`` (a budget ran
+    out: the shortfall) and ``run.limits_changed``; ``data`` carries the details of each.
     """
 
     id: int

@@ -55,6 +55,7 @@ from swarm.runtime.waiting import Gate, RunWaiting
 from swarm.store.ops import (
     AttemptFinished,
     AttemptStarted,
+    Event,
     Op,
     RunCreated,
     RunFinished,
@@ -361,6 +362,8 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         if self.superseded_by is None:
             # If another process took the run over, the writer refuses this with the result
             # that shows it (see swarm.store.batch), so the run's end stays the new owner's.
+            if status == "paused":
+                self._submit_pause(finished)
             op = RunFinished(self.run_id, status, finished, summary, cancelled)
             if self._awaiting:
                 self._deferred_end = op  # submitted once those starts are recorded cancelled
@@ -369,6 +372,16 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                     self.writer.submit(op)
         self._end = RunEnd(status, finished - self._started, self._started, finished)
         return self._end
+
+    def _submit_pause(self, at: float) -> None:
+        """A paused run logs why (``run.paused``: the budget's shortfall), just before its end,
+        so its trace and ``swarm events`` show it beside the status."""
+        if self.core.paused is None:
+            return
+        with contextlib.suppress(StoreError):  # a failed writer reports its own error
+            self.writer.submit(
+                Event(self.run_id, "run.paused", at, data=self.core.paused.as_dict())
+            )
 
     def totals_in_memory(self, end: RunEnd) -> dict[str, Any] | None:
         """A new run that succeeded: its summary totals (as ``Store.task_totals`` gives them),
