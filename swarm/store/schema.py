@@ -6,8 +6,8 @@ Times are REAL epoch seconds; ``*_json`` columns are TEXT holding JSON. Statuses
 
 from __future__ import annotations
 
+from sqlalchemy import REAL as _SQLITE_REAL
 from sqlalchemy import (
-    REAL,
     Column,
     ForeignKeyConstraint,
     Index,
@@ -19,6 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
+from sqlalchemy.types import TypeEngine
 
 RUN_STATUSES = frozenset({"created", "running", "succeeded", "failed", "cancelled", "paused"})
 TASK_STATUSES = frozenset(
@@ -38,6 +40,10 @@ metadata = MetaData(
 )
 
 _ZERO = text("0")
+
+REAL: TypeEngine[float] = _SQLITE_REAL().with_variant(DOUBLE_PRECISION(), "postgresql")
+"""Seconds and dollars: SQLite's REAL (8 bytes), and PostgreSQL's ``double precision`` (its
+``real`` has 4 bytes, which would round an epoch time to minutes). The migrations use it too."""
 
 
 def _counters() -> list[Column[object]]:
