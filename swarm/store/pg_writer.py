@@ -12,7 +12,7 @@ no WAL to checkpoint: the server does that.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -108,6 +108,15 @@ class PgWriter(Writer):
         if conn is not None:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await conn.close(timeout=5)
+
+    async def write_now(self, ops: Sequence[Op]) -> None:
+        try:
+            await super().write_now(ops)
+        except BaseException:
+            if not self._running:  # nothing else will close the connection
+                with anyio.CancelScope(shield=True):
+                    await self._disconnect()
+            raise
 
     def _wal_bytes(self) -> int:
         return 0  # the server checkpoints its own WAL

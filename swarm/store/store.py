@@ -153,9 +153,7 @@ class Store:
         if self.url is not None:
             from swarm.store.pg_writer import PgWriter
 
-            return PgWriter(
-                self.url, on_commit, clock=clock, fence=fence, heartbeat_s=heartbeat_s
-            )
+            return PgWriter(self.url, on_commit, clock=clock, fence=fence, heartbeat_s=heartbeat_s)
         return Writer(self.engine, on_commit, clock=clock, fence=fence, heartbeat_s=heartbeat_s)
 
     async def take_run(self, run_id: str, *, pid: int, live_s: float) -> int:
