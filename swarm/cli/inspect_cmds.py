@@ -49,13 +49,14 @@ FOLLOW_POLL_S = 0.25
 
 
 @asynccontextmanager
-async def open_queries(db: Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
+async def open_queries(db: str | Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
     """Queries over an existing database; never creates one (a missing file is an input error)."""
+    from swarm.store.engine import exists
     from swarm.store.queries import Queries
     from swarm.store.store import Store
 
     path = db_path(db)
-    if not path.is_file():
+    if not exists(path):
         if run_id is not None:
             raise RunNotFound(run_id, str(path))
         raise ConfigError(
@@ -282,7 +283,7 @@ def events_command(
 
 
 async def _events(
-    db: Path | None,
+    db: str | Path | None,
     run_id: str,
     after: int,
     follow: bool,
@@ -374,7 +375,7 @@ def cancel_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-async def _cancel(db: Path | None, run_id: str, wait: float) -> dict[str, Any]:
+async def _cancel(db: str | Path | None, run_id: str, wait: float) -> dict[str, Any]:
     async with open_queries(db, run_id) as q:
         run = await q.run(run_id)
         if run.status in ENDED:
