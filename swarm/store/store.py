@@ -148,7 +148,7 @@ class Store:
 
         ``fence``: the run the caller owns and its epoch (see :meth:`take_run`). ``clock``
         (the store's by default) and ``heartbeat_s``: see :class:`Writer`."""
-        self._refuse_if_read_only("record a run")
+        self.refuse_if_read_only("record a run")
         clock = clock or self._clock
         if self.url is not None:
             from swarm.store.pg_writer import PgWriter
@@ -242,7 +242,7 @@ class Store:
                 tasks.c.cost_usd,
             )
             .where(tasks.c.run_id == run_id)
-            .order_by(*self._creation_order())
+            .order_by(*self.creation_order())
         )
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
@@ -347,7 +347,7 @@ class Store:
             found = await conn.execute(
                 select(tasks.c.task_id, tasks.c.status, tasks.c.attempt, tasks.c.started_at)
                 .where(tasks.c.run_id == run_id, tasks.c.status.in_(("running", "cancelled")))
-                .order_by(*self._creation_order())
+                .order_by(*self.creation_order())
             )
             touched = found.all()
             if not touched:
@@ -533,7 +533,7 @@ class Store:
         """One of :mod:`swarm.store.batch`'s statements in this database's placeholders."""
         return dollar(statement) if self.postgres else statement
 
-    def _creation_order(self) -> tuple[Any, ...]:
+    def creation_order(self) -> tuple[Any, ...]:
         """Tasks in the order they were created: SQLite's ``rowid``; PostgreSQL has no such
         order, so tasks come by critical-path priority there (then id)."""
         if self.postgres:
@@ -541,10 +541,10 @@ class Store:
         return (literal_column("rowid"),)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
-        self._refuse_if_read_only(what)
+        self.refuse_if_read_only(what)
         return _transaction(self.engine, f"{what} in {self.path}")
 
-    def _refuse_if_read_only(self, what: str) -> None:
+    def refuse_if_read_only(self, what: str) -> None:
         if self.read_only:
             raise StoreError(
                 f"cannot {what}: database {self.path} is read-only (nothing was written)",

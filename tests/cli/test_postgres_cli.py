@@ -1,0 +1,85 @@
+"""The CLI on a PostgreSQL store, end to end: execute, the read commands, export into a SQLite
+file for the dashboard, and `swarm db copy` both ways without loss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from swarm.testing.crash import fan_plan
+from tests.cli.conftest import CliRunner
+
+
+def _plan(tmp_path: Path) -> Path:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(fan_plan(width=10)), encoding="utf-8")
+    return plan
+
+
+def _export(cli: CliRunner, db: str | Path, run_id: str) -> dict[str, Any]:
+    done = cli("export", run_id, "--db", db)
+    assert done.code == 0, done.err
+    data: dict[str, Any] = json.loads(done.out)
+    for event in data["events"]:
+        event.pop("id")  # each database numbers its own log (in the same order)
+    data["tasks"].sort(key=lambda t: t["task_id"])  # SQLite lists by creation, PG by priority
+    data["run"].pop("owner_pid", None)
+    return data
+
+
+def test_execute_and_every_read_command_on_postgres(
+    cli: CliRunner, tmp_path: Path, postgres_url: str
+) -> None:
+    done = cli("execute", _plan(tmp_path), "--db", postgres_url, "--run-id", "pg1", "--json")
+    assert done.code == 0, done.err
+    summary = json.loads(done.out)
+    assert (summary["status"], summary["counts"]["succeeded"]) == ("succeeded", 17)
+    assert summary["db"] == postgres_url
+    runs = json.loads(cli("runs", "--db", postgres_url, "--json").out)["runs"]
+    assert [r["run_id"] for r in runs] == ["pg1"]
+    show = cli("show", "pg1", "--db", postgres_url)
+    assert show.code == 0 and "17 succeeded" in show.out
+    events = cli("events", "pg1", "--db", postgres_url, "--follow")
+    assert events.code == 0 and events.out.rstrip().splitlines()[-1].split()[3] == "run.finished"
+    report = cli("report", "pg1", "--db", postgres_url, "-o", tmp_path / "r.html")
+    assert report.code == 0 and (tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_a_password_in_the_url_is_never_printed(cli: CliRunner, postgres_url: str) -> None:
+    port = postgres_url.split(":")[2].split("/")[0]
+    url = f"postgresql://postgres:s3cret@127.0.0.1:{port}/absent_db"
+    done = cli("runs", "--db", url, "--json")
+    assert done.code != 0
+    assert "s3cret" not in done.out + done.err and "***" in done.out + done.err
+
+
+def test_copy_sqlite_to_postgres_and_back_loses_nothing(
+    cli: CliRunner, tmp_path: Path, postgres_url: str
+) -> None:
+    first, back = tmp_path / "first.db", tmp_path / "back.db"
+    assert cli("execute", _plan(tmp_path), "--db", first, "--run-id", "r1", "--json").code == 0
+    there = cli("db", "copy", first, postgres_url, "--json")
+    assert there.code == 0, there.err
+    assert json.loads(there.out)["runs"] == ["r1"]
+    assert cli("db", "copy", postgres_url, back).code == 0
+    original = _export(cli, first, "r1")
+    assert _export(cli, postgres_url, "r1") == original
+    assert _export(cli, back, "r1") == original
+    again = cli("db", "copy", first, postgres_url, "--json")
+    assert again.code == 2 and "already holds run(s) r1" in again.out
+
+
+def test_export_sqlite_writes_a_file_the_dashboard_can_open(
+    cli: CliRunner, tmp_path: Path, postgres_url: str
+) -> None:
+    assert (
+        cli("execute", _plan(tmp_path), "--db", postgres_url, "--run-id", "p", "--json").code == 0
+    )
+    file = tmp_path / "for-dashboard.db"
+    done = cli("export", "p", "--db", postgres_url, "--sqlite", file, "--json")
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["rows"]["tasks"] == 17
+    assert _export(cli, file, "p") == _export(cli, postgres_url, "p")
+    refused = cli("dashboard", "--db", postgres_url)
+    assert refused.code == 2 and "--sqlite FILE" in refused.err
