@@ -72,6 +72,7 @@ runs = Table(
     Column("summary_json", Text),
     Column("cancel_requested_at", REAL),
     Column("owner_epoch", Integer, nullable=False, server_default=_ZERO),
+    Column("owner_host", Text),
     PrimaryKeyConstraint("run_id"),
 )
 """``cancel_requested_at``: set by ``swarm cancel`` from any process; the driving process polls
@@ -80,7 +81,10 @@ it and cancels the run. Resuming a run clears it.
 ``owner_epoch``: the fence. A driver that takes the run (execute: 1 with the run's row; resume:
 ``owner_epoch + 1`` in the transaction that judges the previous owner gone) checks it in every
 later transaction of its own; a bigger number means another driver took the run over, and the
-stale driver's transaction is rolled back (see ``swarm.store.writer`` and docs/architecture.md)."""
+stale driver's transaction is rolled back (see ``swarm.store.writer`` and docs/architecture.md).
+
+``owner_host``: the owner's machine (``socket.gethostname()``). A fresh heartbeat from another
+machine means a live owner: its pid cannot be checked from here."""
 
 tasks = Table(
     "tasks",

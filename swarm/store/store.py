@@ -160,8 +160,9 @@ class Store:
         """Become the run's driver: its new owner epoch, taken in one ``BEGIN IMMEDIATE``
         transaction with the judgement that no other driver is alive.
 
-        The owner is alive if its heartbeat is younger than ``live_s`` and its process (on this
-        machine) exists, this process included (a run's end releases it: ``owner_pid`` NULL);
+        The owner is alive if its heartbeat is younger than ``live_s`` and it runs on another
+        machine (``owner_host``: its pid cannot be checked from here), or its process on this
+        machine exists, this process included (a run's end releases it: ``owner_pid`` NULL);
         then :class:`ConfigError` and nothing is written. A second caller right behind sees
         this caller's fresh heartbeat, so of two resumes exactly one takes the run.
         :class:`RunNotFound` for no run.
@@ -169,7 +170,12 @@ class Store:
         with anyio.CancelScope(shield=True):
             async with self._writing("take over a run") as conn:
                 found = await conn.execute(
-                    select(runs.c.owner_epoch, runs.c.owner_pid, runs.c.heartbeat_at)
+                    select(
+                        runs.c.owner_epoch,
+                        runs.c.owner_pid,
+                        runs.c.owner_host,
+                        runs.c.heartbeat_at,
+                    )
                     .where(runs.c.run_id == run_id)
                     .with_for_update(key_share=True)  # PostgreSQL: a second take waits here
                 )
@@ -178,14 +184,17 @@ class Store:
                     raise RunNotFound(run_id, self.path)
                 now = self._clock()
                 fresh = row.heartbeat_at is not None and now - row.heartbeat_at < live_s
-                if fresh and row.owner_pid is not None and _alive(row.owner_pid):
+                elsewhere = row.owner_host not in (None, sql_text.HOST)
+                if fresh and row.owner_pid is not None and (elsewhere or _alive(row.owner_pid)):
+                    where = f" on {row.owner_host}" if elsewhere else ""
                     raise ConfigError(
-                        f"run {run_id} is being executed by process {row.owner_pid}",
+                        f"run {run_id} is being executed by process {row.owner_pid}{where}",
                         hint="wait for it, or stop it (Ctrl-C or kill PID) and resume it "
                         "afterwards",
                     )
                 taken = await conn.exec_driver_sql(
-                    self._sql(sql_text.TAKE_SQL), (pid, now, run_id, row.owner_epoch)
+                    self._sql(sql_text.TAKE_SQL),
+                    (pid, sql_text.HOST, now, run_id, row.owner_epoch),
                 )
                 epoch = taken.scalar()
                 if epoch is None:  # not reachable under the write lock: the lease's rule

@@ -4,6 +4,7 @@ database's state refuses (issue 16, defects 1 and 2)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -193,3 +194,16 @@ async def test_two_executes_of_one_new_run_id_the_second_is_told_it_exists(store
         await second.write_now([RunCreated(new_run(n_tasks=5))])
     assert "disk" not in str(got.value)
     assert await _rows(store, "SELECT count(*) FROM tasks") == [(3,)]
+
+
+async def test_a_live_owner_on_another_machine_keeps_its_run(store: Store) -> None:
+    """Drivers on several machines share a PostgreSQL database: a fresh heartbeat from another
+    host is a live owner even though its pid means nothing here; once it goes stale, the run
+    can be taken (the other driver's writes are then fenced off by the epoch)."""
+    await _owned_run(store, pid=2147483000)  # no such process on this machine
+    await _execute(store, "UPDATE runs SET owner_host = 'elsewhere'")
+    with pytest.raises(ConfigError, match="being executed by process 2147483000 on elsewhere"):
+        await store.take_run("r1", pid=os.getpid(), live_s=5.0)
+    await _execute(store, "UPDATE runs SET heartbeat_at = heartbeat_at - 6")
+    assert await store.take_run("r1", pid=os.getpid(), live_s=5.0) == 2
+    assert await _rows(store, "SELECT owner_host FROM runs") == [(socket.gethostname(),)]
