@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from swarm.testing import crash
 from swarm.testing.crash import fan_plan
 from tests.cli.conftest import CliRunner
 
@@ -83,3 +84,29 @@ def test_export_sqlite_writes_a_file_the_dashboard_can_open(
     assert _export(cli, file, "p") == _export(cli, postgres_url, "p")
     refused = cli("dashboard", "--db", postgres_url)
     assert refused.code == 2 and "--sqlite FILE" in refused.err
+
+
+def test_cancel_from_another_process_then_resume_on_postgres(
+    cli: CliRunner, tmp_path: Path, postgres_url: str
+) -> None:
+    """`swarm cancel` reaches the driving process through the database alone."""
+    env = crash.env_for(tmp_path / "ledger")
+    env["SWARM_SIM_LATENCY"] = "fixed:1.0"  # 4+ seconds: time to ask
+    args = ["execute", str(_plan(tmp_path)), "--db", postgres_url, "--run-id", "r", "--json"]
+    driver = crash.swarm(args, env)
+    try:
+        crash.wait_for_run(postgres_url, driver)
+        asked = cli("cancel", "r", "--db", postgres_url, "--wait", "30", "--json")
+        assert asked.code == 0, asked.out + asked.err
+        driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.communicate()
+    assert json.loads(cli("show", "r", "--db", postgres_url, "--json").out)["run"]["status"] == (
+        "cancelled"
+    )
+    resumed = crash.swarm(["resume", "r", "--db", postgres_url, "--json"], env)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert json.loads(out)["status"] == "succeeded"
