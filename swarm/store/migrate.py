@@ -60,8 +60,10 @@ async def current_revision(engine: AsyncEngine) -> str | None:
             if found.scalar() is None:
                 return None
             row = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).first()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read database {_db(engine)}: {_reason(exc)}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(
+            f"cannot read database {_db(engine)}: {_reason(exc)}", hint=_hint(engine)
+        ) from exc
     return None if row is None else str(row[0])
 
 
@@ -85,8 +87,10 @@ async def upgrade(engine: AsyncEngine) -> None:
             f"cannot migrate database {_db(engine)}: {exc}",
             hint="the file may have been written by a newer swarm; upgrade swarm to open it",
         ) from exc
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate database {_db(engine)}: {_reason(exc)}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(
+            f"cannot migrate database {_db(engine)}: {_reason(exc)}", hint=_hint(engine)
+        ) from exc
 
 
 def _upgrade_sync(connection: Connection) -> None:
@@ -97,10 +101,19 @@ def _upgrade_sync(connection: Connection) -> None:
 
 def _db(engine: AsyncEngine) -> str:
     if engine.dialect.name == "postgresql":
-        return engine.url.render_as_string(hide_password=True)
+        return engine.url.set(drivername="postgresql").render_as_string(hide_password=True)
     return str(engine.url.database)
 
 
-def _reason(exc: SQLAlchemyError) -> object:
+def _hint(engine: AsyncEngine) -> str | None:
+    if engine.dialect.name == "postgresql":
+        return (
+            "check that the server is running, that the database exists (createdb NAME) and "
+            "that the URL (--db or SWARM_DB) names it"
+        )
+    return None
+
+
+def _reason(exc: BaseException) -> object:
     """The driver's own message where there is one, without SQLAlchemy's SQL dump."""
     return getattr(exc, "orig", None) or exc

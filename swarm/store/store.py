@@ -583,7 +583,7 @@ async def _transaction(
         with anyio.CancelScope(shield=shield):
             async with engine.begin() as conn:
                 yield conn
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: a server that cannot be reached
         reason = getattr(exc, "orig", None) or exc
         raise StoreError(f"cannot {what}: {reason}") from exc
 

@@ -110,3 +110,10 @@ def test_cancel_from_another_process_then_resume_on_postgres(
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert json.loads(out)["status"] == "succeeded"
+
+
+def test_an_unreachable_server_is_named_with_what_to_check(cli: CliRunner) -> None:
+    done = cli("runs", "--db", "postgresql://me:pw@127.0.0.1:1/swarm")
+    assert done.code == 1
+    assert "cannot read database postgresql://me:***@127.0.0.1:1/swarm" in done.err
+    assert "check that the server is running" in done.err and "pw" not in done.err
