@@ -117,3 +117,20 @@ def test_an_unreachable_server_is_named_with_what_to_check(cli: CliRunner) -> No
     assert done.code == 1
     assert "cannot read database postgresql://me:***@127.0.0.1:1/swarm" in done.err
     assert "check that the server is running" in done.err and "pw" not in done.err
+
+
+def test_two_drivers_on_one_database_each_drive_their_own_run(
+    cli: CliRunner, tmp_path: Path, postgres_url: str
+) -> None:
+    env = crash.env_for(tmp_path / "ledger")
+    plan = str(_plan(tmp_path))
+    drivers = [
+        crash.swarm(["execute", plan, "--db", postgres_url, "--run-id", run_id, "--json"], env)
+        for run_id in ("a", "b")
+    ]
+    outputs = [driver.communicate(timeout=120) for driver in drivers]
+    for driver, (out, err) in zip(drivers, outputs, strict=True):
+        assert driver.returncode == 0, err
+        assert json.loads(out)["status"] == "succeeded"
+    runs = json.loads(cli("runs", "--db", postgres_url, "--json").out)["runs"]
+    assert sorted((r["run_id"], r["counts"]["succeeded"]) for r in runs) == [("a", 17), ("b", 17)]
