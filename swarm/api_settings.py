@@ -9,7 +9,7 @@ input with a :class:`ConfigError` before the database is touched or a model is c
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, get_args
@@ -55,6 +55,14 @@ class RunSettings(TypedDict, total=False):
     """Revisions of failed branches the planner may make (0: none)."""
     prices: Mapping[str, tuple[float, float]]
     """model → (input, output) US$ per million tokens, over the built-in table."""
+    executor: str
+    """Where attempts run: ``local`` (this process, the default) or ``ray`` (a Ray cluster;
+    needs the ``ray`` extra)."""
+    ray_address: str
+    """An existing Ray cluster's address, ``host:port`` (else ``SWARM_RAY_ADDRESS``, else a
+    local cluster started for the run)."""
+    ray_kinds: Sequence[str]
+    """The kinds whose attempts run on the cluster (default: ``code``)."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,7 @@ def prepare(
     if problems:
         raise PlanError("plan", problems)
     check_artifacts_dir(artifacts_dir)
+    executor, address, kinds = executor_settings(settings)
     options = RunOptions(
         provider=provider,
         fail_fast=bool(settings.get("fail_fast", False)),
@@ -184,9 +193,36 @@ def prepare(
         rate_limit=rate_limit,
         max_replans=int(settings.get("max_replans", 0)),
         prices=prices,
+        executor=executor,
+        ray_address=address,
+        ray_kinds=kinds,
     )
     warnings = tuple(
         f"no price is known for model {m!r}: est. cost leaves its calls out ({PRICE_HINT})"
         for m in unpriced(table, plan_models(plan))
     )
     return Prepared(plan, options, run_id, warnings)
+
+
+def executor_settings(settings: RunSettings) -> tuple[str, str | None, tuple[str, ...]]:
+    """The executor, Ray address and shipped kinds, checked (Ray installed, the address
+    answering, kinds that can run remotely) before anything is written."""
+    executor = settings.get("executor") or "local"
+    if executor == "local":
+        return "local", None, ("code",)
+    if executor != "ray":
+        raise ConfigError(
+            f"executor {executor!r} is not one of local, ray",
+            cli_hint="use --executor local (the default) or --executor ray",
+        )
+    from swarm.runtime import ray_executor as rx  # Ray itself is imported only by the run
+
+    kinds = tuple(sorted(rx.check_kinds(settings.get("ray_kinds") or ("code",))))
+    if not rx.ray_installed():
+        raise ConfigError(
+            "the ray executor needs Ray, which is not installed", hint=rx.INSTALL_HINT
+        )
+    address = settings.get("ray_address") or os.environ.get("SWARM_RAY_ADDRESS") or None
+    if address is not None:
+        rx.check_address(address)
+    return "ray", address, kinds

@@ -22,8 +22,9 @@ class RunSummary:
 
     run_id: str
     status: str
-    """``succeeded``, ``failed``, ``paused`` (a budget ran out) or ``cancelled``; paused and
-    cancelled runs are resumable."""
+    """``succeeded``, ``failed``, ``paused`` (a budget ran out), ``waiting`` (only decisions,
+    such as approvals, can move it on) or ``cancelled``; paused, waiting and cancelled runs are
+    resumable."""
     goal: str
     tasks: int
     counts: dict[str, int]
@@ -48,6 +49,9 @@ class RunSummary:
     paused: dict[str, Any] | None = None
     """Why a ``paused`` run stopped: ``resource``, ``needed``, ``left``, ``limit``, ``flag`` (the
     ``swarm resume`` flag to raise) and ``suggested`` (a value that covers what was needed)."""
+    waiting: dict[str, Any] | None = None
+    """A ``waiting`` run's waiting tasks: task id → ``attempt``, ``on`` (the tasks it waits
+    for; empty: a decision) and ``reason`` (``approval`` or ``spawn``)."""
 
     @property
     def succeeded(self) -> bool:
@@ -60,6 +64,8 @@ class RunSummary:
             del data["telemetry"]  # as the runtime gives it: only when traces were exported
         if self.paused is None:
             del data["paused"]  # only for a paused run
+        if self.waiting is None:
+            del data["waiting"]  # only for a waiting run
         return data
 
     @classmethod

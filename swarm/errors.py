@@ -20,18 +20,21 @@
         │   └── BudgetExhausted      ... even with nothing in flight: the run pauses, resumable
         ├── CodeFailed               a ``code`` task's program failed (exit, signal, limit)
         ├── WorkerCrashed            a worker raised something it should not have (a bug)
+        ├── AttemptLost              the executor lost the attempt's process or node: retried
         ├── ToolCallError            an MCP or fetch tool call failed (the agent is told why)
         └── TaskTimeout              the task's timeout fired
             └── CodeTimeout          a ``code`` task's program hit its wall clock and was killed
 
 Runtime errors carry the task id and attempt number so a message read in a log, the event
-table or a terminal always says where it happened and whether it will be tried again.
+table or a terminal always says where it happened and whether it will be tried again. Every
+error pickles with its fields (:meth:`SwarmError.__reduce__`): a task's error made on a cluster
+node crosses back to the driver as itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from swarm.core.budget import Shortfall
@@ -59,6 +62,11 @@ class SwarmError(Exception):
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls ``cls(*args)``, which keyword-only fields break:
+        # rebuild without __init__ and restore every attribute instead.
+        return (_rebuilt, (type(self), self.args, self.__dict__.copy()))
+
     def cli_text(self) -> str:
         """The error as the CLI prints it: ``cli_hint`` in place of ``hint`` when there is one."""
         if self.cli_hint is None:
@@ -68,6 +76,13 @@ class SwarmError(Exception):
             return str(self)
         finally:
             self.hint = hint
+
+
+def _rebuilt(cls: type[SwarmError], args: tuple[Any, ...], state: dict[str, Any]) -> SwarmError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InputError(SwarmError):
@@ -303,3 +318,15 @@ class WorkerCrashed(TaskError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=False)
+
+
+class AttemptLost(TaskError):
+    """The executor lost the attempt: the process or node running it died (a Ray worker
+    crashed, a node was removed, an actor died). Not the task's fault, so it is retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            retryable=True,
+            hint="the scheduler tries again elsewhere; if it recurs, check the cluster's nodes",
+        )

@@ -62,6 +62,11 @@ class TaskContext:
     """Files this attempt wrote under ``run_dir``; recorded with its result."""
     expansion: list[TaskSpec] = field(default_factory=list)
     """Tasks a fan-out worker asks to add to the run (see ``workers/fanout.py``)."""
+    wait_on: tuple[str, ...] | None = None
+    """Set by a worker whose attempt should end waiting instead of with a result: the task
+    waits, holding no slot, until every task named here has ended (whatever the outcome), then
+    runs again as a new attempt. With :attr:`expansion` the added tasks are started, not joined
+    (an orchestrator's sub-agents: name them here to wait for them)."""
     journal: CallJournal | None = None
     """Where remote predictions are recorded before their output is awaited (write-ahead)."""
     dep_titles: dict[str, str] = field(default_factory=dict)

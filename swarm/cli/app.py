@@ -42,6 +42,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_PAUSED = 4
+EXIT_WAITING = 5
+"""The run waits for decisions (approvals): `swarm approve`/`reject`, then `swarm resume`."""
 EXIT_CANCELLED = 130
 
 COMMAND_ORDER = (

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from swarm.store.queries import EventRow, Queries, RunDetail, RunSummary
 
 RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to inspect.")]
-ENDED = frozenset({"succeeded", "failed", "cancelled", "paused"})
+ENDED = frozenset({"succeeded", "failed", "cancelled", "paused", "waiting"})
 FOLLOW_POLL_S = 0.25
 
 

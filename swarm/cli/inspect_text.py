@@ -28,6 +28,7 @@ STATUS_STYLE = {
     "skipped": "magenta",
     "cancelled": "yellow",
     "paused": "yellow",
+    "waiting": "blue",
     "running": "cyan",
     "pending": "dim",
     "created": "dim",

@@ -17,7 +17,15 @@ import typer
 from swarm.api import Swarm
 from swarm.api_settings import RunSettings
 from swarm.api_types import RunSummary
-from swarm.cli.app import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, app, err_console
+from swarm.cli.app import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PAUSED,
+    EXIT_WAITING,
+    app,
+    err_console,
+)
 from swarm.cli.inspect_text import money, stdout_console
 from swarm.cli.options import DbOption, JsonOption, QuietOption
 from swarm.cli.progress import Progress
@@ -30,7 +38,12 @@ from swarm.validation import validate_file
 
 
 def _exit_code(status: str) -> int:
-    codes = {"succeeded": EXIT_OK, "cancelled": EXIT_CANCELLED, "paused": EXIT_PAUSED}
+    codes = {
+        "succeeded": EXIT_OK,
+        "cancelled": EXIT_CANCELLED,
+        "paused": EXIT_PAUSED,
+        "waiting": EXIT_WAITING,
+    }
     return codes.get(status, EXIT_FAILED)
 
 
@@ -81,6 +94,21 @@ PriceOutOption = Annotated[
 """The options `swarm execute` and `swarm run` share."""
 
 
+ExecutorOption = Annotated[
+    str,
+    typer.Option(help="Where attempts run: local (this process) or ray (needs the ray extra)."),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        help="An existing Ray cluster, host:port (else SWARM_RAY_ADDRESS, else a local one)."
+    ),
+]
+RayKindsOption = Annotated[
+    str, typer.Option(help="Kinds whose attempts run on the Ray cluster, comma-separated.")
+]
+
+
 def run_settings(
     *,
     run_id: str | None,
@@ -93,6 +121,9 @@ def run_settings(
     reasoning_effort: str | None,
     max_replans: int,
     prices: dict[str, tuple[float, float]],
+    executor: str = "local",
+    ray_address: str | None = None,
+    ray_kinds: str = "code",
 ) -> RunSettings:
     """The flags as :class:`~swarm.api_settings.RunSettings` (flags left out are left out)."""
     given: dict[str, Any] = {
@@ -107,6 +138,9 @@ def run_settings(
     settings = cast(RunSettings, {k: v for k, v in given.items() if v is not None})
     settings["fail_fast"], settings["max_replans"] = fail_fast, max_replans
     settings["prices"] = prices
+    settings["executor"], settings["ray_kinds"] = executor, ray_kinds.split(",")
+    if ray_address is not None:
+        settings["ray_address"] = ray_address
     return settings
 
 
@@ -149,6 +183,15 @@ def _report(result: RunSummary, as_json: bool) -> None:
     )
     if summary["status"] == "cancelled":
         console.print(f"  resume with: swarm resume {summary['run_id']} --db {summary['db']}")
+    if summary["status"] == "waiting":
+        waiting = summary.get("waiting") or {}
+        names = ", ".join(sorted(waiting)[:10]) + (" …" if len(waiting) > 10 else "")
+        console.print(
+            f"  waiting: {len(waiting)} task(s) wait for a decision ({names})\n"
+            f"  continue with: swarm resume {summary['run_id']} --db {summary['db']}",
+            markup=False,
+            soft_wrap=True,
+        )
     if summary["status"] == "paused":
         paused = summary["paused"]
         console.print(
@@ -197,6 +240,9 @@ def execute(
     rate_limit: RateLimitOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_kinds: RayKindsOption = "code",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -213,6 +259,9 @@ def execute(
         reasoning_effort=reasoning_effort,
         max_replans=max_replans,
         prices=flag_prices(model_name or plan.defaults.model, price_in, price_out),
+        executor=executor,
+        ray_address=ray_address,
+        ray_kinds=ray_kinds,
     )
     swarm = Swarm(
         db or default_db(),

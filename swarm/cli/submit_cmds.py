@@ -20,6 +20,7 @@ from swarm.cli.run_cmds import (
     ArtifactsOption,
     BaseUrlOption,
     ConcurrencyOption,
+    ExecutorOption,
     FailFastOption,
     MaxCostOption,
     MaxReplansOption,
@@ -30,6 +31,8 @@ from swarm.cli.run_cmds import (
     PriceOutOption,
     ProviderOption,
     RateLimitOption,
+    RayAddressOption,
+    RayKindsOption,
     ReasoningOption,
     RunIdOption,
     _exit_code,
@@ -65,6 +68,9 @@ def run_goal(
     rate_limit: RateLimitOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_kinds: RayKindsOption = "code",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -87,6 +93,9 @@ def run_goal(
         reasoning_effort=reasoning_effort,
         max_replans=max_replans,
         prices=flag_prices(model_name, price_in, price_out),
+        executor=executor,
+        ray_address=ray_address,
+        ray_kinds=ray_kinds,
     )
     swarm = Swarm(
         db or default_db(),

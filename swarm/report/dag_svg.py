@@ -24,6 +24,7 @@ STATUS_COLOURS = {
     "running": "#3b82c4",
     "pending": "#c9ced6",
     "replaced": "#8a94a6",
+    "waiting": "#6c8ebf",
 }
 """One colour per task status, shared by the report and the dashboards."""
 CRITICAL = "#ff7a00"

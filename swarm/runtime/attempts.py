@@ -31,6 +31,7 @@ from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price, price_for
 from swarm.runtime.budget_gate import BudgetGate, deadline_held
+from swarm.runtime.executor import Executor
 from swarm.store.ops import AttemptFinished, AttemptStarted, TasksSkipped
 from swarm.store.writer import Writer
 from swarm.untrusted import clean_text
@@ -62,6 +63,8 @@ class RunAttempts:
     writer: Writer
     provider: Provider
     workers: Mapping[str, Worker]
+    executor: Executor
+    """Where the work of an attempt runs (in this process, or on a cluster)."""
     budget: Budget
     gate: BudgetGate
     prices: dict[str, Price]
@@ -81,6 +84,8 @@ class RunAttempts:
     _pump: Callable[[], None]
     _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
     _maybe_replan: Callable[[Failed, str], None]
+    _suspend_after: Callable[[Dispatch, dict[str, Any], tuple[str, ...], str], None]
+    add_tasks: Callable[..., None]
     cancel: Callable[..., None]
     fatal: TaskError | None
     """An error that ended the run at once (``ProviderError.ends_run``), raised by the run."""
@@ -95,6 +100,8 @@ class RunAttempts:
     def _start_worker(self, op: AttemptStarted) -> None:
         """Hand a committed attempt to an idle pool worker, adding a worker if none is idle."""
         self._awaiting -= 1
+        if not self._is_current(op.task_id, op.attempt):
+            return  # suspended at dispatch: the attempt waits, no worker runs it
         if self._stopping or self._tg is None or self.cancelled:
             self._record_cancelled(op.task_id, op.attempt, time.time(), ())
             return
@@ -223,7 +230,7 @@ class RunAttempts:
             slot.running = (d, ctx, started, timeout)
             slot.scope.deadline = anyio.current_time() + timeout
             try:
-                result = await self.workers[spec.kind].run(ctx)
+                result = await self.executor.run(ctx, self.workers[spec.kind])
             finally:
                 slot.scope.deadline = math.inf
             slot.running = None
@@ -270,6 +277,10 @@ class RunAttempts:
         if isinstance(error, BudgetExhausted):
             self._paused(d, error, common)
             return
+        if error is None and ctx.wait_on is not None:
+            error = self._wait_after(d, ctx, common)
+            if error is None:
+                return
         if error is None and ctx.expansion:
             error = self._expand(d, ctx, common)
             if error is None:
@@ -328,6 +339,25 @@ class RunAttempts:
             self._submit_skips(decision)
             self._maybe_replan(decision, str(error))
         self._pump()
+
+    def _wait_after(
+        self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]
+    ) -> TaskError | None:
+        """The worker asked to wait on ``ctx.wait_on`` (tasks it may add in
+        ``ctx.expansion``, which then start on their own rather than join it)."""
+        assert ctx.wait_on is not None
+        children = list(ctx.expansion)
+        taken = [c.id for c in children if c.id in self.specs]
+        if taken:
+            return TaskError(f"added task ids already exist: {taken[:5]}", retryable=False)
+        known = {*self.specs, *(c.id for c in children)}
+        unknown = [t for t in ctx.wait_on if t not in known]
+        if unknown:
+            return TaskError(f"cannot wait on unknown tasks: {unknown[:5]}", retryable=False)
+        self.add_tasks(children, reason="spawn")
+        self._suspend_after(d, common, tuple(ctx.wait_on), "spawn")
+        self._pump()
+        return None
 
     def _paused(self, d: Dispatch, error: BudgetExhausted, common: dict[str, Any]) -> None:
         """A call found the budget spent: the task goes back to pending and the run pauses

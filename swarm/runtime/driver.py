@@ -47,8 +47,10 @@ from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price
 from swarm.runtime.attempts import RunAttempts, Slot
 from swarm.runtime.budget_gate import BudgetGate
+from swarm.runtime.executor import Executor, LocalExecutor
 from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.runtime.metrics import RunMetrics, compute_metrics
+from swarm.runtime.waiting import Gate, RunWaiting
 from swarm.store.ops import (
     AttemptFinished,
     AttemptStarted,
@@ -58,8 +60,9 @@ from swarm.store.ops import (
     RunStarted,
     TasksAdded,
     TasksRecorded,
+    TaskWaiting,
 )
-from swarm.store.records import NewRun, NewTask
+from swarm.store.records import NewRun, NewTask, Wait
 from swarm.store.writer import Writer
 from workers.base import Worker
 
@@ -97,7 +100,7 @@ class RunEnd:
     finished_at: float
 
 
-class RunDriver(RunGrowth, RunAttempts):
+class RunDriver(RunGrowth, RunAttempts, RunWaiting):
     """Runs one plan's DAG to completion, cancellation or failure."""
 
     def __init__(
@@ -125,6 +128,10 @@ class RunDriver(RunGrowth, RunAttempts):
         max_replans: int = 0,
         feeders: Sequence[Callable[[RunDriver], Awaitable[None]]] = (),
         graph: Dag | None = None,
+        wait_gate: Gate | None = None,
+        keep_waiting: bool = False,
+        waits: Mapping[str, Wait] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -133,6 +140,7 @@ class RunDriver(RunGrowth, RunAttempts):
         self.writer = writer
         self.provider = provider
         self.workers = workers
+        self.executor: Executor = executor or LocalExecutor()
         self.budget = budget
         self.gate = BudgetGate(budget, lease=writer.owned_recently)
         """The one limiter on the token and dollar budgets: calls wait there for room."""
@@ -200,6 +208,13 @@ class RunDriver(RunGrowth, RunAttempts):
         self._signal_scope: anyio.CancelScope | None = None
         self.interrupted = False
         """A signal cancelled the run."""
+        self.wait_gate = wait_gate
+        """Holds a task at dispatch until a decision (an approval), before any worker runs it."""
+        self.keep_waiting = keep_waiting
+        """Keep the run open while only decisions can move it on (else it ends ``waiting``)."""
+        self._waits = dict(waits or {})
+        self._suspending = {}
+        self._wake_data = {}
 
     # -- the run --------------------------------------------------------------------------
 
@@ -309,6 +324,8 @@ class RunDriver(RunGrowth, RunAttempts):
             status = self.end_status or "cancelled"
         elif self.core.paused is not None:
             status = "paused"
+        elif self.core.stalled():
+            status = "waiting"
         elif counts["succeeded"] + counts["replaced"] == sum(counts.values()):
             status = "succeeded"
         else:
@@ -366,6 +383,14 @@ class RunDriver(RunGrowth, RunAttempts):
             "tokens": self.budget.spent_tokens,
             "cost_usd": round(self.budget.spent_cost_usd, 6),
             **({"paused": self.core.paused.as_dict()} if self.core.paused else {}),
+            **({"waiting": self.waiting_summary()} if self._waits else {}),
+        }
+
+    def waiting_summary(self) -> dict[str, dict[str, Any]]:
+        """The tasks waiting, with what each waits on and why (a ``waiting`` run's summary)."""
+        return {
+            task_id: {"attempt": w.attempt, "on": list(w.on), "reason": w.reason}
+            for task_id, w in sorted(self._waits.items())
         }
 
     # -- feeders ------------------------------------------------------------------------
@@ -383,6 +408,7 @@ class RunDriver(RunGrowth, RunAttempts):
         """Ask the core for work and hand it to the writer; notice the end of the run."""
         if self._stopping:
             return
+        self._note_wakes()  # recorded ahead of the woken tasks' next attempts
         now = self.clock.now()
         dispatches = self.core.dispatch(now)
         self._awaiting += len(dispatches)
@@ -391,7 +417,9 @@ class RunDriver(RunGrowth, RunAttempts):
             self.writer.submit(
                 AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
             )
-        if self.core.is_done() and not self._adds_in_flight:
+            if self.wait_gate is not None:
+                self._gated(d)  # waits from the start: its worker never runs this attempt
+        if (self.core.is_done() or self._ends_waiting()) and not self._adds_in_flight:
             if not self.cancelled:
                 # Now, not after the pool is dismissed: the run's end joins the last result's
                 # transaction instead of waiting for a commit of its own.
@@ -417,6 +445,8 @@ class RunDriver(RunGrowth, RunAttempts):
         for op in batch:
             if isinstance(op, TasksAdded):
                 self._tasks_added(op)
+            elif isinstance(op, TaskWaiting):
+                self._wait_committed(op)
             elif isinstance(op, AttemptStarted):
                 self._start_worker(op)
             elif (

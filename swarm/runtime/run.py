@@ -26,6 +26,7 @@ from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import CallIntent, Provider
 from swarm.providers.pricing import price_table, unpriced
 from swarm.runtime.driver import RunDriver, RunState
+from swarm.runtime.executor import open_executor
 from swarm.runtime.journal import StoreJournal
 from swarm.runtime.limits import changed_limits
 from swarm.runtime.metrics import record_run_metrics
@@ -33,7 +34,7 @@ from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.runtime.tool_journal import StoreToolJournal, interrupted_calls
 from swarm.store.batch import FIRST_EPOCH
-from swarm.store.records import NewRun, NewTask
+from swarm.store.records import NewRun, NewTask, Wait
 from swarm.store.store import Store
 from swarm.telemetry import live as live_trace
 from workers.registry import registry
@@ -59,6 +60,12 @@ class RunOptions:
     """``--max-replans``: revisions of failed branches the planner may make (0: none)."""
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     """The run's own prices (model → US$ per million input, output tokens), over the table."""
+    executor: str = "local"
+    """``--executor``: ``local`` (this process) or ``ray`` (see ``docs/distributed.md``)."""
+    ray_address: str | None = None
+    """``--ray-address`` / ``SWARM_RAY_ADDRESS`` of an existing cluster (None: a local one)."""
+    ray_kinds: tuple[str, ...] = ("code",)
+    """``--ray-kinds``: the kinds whose attempts run on the cluster."""
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -71,6 +78,9 @@ class RunOptions:
             "rate_limit": self.rate_limit,
             "max_replans": self.max_replans,
             "prices": {model: list(pair) for model, pair in self.prices.items()},
+            "executor": self.executor,
+            "ray_address": self.ray_address,
+            "ray_kinds": list(self.ray_kinds),
         }
 
     @classmethod
@@ -85,6 +95,9 @@ class RunOptions:
             rate_limit=config.get("rate_limit"),
             max_replans=int(config.get("max_replans", 0)),
             prices={m: (float(p[0]), float(p[1])) for m, p in config.get("prices", {}).items()},
+            executor=str(config.get("executor", "local")),
+            ray_address=config.get("ray_address"),
+            ray_kinds=tuple(config.get("ray_kinds", ("code",))),
         )
 
 
@@ -174,6 +187,8 @@ class _Setup:
     unrecorded: tuple[NewTask, ...] = ()
     """Tasks of a resumed run's plan with no row (a crash came between the run's first two
     transactions): the driver writes them before anything else."""
+    waits: dict[str, Wait] = field(default_factory=dict)
+    """A resumed run's waiting tasks, restored into the core and the driver."""
 
 
 async def _execute(
@@ -295,6 +310,8 @@ async def _resume(
     record = await store.load_run(run_id)
     plan = loads_plan(record.plan_json, source=f"run {run_id}")
     options = RunOptions.from_config(record.config)
+    if options.executor == "ray" and os.environ.get("SWARM_RAY_ADDRESS"):  # a fresh cluster
+        options = dataclasses.replace(options, ray_address=os.environ["SWARM_RAY_ADDRESS"])
     # Taking the run is the first write, atomic with the judgement that its owner is gone:
     # of two resumes started together, the second sees the first's fresh take and stops.
     # What a resume changes (limits, retried tasks) is written after, fenced by the epoch.
@@ -304,12 +321,14 @@ async def _resume(
         await store.retry_tasks(run_id, *rerun, epoch=epoch)
     await store.mark_interrupted(run_id, epoch=epoch)
     rows = await store.load_tasks(run_id)
+    waits = await store.waits(run_id)
     graph = Dag(plan)
     scheduler = build_scheduler(
         plan, graph, registry(), fail_fast=options.fail_fast, seed=options.seed
     )
     budget = Budget(plan.budget.max_tokens, plan.budget.max_cost_usd)
     setup = _Setup(run_id, plan, graph, scheduler, budget, options, resumed=True, epoch=epoch)
+    setup.waits = waits
     spent_steps = 0
     for row in rows:
         spent_steps += row.steps_used
@@ -320,6 +339,9 @@ async def _resume(
             setup.state.results[row.task_id] = row.result or ""
         elif row.status in _KEPT:  # failed stays failed: `swarm retry` runs it again
             scheduler.restore(row.task_id, Status(row.status), row.attempt)
+        elif row.status == Status.WAITING.value:  # waits again, on what it waited on
+            on = waits[row.task_id].on if row.task_id in waits else ()
+            scheduler.restore(row.task_id, Status.WAITING, row.attempt, on=on)
         else:
             scheduler.restore(row.task_id, Status.PENDING, row.attempt)
     scheduler.pool.spent = min(spent_steps, scheduler.pool.total)
@@ -367,6 +389,7 @@ async def _drive(
         replan=make_replanner(setup.plan, provider) if setup.options.max_replans else None,
         max_replans=setup.options.max_replans,
         graph=setup.graph,
+        waits=setup.waits,
     )
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls, setup.open_intents)
     driver_box.append(driver)
@@ -376,7 +399,11 @@ async def _drive(
     if hooks.on_start is not None:
         hooks.on_start(driver)
     try:
-        async with run_tools(setup.plan) as tools:  # MCP server sessions live as long as the run
+        async with (
+            run_tools(setup.plan) as tools,  # MCP server sessions live as long as the run
+            open_executor(setup.options) as executor,
+        ):
+            driver.executor = executor
             journal = StoreToolJournal(writer, setup.run_id, setup.tool_calls)
             driver.tool_hub = dataclasses.replace(tools, journal=journal)
             end = await driver.execute(early_failures=setup.early)
@@ -410,6 +437,8 @@ async def _drive(
     summary["unpriced_models"] = unpriced(driver.prices, plan_models(plan))
     if driver.core.paused is not None:
         summary["paused"] = driver.core.paused.as_dict()
+    if end.status == "waiting":
+        summary["waiting"] = driver.waiting_summary()
     return summary
 
 

@@ -32,6 +32,9 @@ from swarm.store.ops import (
     TasksRecorded,
     TasksReplaced,
     TasksSkipped,
+    TaskWaiting,
+    TaskWoken,
+    WaitFailed,
 )
 from swarm.store.records import NewRun, NewTask
 from swarm.store.schema import ATTEMPT_STATUSES
@@ -126,6 +129,15 @@ TASK_REPLACED_SQL = (
     "UPDATE tasks SET status = 'replaced' WHERE run_id = ? AND task_id = ?"
     " AND status IN ('failed', 'skipped')"
 )
+TASK_WOKEN_SQL = (
+    "UPDATE tasks SET status = 'pending' WHERE run_id = ? AND task_id = ? AND attempt = ?"
+    " AND status = 'waiting'"
+)
+"""Only a task still waiting after that attempt (a decision applied twice changes nothing)."""
+WAIT_FAILED_SQL = (
+    "UPDATE tasks SET status = 'failed', error = ?, error_kind = ?, finished_at = ?"
+    " WHERE run_id = ? AND task_id = ? AND attempt = ? AND status = 'waiting'"
+)
 HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
 
 FINISH_EVENTS = {
@@ -135,7 +147,8 @@ FINISH_EVENTS = {
     "cancelled": "task.cancelled",
 }
 """The event written for each status an attempt's result can give its task."""
-RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled", "paused"})
+RUN_END_STATUSES = frozenset({"succeeded", "failed", "cancelled", "paused", "waiting"})
+"""``waiting``: only outside decisions (approvals) can move the run on; it is resumable."""
 
 _RUN_STARTED, _TASKS_ADDED, _ATTEMPT_STARTED, _ATTEMPT_FINISHED, _SKIPPED, _RUN_FINISHED = range(6)
 _RUN_CREATED = -1
@@ -153,6 +166,9 @@ _OP_TYPES = (
     CallFinished,
     Event,
     TasksRecorded,
+    TaskWaiting,
+    TaskWoken,
+    WaitFailed,
 )
 
 
@@ -167,6 +183,8 @@ class Segment:
     attempt_started: list[Row] = field(default_factory=list)
     finished: list[tuple[int, AttemptFinished]] = field(default_factory=list)
     """Fenced results with their index in the batch, in submission order."""
+    woken: list[Row] = field(default_factory=list)
+    wait_failed: list[Row] = field(default_factory=list)
     skipped: list[Row] = field(default_factory=list)
     run_finished: list[tuple[int, Row]] = field(default_factory=list)
     """Run ends with their index in the batch: refused with a result of the same run that the
@@ -191,7 +209,7 @@ class Plan:
             n += len(s.created) + len(s.run_started) + len(s.tasks_added) + len(s.plans)
             n += len(s.attempt_started) + 3 * len(s.finished) + len(s.skipped)
             n += len(s.run_finished) + len(s.cancelled) + len(s.calls) + len(s.calls_finished)
-            n += len(s.replaced)
+            n += len(s.replaced) + len(s.woken) + len(s.wait_failed)
         return n
 
 
@@ -335,8 +353,10 @@ def finish_row(op: AttemptFinished) -> Row:
 def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
     if isinstance(op, AttemptStarted):
         return _ATTEMPT_STARTED, [(op.run_id, op.task_id)]
-    if isinstance(op, AttemptFinished):
+    if isinstance(op, AttemptFinished | TaskWaiting):
         return _ATTEMPT_FINISHED, [(op.run_id, op.task_id)]
+    if isinstance(op, TaskWoken | WaitFailed):
+        return _SKIPPED, [(op.run_id, op.task_id)]
     if isinstance(op, CallCreated):
         return _ATTEMPT_STARTED, [("call", op.run_id, op.ref)]
     if isinstance(op, CallFinished):
@@ -389,6 +409,8 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
                 ),
             )
         )
+    elif isinstance(op, TaskWaiting | TaskWoken | WaitFailed):
+        _add_wait(seg, events, index, op)
     elif isinstance(op, RunCreated):
         run_row, rows, event_row = created_rows(op.run, op.tasks_now)
         seg.created.append(run_row)
@@ -432,6 +454,27 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         events.append((index, (op.run_id, op.at, "run.finished", None, None, data)))
 
 
+def _add_wait(
+    seg: Segment,
+    events: list[tuple[int, Row]],
+    index: int,
+    op: TaskWaiting | TaskWoken | WaitFailed,
+) -> None:
+    """A task's wait: begun (fenced like a result), ended by a wake, or ended by a failure."""
+    if isinstance(op, TaskWaiting):
+        seg.finished.append((index, op.as_finished()))
+        data = _dumps({"attempt": op.attempt, "on": list(op.on), "reason": op.reason})
+        events.append((index, (op.run_id, op.at, "task.waiting", op.task_id, op.attempt, data)))
+    elif isinstance(op, TaskWoken):
+        seg.woken.append((op.run_id, op.task_id, op.attempt))
+        data = _dumps({"reason": op.reason, **(op.data or {})})
+        events.append((_NO_FENCE, (op.run_id, op.at, "task.woken", op.task_id, op.attempt, data)))
+    else:
+        seg.wait_failed.append((op.error, op.error_kind, op.at, op.run_id, op.task_id, op.attempt))
+        data = _dumps({"outcome": "rejected", "error": op.error, "error_kind": op.error_kind})
+        events.append((_NO_FENCE, (op.run_id, op.at, "task.failed", op.task_id, op.attempt, data)))
+
+
 def _finish_event(op: AttemptFinished) -> str:
     if op.task_status == "pending" and op.outcome == "succeeded":
         return "task.expanded"  # a fan-out added its tasks and now waits for them
@@ -473,4 +516,6 @@ def _has_rows(seg: Segment) -> bool:
         or seg.calls
         or seg.calls_finished
         or seg.replaced
+        or seg.woken
+        or seg.wait_failed
     )

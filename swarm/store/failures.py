@@ -157,6 +157,8 @@ def _rows(op: Op) -> Iterator[Row]:
             seg.calls,
             seg.calls_finished,
             seg.replaced,
+            seg.woken,
+            seg.wait_failed,
         ):
             yield from rows
         for _, finished in seg.finished:

@@ -119,6 +119,76 @@ class AttemptFinished:
     """Recorded (replacing rows with the same path) only if the fence accepts the result."""
 
 
+WAIT_REASONS = frozenset({"approval", "spawn"})
+"""Why a task waits: a person's decision (``approval``) or the end of tasks it started
+(``spawn``: an orchestrator's sub-agents)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWaiting:
+    """A running attempt ends without an outcome: the task waits (``tasks.status = 'waiting'``),
+    on the tasks in ``on`` or, with ``on`` empty, for an outside decision. Fenced like a result
+    (the attempt must be current and running); its attempt is recorded as ``suspended``, with
+    what it spent, and the ``task.waiting`` event carries ``attempt``, ``on`` and ``reason``
+    (which a resume reads to restore the wait)."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    started_at: float
+    at: float
+    on: tuple[str, ...] = ()
+    reason: str = "approval"
+    steps: tuple[StepRecord, ...] = ()
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    def as_finished(self) -> AttemptFinished:
+        """The attempt's record, written like any result's."""
+        return AttemptFinished(
+            run_id=self.run_id,
+            task_id=self.task_id,
+            attempt=self.attempt,
+            started_at=self.started_at,
+            finished_at=self.at,
+            outcome="suspended",
+            task_status="waiting",
+            steps=self.steps,
+            tokens_in=self.tokens_in,
+            tokens_out=self.tokens_out,
+            cost_usd=self.cost_usd,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWoken:
+    """A waiting task may go on (approved, or what it waited on has ended): ``pending`` again,
+    its next attempt follows. Applied only while the task still waits after ``attempt``."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    at: float
+    reason: str = "approval"
+    data: dict[str, Any] | None = None
+    """Extra detail for the ``task.woken`` event (who decided, a note)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFailed:
+    """A waiting task fails for good (a rejected approval, a wait that could never end); its
+    skipped descendants follow in a :class:`TasksSkipped`. Applied only while it waits after
+    ``attempt``; the ``task.failed`` event carries the error."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    at: float
+    error: str
+    error_kind: str = "Rejected"
+
+
 @dataclass(frozen=True, slots=True)
 class AddedTask:
     """A task added to a run after it started (streamed plan, fan-out expansion, replan)."""
@@ -223,4 +293,7 @@ Op = (
     | CallFinished
     | Event
     | TasksRecorded
+    | TaskWaiting
+    | TaskWoken
+    | WaitFailed
 )

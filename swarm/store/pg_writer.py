@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -168,7 +168,8 @@ async def _apply(conn: asyncpg.Connection, plan: Plan, beats: list[Row]) -> set[
     for seg in plan.segments:
         await _many(conn, sql.INSERT_RUN_SQL, seg.created)
         await _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
-        await _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
+        if seg.tasks_added:
+            await conn.execute(sql.INSERT_TASK_SQL, *sql.columns(seg.tasks_added))
         await _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
         await _started(conn, seg.attempt_started)
         await _many(conn, sql.INSERT_CALL_SQL, seg.calls)
@@ -181,6 +182,8 @@ async def _apply(conn: asyncpg.Connection, plan: Plan, beats: list[Row]) -> set[
             await _many(
                 conn, sql.INSERT_ARTIFACT_SQL, [r for op in accepted for r in artifact_rows(op)]
             )
+        await _many(conn, sql.TASK_WOKEN_SQL, seg.woken)
+        await _many(conn, sql.WAIT_FAILED_SQL, seg.wait_failed)
         await _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         await _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
         refused.update(i for i, row in seg.run_finished if row[-1] in taken)
@@ -223,8 +226,7 @@ async def _started(conn: asyncpg.Connection, rows: list[Row]) -> None:
 
 async def _matched(conn: asyncpg.Connection, statement: str, rows: list[Row]) -> set[int]:
     """Run an ``unnest`` statement over ``rows`` (given as columns); the ordinals it matched."""
-    columns: list[Any] = [list(column) for column in zip(*rows, strict=True)]
-    return {int(record[0]) for record in await conn.fetch(statement, *columns)}
+    return {int(record[0]) for record in await conn.fetch(statement, *sql.columns(rows))}
 
 
 async def _many(conn: asyncpg.Connection, statement: str, rows: list[Row]) -> None:

@@ -307,7 +307,7 @@ def active_seconds(marks: Sequence[tuple[str, float]], end: float | None) -> flo
     return total
 
 
-_ENDED = frozenset({"succeeded", "failed", "cancelled", "paused"})
+_ENDED = frozenset({"succeeded", "failed", "cancelled", "paused", "waiting"})
 
 _RUNS_SQL = """
 SELECT s.run_id, s.goal, s.status, s.created_at, s.started_at, s.finished_at, s.duration_s,

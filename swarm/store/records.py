@@ -60,3 +60,13 @@ class TaskRecord:
     tokens_in: int
     tokens_out: int
     cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """What a waiting task waits on, after which of its attempts: the tasks in ``on`` or,
+    with ``on`` empty, an outside decision; ``reason`` is ``approval`` or ``spawn``."""
+
+    attempt: int
+    on: tuple[str, ...] = ()
+    reason: str = "approval"

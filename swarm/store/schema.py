@@ -22,13 +22,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.types import TypeEngine
 
-RUN_STATUSES = frozenset({"created", "running", "succeeded", "failed", "cancelled", "paused"})
+RUN_STATUSES = frozenset(
+    {"created", "running", "succeeded", "failed", "cancelled", "paused", "waiting"}
+)
 TASK_STATUSES = frozenset(
-    {"pending", "running", "succeeded", "failed", "skipped", "cancelled", "replaced"}
+    {"pending", "running", "succeeded", "failed", "skipped", "cancelled", "replaced", "waiting"}
 )
 ATTEMPT_STATUSES = frozenset(
-    {"succeeded", "failed", "timeout", "cancelled", "interrupted", "paused"}
+    {"succeeded", "failed", "timeout", "cancelled", "interrupted", "paused", "suspended"}
 )
+"""``suspended``: the attempt ended without an outcome and its task waits (``waiting``)."""
 
 metadata = MetaData(
     naming_convention={

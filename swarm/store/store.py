@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
-from swarm.store import migrate
+from swarm.store import migrate, pg_sql
 from swarm.store.engine import (
     READ_ONLY_API_HINT,
     READ_ONLY_HINT,
@@ -35,7 +35,7 @@ from swarm.store.engine import (
 )
 from swarm.store.failures import is_read_only
 from swarm.store.pg_sql import dollar
-from swarm.store.records import NewRun, RunRecord, TaskRecord
+from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.target import DbTarget, is_postgres, shown
 from swarm.store.writer import Fence, OnCommit, Writer, run_id_taken
@@ -217,8 +217,10 @@ class Store:
             if await _run_exists(conn, run.run_id):
                 raise run_id_taken(run.run_id, self.path)
             await conn.exec_driver_sql(self._sql(sql_text.INSERT_RUN_SQL), run_row)
-            if task_rows:
-                await conn.exec_driver_sql(self._sql(sql_text.INSERT_TASK_SQL), task_rows)
+            if task_rows and self.postgres:  # one statement for every row (pg_sql)
+                await conn.exec_driver_sql(pg_sql.INSERT_TASK_SQL, tuple(pg_sql.columns(task_rows)))
+            elif task_rows:
+                await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
             await conn.exec_driver_sql(self._sql(sql_text.INSERT_EVENT_SQL), event_row)
 
     async def run_exists(self, run_id: str) -> bool:
@@ -331,6 +333,30 @@ class Store:
             slot = (row.task_id, int(data["step"]))
             if journaled.get(slot, 0) < row.attempt:
                 found[slot] = CallIntent(str(data["fingerprint"]), float(row.at))
+        return found
+
+    async def waits(self, run_id: str) -> dict[str, Wait]:
+        """The run's waiting tasks and what each waits on (from its latest ``task.waiting``
+        event, of the attempt the task row records): what a resume restores."""
+        waiting = select(tasks.c.task_id, tasks.c.attempt).where(
+            tasks.c.run_id == run_id, tasks.c.status == "waiting"
+        )
+        query = (
+            select(events.c.task_id, events.c.attempt, events.c.data_json)
+            .where(events.c.run_id == run_id, events.c.type == "task.waiting")
+            .order_by(events.c.id)
+        )
+        async with self._reading() as conn:
+            current = {t: a for t, a in (await conn.execute(waiting)).all()}
+            if not current:
+                return {}
+            rows = (await conn.execute(query)).all()
+        found = {task_id: Wait(attempt) for task_id, attempt in current.items()}
+        for row in rows:
+            if current.get(row.task_id) == row.attempt:
+                data = json.loads(row.data_json or "{}")
+                on = tuple(str(t) for t in data.get("on", ()))
+                found[row.task_id] = Wait(row.attempt, on, str(data.get("reason", "approval")))
         return found
 
     async def mark_interrupted(self, run_id: str, *, epoch: int | None = None) -> list[str]:
@@ -465,7 +491,7 @@ class Store:
                 if row is None:
                     raise RunNotFound(run_id, self.path)
                 record = _run_record(row)
-                if record.status in ("succeeded", "failed", "cancelled", "paused"):
+                if record.status in ("succeeded", "failed", "cancelled", "paused", "waiting"):
                     return record
                 now = self._clock()
                 await conn.execute(

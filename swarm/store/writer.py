@@ -49,7 +49,7 @@ from swarm.store import batch as sql
 from swarm.store.batch import Plan, Row, check_op, plan_batch
 from swarm.store.engine import BUSY_TIMEOUT_MS, WAL_LIMIT_BYTES, connect_for_writing
 from swarm.store.failures import DATA_ERRORS, repair, write_error
-from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted
+from swarm.store.ops import AttemptFinished, Op, RunFinished, RunStarted, TaskWaiting
 
 OWNER_LEASE_S = 3.0
 """How old the last commit may be before a new model call first waits for the next one: below
@@ -405,7 +405,9 @@ class Writer:
         if refused:
             committed = [op for i, op in enumerate(ops) if i not in refused]
             self.stale.extend(
-                op for i, op in enumerate(ops) if i in refused and isinstance(op, AttemptFinished)
+                op.as_finished() if isinstance(op, TaskWaiting) else op
+                for i, op in enumerate(ops)
+                if i in refused and isinstance(op, AttemptFinished | TaskWaiting)
             )
             self.unended.extend(
                 op for i, op in enumerate(ops) if i in refused and isinstance(op, RunFinished)
@@ -592,6 +594,8 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
             _many(
                 conn, sql.INSERT_ARTIFACT_SQL, [r for op in accepted for r in sql.artifact_rows(op)]
             )
+        _many(conn, sql.TASK_WOKEN_SQL, seg.woken)
+        _many(conn, sql.WAIT_FAILED_SQL, seg.wait_failed)
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
         refused.update(i for i, row in seg.run_finished if row[-1] in taken)

@@ -76,4 +76,4 @@ def _planning(log: RunLog, events: list[EventRow]) -> None:
             log.notes.append(Note(e.at, e.type, e.task_id, e.attempt, data))
 
 
-_ENDED = frozenset({"succeeded", "failed", "cancelled", "paused"})
+_ENDED = frozenset({"succeeded", "failed", "cancelled", "paused", "waiting"})

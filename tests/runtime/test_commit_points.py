@@ -108,6 +108,7 @@ def test_crash_after_commit_point_on_postgres(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_crash_after_every_commit_point_on_postgres(
     tmp_path: Path, expected: tuple[Path, dict[str, str]], postgres_server: PostgresServer
 ) -> None:

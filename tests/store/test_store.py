@@ -124,6 +124,7 @@ async def test_counts_and_totals(store: Store) -> None:
         "skipped": 0,
         "cancelled": 0,
         "replaced": 0,
+        "waiting": 0,
     }
     totals = await store.totals("r1")
     assert totals["steps_total"] == 3

@@ -1,0 +1,249 @@
+"""The ray executor on a real 2-node local cluster: the same results as the local executor,
+remote work really stopped by a timeout and by a cancel, a node killed mid-run losing nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from swarm.plan import Plan
+from swarm.runtime import run as runs
+from swarm.store.store import Store
+from tests.fakes import ScriptedProvider, plan_data
+from tests.ray.conftest import NODE_STORE_BYTES, inside_namespace, only_loopback
+
+pytestmark = [pytest.mark.anyio, inside_namespace]
+
+NODE = "import json, os, sys\nd = json.load(sys.stdin)\n"
+TICKING = (
+    "import pathlib, time\n"
+    "p = pathlib.Path('ticks')\n"
+    "n = 0\n"
+    "while True:\n"
+    "    n += 1\n"
+    "    if n % 200_000 == 0:\n"
+    "        p.write_text(str(time.time()))\n"
+)
+"""A CPU loop that leaves a trace: the time of its last lap in ``ticks`` in its workspace."""
+
+
+def code(task_id: str, source: str, deps: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    return {"id": task_id, "kind": "code", "deps": list(deps), "config": {"code": source}, **extra}
+
+
+async def execute(tmp_path: Path, tasks: list[dict[str, Any]], executor: str) -> dict[str, Any]:
+    store = await Store.open(tmp_path / f"{executor}.db")
+    try:
+        options = runs.RunOptions(
+            artifacts_dir=str(tmp_path / f"runs-{executor}"), executor=executor
+        )
+        plan = Plan.model_validate(plan_data(tasks))
+        return await runs.execute(store, plan, ScriptedProvider(), options, run_id="r")
+    finally:
+        await store.close()
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_the_namespace_has_only_loopback() -> None:
+    assert only_loopback()
+
+
+def test_the_cluster_has_two_nodes(cluster: Any) -> None:
+    import ray
+
+    alive = [n for n in ray.nodes() if n["Alive"]]
+    assert len(alive) == 2
+    assert all(n["NodeManagerAddress"] == "127.0.0.1" for n in alive)
+
+
+async def test_a_plan_gives_the_same_results_as_on_the_local_executor(
+    cluster: Any, tmp_path: Path
+) -> None:
+    tasks = [
+        code("a", NODE + "print(json.dumps({'n': 3, 'pid': os.getpid()}))"),
+        code("b", NODE + "print(json.dumps({'n': 4}))"),
+        code("c", NODE + "print(json.dumps(d['a']['n'] ** 2 + d['b']['n'] ** 2))", ("a", "b")),
+        {"id": "say", "kind": "llm", "prompt": "the sum", "deps": ["c"]},  # in the driver
+        code("d", NODE + "print(json.dumps([d['c'], len(d['say']) > 0]))", ("c", "say")),
+    ]
+    local = await execute(tmp_path, tasks, "local")
+    remote = await execute(tmp_path, tasks, "ray")
+    assert local["status"] == remote["status"] == "succeeded"
+    sql = "SELECT task_id, status, result FROM tasks WHERE task_id != 'a' ORDER BY task_id"
+    assert rows(tmp_path / "local.db", sql) == rows(tmp_path / "ray.db", sql)
+    assert rows(tmp_path / "ray.db", "SELECT result FROM tasks WHERE task_id = 'd'") == [
+        ("[25, true]",)
+    ]
+    steps = "SELECT task_id, n, kind, name FROM steps ORDER BY task_id, n"
+    assert rows(tmp_path / "local.db", steps) == rows(tmp_path / "ray.db", steps)
+
+
+async def test_a_task_error_made_on_the_cluster_is_recorded_as_itself(
+    cluster: Any, tmp_path: Path
+) -> None:
+    tasks = [code("bad", "1/0"), code("after", "print(1)", ("bad",))]
+    summary = await execute(tmp_path, tasks, "ray")
+    assert summary["status"] == "failed"
+    got = rows(tmp_path / "ray.db", "SELECT status, error_kind, retryable, error FROM attempts")
+    assert [(o, k, r) for o, k, r, _ in got] == [("failed", "CodeFailed", 0)]
+    assert "ZeroDivisionError" in got[0][3]
+    assert rows(tmp_path / "ray.db", "SELECT status FROM tasks WHERE task_id = 'after'") == [
+        ("skipped",)
+    ]
+
+
+def _last_tick(workspace: Path) -> float:
+    ticks = workspace / "ticks"
+    return float(ticks.read_text() or 0) if ticks.exists() else 0.0
+
+
+async def _stopped(workspace: Path, within_s: float) -> bool:
+    """Whether the ticking loop in ``workspace`` stops writing within ``within_s``."""
+    deadline = time.time() + within_s
+    while time.time() < deadline:
+        before = _last_tick(workspace)
+        await anyio.sleep(1.0)
+        if _last_tick(workspace) == before:
+            return True
+    return False
+
+
+async def test_a_timeout_really_stops_the_remote_cpu_loop(cluster: Any, tmp_path: Path) -> None:
+    spin = code("spin", TICKING, timeout_s=3, retries=0)
+    spin["config"]["timeout_s"] = 120  # the sandbox's own wall clock is far off
+    summary = await execute(tmp_path, [spin], "ray")
+    assert summary["status"] == "failed"
+    assert rows(tmp_path / "ray.db", "SELECT status, error_kind FROM attempts") == [
+        ("timeout", "TaskTimeout")
+    ]
+    workspace = tmp_path / "runs-ray" / "r" / "work" / "spin"
+    assert _last_tick(workspace) > 0, "the loop never ran"
+    assert await _stopped(workspace, within_s=10), "the remote loop still runs"
+
+
+async def test_cancelling_the_run_stops_the_remote_work(cluster: Any, tmp_path: Path) -> None:
+    from swarm.api import Swarm
+
+    spin = code("spin", TICKING)
+    spin["config"]["timeout_s"] = 120
+    workspace = tmp_path / "runs" / "cancelled" / "work" / "spin"
+    async with (
+        Swarm(tmp_path / "c.db", artifacts_dir=tmp_path / "runs") as sw,
+        sw.start(plan_data([spin]), run_id="cancelled", executor="ray") as run,
+    ):
+        with anyio.fail_after(60):
+            while _last_tick(workspace) == 0:  # noqa: ASYNC110  (a file another process writes)
+                await anyio.sleep(0.2)
+        run.cancel()
+        summary = await run.wait()
+    assert summary.status == "cancelled"
+    assert await _stopped(workspace, within_s=10), "the remote loop still runs"
+
+
+async def test_a_node_killed_mid_run_loses_nothing_and_reruns_no_success(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """Six 2 s tasks on two 1-CPU nodes; the worker node is removed while it runs one. Its
+    attempt is lost (AttemptLost, retryable) and retried on the head node; every task succeeds
+    once, and no task that had succeeded runs again."""
+    sleeper = NODE + "import time\nopen('started', 'w').close()\ntime.sleep(2)\n"
+    tasks = [code(f"t{i}", sleeper + f"print({i})", retries=2) for i in range(6)]
+    tasks.append(code("sum", NODE + "print(sum(d.values()))", tuple(f"t{i}" for i in range(6))))
+    work = tmp_path / "runs-ray" / "r" / "work"
+    victim = next(n for n in cluster.worker_nodes)
+    summary: dict[str, Any] = {}
+
+    async def run() -> None:
+        summary.update(await execute(tmp_path, tasks, "ray"))
+
+    async def kill() -> None:
+        with anyio.fail_after(60):
+            while len(list(work.glob("*/started"))) < 2:  # noqa: ASYNC110  (both nodes busy)
+                await anyio.sleep(0.1)
+        await anyio.to_thread.run_sync(cluster.remove_node, victim)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            tg.start_soon(kill)
+    finally:  # the next tests get two nodes again
+        cluster.add_node(num_cpus=1, object_store_memory=NODE_STORE_BYTES)
+        cluster.wait_for_nodes()
+    db = tmp_path / "ray.db"
+    assert summary["status"] == "succeeded"
+    assert rows(db, "SELECT result FROM tasks WHERE task_id = 'sum'") == [("15",)]
+    lost = rows(db, "SELECT task_id, retryable, error FROM attempts WHERE status = 'failed'")
+    assert lost, "no attempt was lost with the node"
+    assert all(r == 1 and "lost on the Ray cluster" in e for _, r, e in lost), lost
+    per_task = rows(
+        db,
+        "SELECT task_id, COUNT(*), SUM(status = 'succeeded'), MAX(attempt) FROM attempts "
+        "GROUP BY task_id",
+    )
+    assert all(ok == 1 for _, _, ok, _ in per_task), per_task  # one success each
+    succeeded_at = dict(
+        rows(db, "SELECT task_id, attempt FROM attempts WHERE status = 'succeeded'")
+    )
+    assert all(succeeded_at[t] == last for t, _, _, last in per_task)  # nothing after it
+    assert json.loads(rows(db, "SELECT result FROM tasks WHERE task_id = 't5'")[0][0]) == 5
+
+
+async def test_a_driver_killed_mid_run_is_resumed_on_the_cluster(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """kill -9 of a `swarm execute --executor ray` while its attempts run on the cluster; `swarm
+    resume` (here the same cluster, found through SWARM_RAY_ADDRESS) finishes the run, and no
+    task that had succeeded runs again."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+
+    sleeper = NODE + "import time\nopen('started', 'w').close()\ntime.sleep(1.5)\n"
+    tasks = [code(f"t{i}", sleeper + f"print({i})") for i in range(3)]
+    tasks += [code(f"u{i}", sleeper + f"print({i})", (f"t{i}",)) for i in range(3)]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_data(tasks)))
+    db, runs_dir = tmp_path / "k.db", tmp_path / "runs"
+    swarm = shutil.which("swarm")
+    assert swarm is not None
+    command = [swarm, "execute", str(plan), "--db", str(db), "--artifacts-dir", str(runs_dir)]
+    command += ["--run-id", "k", "--executor", "ray", "--ray-address", cluster.address, "-q"]
+    driver = await anyio.open_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    work = runs_dir / "k" / "work"
+    try:
+        with anyio.fail_after(90):
+            while not list(work.glob("u*/started")):  # noqa: ASYNC110  (another process)
+                await anyio.sleep(0.1)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        await driver.wait()
+    before = dict(rows(db, "SELECT task_id, status FROM tasks"))
+    assert "succeeded" in before.values() and "running" in before.values(), before
+    os.environ["SWARM_RAY_ADDRESS"] = cluster.address
+    store = await Store.open(db)
+    try:
+        summary = await runs.resume(store, "k", ScriptedProvider())
+    finally:
+        await store.close()
+        del os.environ["SWARM_RAY_ADDRESS"]
+    assert summary["status"] == "succeeded"
+    per_task = rows(
+        db, "SELECT task_id, SUM(status = 'succeeded'), COUNT(*) FROM attempts GROUP BY task_id"
+    )
+    assert all(ok == 1 for _, ok, _ in per_task), per_task
+    for task_id, status in before.items():
+        if status == "succeeded":  # not run again
+            assert {t: n for t, _, n in per_task}[task_id] == 1
+    assert rows(db, "SELECT COUNT(*) FROM attempts WHERE status = 'interrupted'")[0][0] >= 1
