@@ -56,9 +56,10 @@ from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
 from swarm.store.approvals import ApprovalStore
-from swarm.store.engine import default_db
+from swarm.store.engine import default_db, exists
 from swarm.store.queries import Queries
 from swarm.store.store import Store
+from swarm.store.target import as_target, shown
 from swarm.validation import validate_data, validate_file
 
 T = TypeVar("T")
@@ -97,7 +98,7 @@ class Swarm:
         base_url: str | None = None,
         rate_limit: int | None = None,
     ) -> None:
-        self.db = Path(db) if db is not None else default_db()
+        self.db = as_target(db) if db is not None else default_db()
         self._provider_spec = provider
         self.artifacts_dir = Path(artifacts_dir)
         self.base_url = base_url
@@ -357,7 +358,7 @@ class Swarm:
 
     async def runs(self, *, limit: int = 20) -> list[RunInfo]:
         """The database's runs, newest first."""
-        if not self.db.exists():
+        if not exists(self.db):
             return []
         return [RunInfo.of(row) for row in await Queries(await self.store()).runs(limit)]
 
@@ -391,8 +392,8 @@ class Swarm:
 
     async def _existing_store(self, run_id: str) -> Store:
         """The store, for reading a run: a missing database file is not created."""
-        if self._store is None and not self.db.exists():
-            raise RunNotFound(run_id, str(self.db))
+        if self._store is None and not exists(self.db):
+            raise RunNotFound(run_id, shown(self.db))
         return await self.store()
 
     # -- sync wrappers for scripts and notebooks ---------------------------------------------
@@ -515,7 +516,7 @@ class RunHandle:
             if self.done.is_set():
                 if self.error is not None:
                     raise self.error
-                raise RunNotFound(self.run_id, str(self.swarm.db))
+                raise RunNotFound(self.run_id, shown(self.swarm.db))
             await anyio.sleep(0.02)
         async for event in self.swarm.events(self.run_id, follow=True):
             yield event

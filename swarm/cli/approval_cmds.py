@@ -35,9 +35,11 @@ NoteOption = Annotated[
 ByOption = Annotated[str | None, typer.Option("--by", help="Who decides (default: the OS user).")]
 
 
-def _existing(db: Path | None, run_id: str | None) -> Path:
+def _existing(db: str | None, run_id: str | None) -> Path | str:
+    from swarm.store.engine import exists
+
     path = db_path(db)
-    if not path.is_file():
+    if not exists(path):
         if run_id is not None:
             raise RunNotFound(run_id, str(path))
         raise ConfigError(
@@ -119,7 +121,7 @@ def reject_command(
 
 
 def _decide(
-    db: Path | None,
+    db: str | None,
     run_id: str,
     task_id: str,
     verb: str,

@@ -344,7 +344,7 @@ def budget_limits(
 
 
 def go_on(
-    db: Path | None,
+    db: str | Path | None,
     as_json: bool,
     quiet: bool,
     call: Callable[[Swarm, runs.Hooks], Awaitable[RunSummary]],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,21 +50,24 @@ INSERT_RUN_SQL = (
 insert is the take) and 0 for one only recorded (``Store.create_run``: whoever drives it takes
 it first)."""
 FIRST_EPOCH = 1
+HOST = socket.gethostname()
+"""This machine, written as the owner's host with its pid (drivers write from their own)."""
 GUARD_SQL = "SELECT owner_epoch FROM runs WHERE run_id = ?"
 """The fence, read at the top of each of a driver's transactions: they all begin ``IMMEDIATE``
 (the write lock is held from the first statement to the commit), so no take can come between
 this read and the commit. PostgreSQL: ``SELECT owner_epoch … FOR SHARE`` (a take's ``UPDATE``
 then waits for the commit)."""
 TAKE_SQL = (
-    "UPDATE runs SET owner_epoch = owner_epoch + 1, owner_pid = ?, heartbeat_at = ?,"
-    " status = 'running' WHERE run_id = ? AND owner_epoch = ? RETURNING owner_epoch"
+    "UPDATE runs SET owner_epoch = owner_epoch + 1, owner_pid = ?, owner_host = ?,"
+    " heartbeat_at = ?, status = 'running' WHERE run_id = ? AND owner_epoch = ?"
+    " RETURNING owner_epoch"
 )
 """Taking a run (resume): a compare-and-set on the epoch read in the same transaction, which
 also judged the previous owner gone. ``status = 'running'`` and the fresh heartbeat make a
 second resume, right behind, see a live owner."""
 RUN_STARTED_SQL = (
     "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
-    " owner_pid = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
+    " owner_pid = ?, owner_host = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
 )
 INSERT_TASK_SQL = (
     "INSERT INTO tasks (run_id, task_id, kind, title, deps_json, priority, status)"
@@ -426,7 +430,7 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         seg.tasks_added.extend(rows)
         events.append((_NO_FENCE, event_row))
     elif isinstance(op, RunStarted):
-        seg.run_started.append((op.at, op.at, op.pid, op.run_id))
+        seg.run_started.append((op.at, op.at, op.pid, HOST, op.run_id))
         kind = "run.resumed" if op.resumed else "run.started"
         events.append(
             (_NO_FENCE, (op.run_id, op.at, kind, None, None, f'{{"pid": {int(op.pid)}}}'))
