@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from swarm.store import views
+from swarm.store.schema import REAL
 
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
@@ -26,11 +27,11 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Text(), nullable=False),
         sa.Column("task_id", sa.Text(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("requested_at", sa.REAL(), nullable=False),
+        sa.Column("requested_at", REAL, nullable=False),
         sa.Column("prompt", sa.Text(), nullable=True),
         sa.Column("decision", sa.Text(), nullable=True),
         sa.Column("decided_by", sa.Text(), nullable=True),
-        sa.Column("decided_at", sa.REAL(), nullable=True),
+        sa.Column("decided_at", REAL, nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["run_id", "task_id"],
