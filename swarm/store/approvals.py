@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, insert, select, text
 
 from swarm.errors import AlreadyDecided, NoApproval, RunNotFound
 from swarm.store import views
@@ -68,17 +68,17 @@ class ApprovalStore:
     async def pending(self, run_id: str | None = None) -> list[PendingApproval]:
         """What waits for a decision (in one run, or in all), oldest request first."""
         sql = f"SELECT * FROM ({views.PENDING_APPROVALS}) AS p"
-        args: tuple[str, ...] = ()
+        args: dict[str, str] = {}
         if run_id is not None:
-            sql += " WHERE p.run_id = ?"
-            args = (run_id,)
+            sql += " WHERE p.run_id = :run_id"  # text(): each dialect's own placeholders
+            args = {"run_id": run_id}
         sql += " ORDER BY p.requested_at, p.run_id, p.task_id"
         async with self.store._reading() as conn:
             if run_id is not None:
                 found = await conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id))
                 if found.first() is None:
                     raise RunNotFound(run_id, self.store.path)
-            rows = (await conn.exec_driver_sql(sql, args)).all()
+            rows = (await conn.execute(text(sql), args)).all()
             out = []
             for row in rows:
                 deps = [str(d) for d in json.loads(row.deps_json)]

@@ -8,12 +8,23 @@ from typing import Any
 
 import pytest
 
+from swarm.errors import AlreadyDecided, NoApproval
 from swarm.store import Store
-from swarm.store.ops import Op, TasksSkipped, TaskWaiting, TaskWoken, WaitFailed
+from swarm.store.approvals import ApprovalStore
+from swarm.store.ops import (
+    ApprovalRequested,
+    Op,
+    TasksSkipped,
+    TaskWaiting,
+    TaskWoken,
+    WaitFailed,
+)
 from swarm.store.records import Wait
 from tests.store.builders import new_run, started
 
 pytestmark = pytest.mark.anyio
+CONFORMANCE = True
+"""Every test here runs on SQLite and on PostgreSQL (see tests/store/conftest.py)."""
 
 
 async def _rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
@@ -91,3 +102,26 @@ async def test_waits_are_read_back_for_the_current_attempt_only(store: Store) ->
         "t0": Wait(2, (), "approval"),
         "t1": Wait(1, ("t2",), "spawn"),
     }
+
+
+async def test_an_approval_is_requested_with_its_wait_and_decided_once(store: Store) -> None:
+    await store.create_run(new_run(n_tasks=2))
+    writer = store.writer(lambda batch: None)
+    request = ApprovalRequested("r1", "t1", 1, 2000.5, "ok?", 60.0)
+    await writer.write_now([started("t0"), waiting("t0"), started("t1"), request, waiting("t1")])
+    await writer.write_now([request])  # written again (a replayed group): the row is kept
+    approvals = ApprovalStore(store, clock=lambda: 3000.25)
+    [pending] = await approvals.pending("r1")
+    assert (pending.task_id, pending.attempt, pending.prompt) == ("t1", 1, "ok?")
+    assert pending.requested_at == 2000.5 and pending.inputs == {"t0": None}
+    with pytest.raises(NoApproval):
+        await approvals.decide("r1", "t0", "approved", by="ann", note=None)
+    made = await approvals.decide("r1", "t1", "rejected", by="ann", note="no")
+    assert (made.decision, made.decided_at) == ("rejected", 3000.25)
+    with pytest.raises(AlreadyDecided, match="already rejected by ann"):
+        await approvals.decide("r1", "t1", "approved", by="bob", note=None)
+    assert await approvals.pending("r1") == []
+    assert [(d.task_id, d.decision, d.note) for d in await approvals.decisions("r1")] == [
+        ("t1", "rejected", "no")
+    ]
+    assert await approvals.requested("r1") == {"t1": (1, 2000.5)}
