@@ -20,7 +20,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from functools import partial
+from functools import cache, partial
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -103,12 +103,11 @@ class RayExecutor:
     name: ClassVar[str] = "ray"
 
     def __init__(self, ray: ModuleType, kinds: frozenset[str], tg: TaskGroup) -> None:
-        from swarm.runtime import ray_remote
 
         self._ray = ray
         self.kinds = kinds
         self._tg = tg
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(ray_remote.run_attempt)
+        self._remote = _remote_attempt(ray)
         self._mailbox: Any = None
         self._hosts: list[Any] = []
         self._turn = 0
@@ -129,10 +128,26 @@ class RayExecutor:
         self._mailbox = mailbox.options(
             max_concurrency=10 * HOST_CONCURRENCY, scheduling_strategy=here, **actor
         ).remote()
-        nodes = sum(1 for node in ray.nodes() if node["Alive"])
-        self._host_options = {"max_concurrency": HOST_CONCURRENCY, "scheduling_strategy": "SPREAD"}
-        self._host_class = ray.remote(ray_remote.AttemptHost).options(**self._host_options, **actor)
-        self._hosts = [self._host_class.remote() for _ in range(max(nodes, 1))]
+        host = ray.remote(ray_remote.AttemptHost)
+        self._host_class = host.options(
+            max_concurrency=HOST_CONCURRENCY, scheduling_strategy="SPREAD", **actor
+        )
+        nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
+        self._hosts = [  # one per node, there if it can be (a replacement goes anywhere)
+            host.options(
+                max_concurrency=HOST_CONCURRENCY,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
+                **actor,
+            ).remote()
+            for node in nodes
+        ] or [self._host_class.remote()]
+
+    def stop_actors(self) -> None:
+        """End the run's actors (a cluster outlives its runs: nothing of one may stay)."""
+        for actor in [self._mailbox, *self._hosts]:
+            if actor is not None:
+                self._ray.kill(actor)
+        self._mailbox, self._hosts = None, []
 
     async def run(self, ctx: TaskContext, worker: Worker) -> str:
         kind = ctx.spec.kind
@@ -207,6 +222,15 @@ async def _served(ctx: TaskContext, request: ModelRequest, steps: list[StepRecor
         return CallAnswer(None, None, WorkerCrashed(f"serving a call: {type(exc).__name__}"))
 
 
+@cache
+def _remote_attempt(ray: ModuleType) -> Any:
+    """The Ray task of a ``code`` attempt, made once per process: each new remote function is
+    exported again to the cluster, and its first call on each worker pays for it (0.5-3 s)."""
+    from swarm.runtime import ray_remote
+
+    return ray.remote(num_cpus=1, max_retries=0)(ray_remote.run_attempt)
+
+
 def init_kwargs(address: str | None) -> dict[str, Any]:
     """``ray.init``'s arguments: an existing cluster, or a small local one."""
     common: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING"}
@@ -240,6 +264,7 @@ async def ray_executor(address: str | None, kinds: Collection[str]) -> AsyncIter
                 yield executor
             finally:
                 tg.cancel_scope.cancel()
+                executor.stop_actors()
     finally:
         if owned:
             with anyio.CancelScope(shield=True):

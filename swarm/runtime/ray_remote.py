@@ -115,6 +115,13 @@ class AttemptHost:
     """An async actor that runs model-bound attempts (``llm``, ``agent``) side by side on its
     event loop: they mostly wait for their calls, which the driver makes."""
 
+    def node(self) -> str:
+        """The id of the node this host runs on."""
+        import ray
+
+        node_id: str = ray.get_runtime_context().get_node_id()
+        return node_id
+
     async def run(self, spec: AttemptSpec, mailbox: Any) -> AttemptOutcome:
         worker = registry()[spec.task.kind]
         return await run_spec(spec, worker, RayChannel(mailbox, (spec.task.id, spec.attempt)))

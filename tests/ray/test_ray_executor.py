@@ -65,6 +65,16 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+async def two_nodes_alive() -> None:
+    """Wait until the cluster shows its two nodes alive (a node added back by a test is
+    registered a moment after ``wait_for_nodes``)."""
+    import ray
+
+    with anyio.fail_after(30):
+        while sum(n["Alive"] for n in ray.nodes()) != 2:  # noqa: ASYNC110  (the GCS's view)
+            await anyio.sleep(0.2)
+
+
 def test_the_namespace_has_only_loopback() -> None:
     assert only_loopback()
 
@@ -173,6 +183,7 @@ async def test_a_node_killed_mid_run_loses_nothing_and_reruns_no_success(
     work = tmp_path / "runs-ray" / "r" / "work"
     victim = next(n for n in cluster.worker_nodes)
     summary: dict[str, Any] = {}
+    await two_nodes_alive()
 
     async def run() -> None:
         summary.update(await execute(tmp_path, tasks, "ray"))
@@ -339,3 +350,47 @@ async def test_the_driver_s_token_budget_holds_for_attempts_on_the_cluster(
     assert summary["tokens_in"] + summary["tokens_out"] <= limit
     assert 0 < summary["counts"]["succeeded"] < 60
     assert len(provider.calls) == summary["counts"]["succeeded"]  # no call past the budget
+
+
+async def test_a_node_killed_under_actor_hosted_attempts_loses_nothing(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """llm attempts on the attempt hosts of both nodes, their 3 s calls in flight in the
+    driver; the worker node is removed: the attempts its host ran are AttemptLost, retried on
+    a new host, and every task succeeds once."""
+    calls = anyio.Event()
+    provider: ScriptedProvider
+
+    async def slow(request: ModelRequest) -> str:
+        if provider.in_flight >= 12:
+            calls.set()
+        await anyio.sleep(3)
+        return "ok"
+
+    provider = ScriptedProvider(script=slow)
+    tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"q{i}", "retries": 2} for i in range(16)]
+    await two_nodes_alive()  # one attempt host goes to each
+    victim = next(iter(cluster.worker_nodes))
+    summary: dict[str, Any] = {}
+
+    async def run() -> None:
+        summary.update(await execute(tmp_path, tasks, "ray", provider))
+
+    async def kill() -> None:
+        with anyio.fail_after(60):
+            await calls.wait()
+        await anyio.to_thread.run_sync(cluster.remove_node, victim)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            tg.start_soon(kill)
+    finally:
+        cluster.add_node(num_cpus=1, object_store_memory=NODE_STORE_BYTES)
+        cluster.wait_for_nodes()
+    db = tmp_path / "ray.db"
+    assert summary["status"] == "succeeded"
+    lost = rows(db, "SELECT error FROM attempts WHERE status = 'failed'")
+    assert lost and all("lost on the Ray cluster" in e for (e,) in lost), lost
+    per_task = rows(db, "SELECT SUM(status = 'succeeded') FROM attempts GROUP BY task_id")
+    assert per_task == [(1,)] * 16
