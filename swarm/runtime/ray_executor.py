@@ -162,11 +162,14 @@ class RayExecutor:
         self._live[key] = ctx
         try:
             outcome = await self._outcome(self._hosts[slot].run.remote(spec, self._mailbox), slot)
-        finally:
-            del self._live[key]
-            for scope in self._serving.pop(key, ()):
+        except BaseException:  # given up on, or lost: its calls in flight end with it
+            for scope in self._serving.get(key, ()):
                 scope.cancel()
             self._mailbox.drop.remote(key, CallAnswer(None, None, AttemptLost("attempt ended")))
+            raise
+        finally:
+            del self._live[key]
+            self._serving.pop(key, None)
         return outcome.apply(ctx)
 
     async def _outcome(self, ref: Any, host: int | None = None) -> AttemptOutcome:
