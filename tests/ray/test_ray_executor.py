@@ -14,7 +14,7 @@ import anyio.to_thread
 import pytest
 
 from swarm.plan import Plan
-from swarm.providers.base import ModelRequest
+from swarm.providers.base import ModelRequest, Provider
 from swarm.runtime import run as runs
 from swarm.store.store import Store
 from tests.fakes import ScriptedProvider, plan_data
@@ -44,7 +44,7 @@ async def execute(
     tmp_path: Path,
     tasks: list[dict[str, Any]],
     executor: str,
-    provider: ScriptedProvider | None = None,
+    provider: Provider | None = None,
     **plan: Any,
 ) -> dict[str, Any]:
     store = await Store.open(tmp_path / f"{executor}.db")
@@ -394,3 +394,30 @@ async def test_a_node_killed_under_actor_hosted_attempts_loses_nothing(
     assert lost and all("lost on the Ray cluster" in e for (e,) in lost), lost
     per_task = rows(db, "SELECT SUM(status = 'succeeded') FROM attempts GROUP BY task_id")
     assert per_task == [(1,)] * 16
+
+
+async def test_the_rate_governor_and_the_journal_hold_for_attempts_on_the_cluster(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """40 llm attempts at once on the cluster through the real Replicate provider (its fake on
+    127.0.0.1) at 600 creations a minute: their calls are made in the driver, so they pass its
+    one governor (a burst of 10, then its steady rate; 40 at once without it) and every
+    prediction id is journaled."""
+    from swarm.providers.replicate import ReplicateProvider
+    from swarm.testing.fake_replicate import FAKE_TOKEN, FakeReplicate
+
+    tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"q{i}"} for i in range(40)]
+    with FakeReplicate() as fake:
+        provider = ReplicateProvider(FAKE_TOKEN, base_url=fake.base_url, rate_limit=600)
+        try:
+            summary = await execute(tmp_path, tasks, "ray", provider)
+        finally:
+            await provider.aclose()
+        creations = fake.creation_attempts()
+        most_in_a_second = fake.max_creations_in(1.0)
+    assert summary["status"] == "succeeded"
+    assert len(creations) == 40
+    assert most_in_a_second <= 21, most_in_a_second  # burst 10 + about 10 a second
+    assert creations[-1].t - creations[0].t >= 2.5
+    refs = rows(tmp_path / "ray.db", "SELECT COUNT(DISTINCT ref) FROM calls")
+    assert refs == [(40,)]
