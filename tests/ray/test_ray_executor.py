@@ -75,6 +75,20 @@ async def two_nodes_alive() -> None:
             await anyio.sleep(0.2)
 
 
+def runs_tasks(node_id: str) -> None:
+    """Return once the node runs a task (a node added back by a test is alive a moment before
+    it takes work: an attempt host placed then would go to the other node)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    @ray.remote(num_cpus=0, max_retries=0)
+    def where() -> str:
+        return str(ray.get_runtime_context().get_node_id())
+
+    there = NodeAffinitySchedulingStrategy(node_id, soft=False)
+    assert ray.get(where.options(scheduling_strategy=there).remote(), timeout=60) == node_id
+
+
 def test_the_namespace_has_only_loopback() -> None:
     assert only_loopback()
 
@@ -369,8 +383,9 @@ async def test_a_node_killed_under_actor_hosted_attempts_loses_nothing(
 
     provider = ScriptedProvider(script=slow)
     tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"q{i}", "retries": 2} for i in range(16)]
-    await two_nodes_alive()  # one attempt host goes to each
     victim = next(iter(cluster.worker_nodes))
+    await two_nodes_alive()
+    await anyio.to_thread.run_sync(runs_tasks, victim.node_id)  # so a host is placed there
     summary: dict[str, Any] = {}
 
     async def run() -> None:
