@@ -1,11 +1,15 @@
 """How long the CLI takes to start: `swarm --help`, `swarm validate` on a 300-task plan, and more.
 
 Each command runs as a fresh subprocess (as a user's shell runs it), a few warm-up runs first,
-then ``--runs`` timed runs; the median and the spread are reported, as hyperfine does. A
-baseline of ``python -c pass`` shows what the interpreter alone costs on this machine, so the
-figures can be read on a loaded one.
+then ``--runs`` timed runs; the median and the spread are reported, as hyperfine does. The
+commands take turns (one run of each, then the next round), so a load that comes and goes on a
+shared machine weighs on all of them alike; a baseline of ``python -c pass`` shows what the
+interpreter alone costs, and each row's min is also given as a multiple of the baseline's min.
+Rows for the libraries every command pays for (typer, its rich help, pydantic, the plan models)
+show the floor. ``--against DIR`` adds the same commands run from another checkout (its
+``swarm`` first on ``PYTHONPATH``, same venv), e.g. ``main``, for a before/after in one run.
 
-    python benchmarks/bench_cli_startup.py [--runs 15] [--markdown]
+    python benchmarks/bench_cli_startup.py [--runs 15] [--markdown] [--against ../main]
 """
 
 from __future__ import annotations
@@ -36,19 +40,37 @@ class Timing:
     exit_code: int = 0
 
 
-def time_command(label: str, argv: Sequence[str], *, runs: int, warmup: int = 3) -> Timing:
-    """Wall time of ``argv`` as a fresh process, ``runs`` times after ``warmup`` runs."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    samples, code = [], 0
+@dataclass(frozen=True)
+class Case:
+    label: str
+    argv: Sequence[str]
+    root: Path = ROOT
+    """The checkout whose ``swarm`` runs (first on ``PYTHONPATH``, and the working folder)."""
+
+
+def time_commands(cases: Sequence[Case], *, runs: int, warmup: int = 3) -> list[Timing]:
+    """Wall time of each case as a fresh process, in turns: ``warmup`` rounds, then ``runs``."""
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    samples: dict[str, list[float]] = {case.label: [] for case in cases}
+    codes: dict[str, int] = dict.fromkeys(samples, 0)
     for i in range(warmup + runs):
-        start = time.perf_counter()
-        done = subprocess.run(
-            argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        if i >= warmup:
-            samples.append(time.perf_counter() - start)
-            code = code or done.returncode
-    return Timing(label, statistics.median(samples), min(samples), max(samples), runs, code)
+        for case in cases:
+            env = {**base, "PYTHONPATH": str(case.root)}
+            start = time.perf_counter()
+            done = subprocess.run(
+                case.argv,
+                cwd=case.root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if i >= warmup:
+                samples[case.label].append(time.perf_counter() - start)
+                codes[case.label] = codes[case.label] or done.returncode
+    return [
+        Timing(label, statistics.median(s), min(s), max(s), runs, codes[label])
+        for label, s in samples.items()
+    ]
 
 
 def plan_file(folder: Path, tasks: int) -> Path:
@@ -62,30 +84,42 @@ def plan_file(folder: Path, tasks: int) -> Path:
     return path
 
 
-def measure(runs: int) -> list[Timing]:
+def measure(runs: int, against: Path | None = None) -> list[Timing]:
     python = sys.executable
     cli = [python, "-m", "swarm.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         plan = str(plan_file(Path(tmp), 300))
-        cases = [
-            ("python -c pass (the interpreter alone)", [python, "-c", "pass"]),
+        commands = [
             ("swarm --help", [*cli, "--help"]),
             ("swarm --version", [*cli, "--version"]),
             ("swarm validate (300 tasks)", [*cli, "validate", plan]),
             ("swarm execute --help", [*cli, "execute", "--help"]),
-            ("import swarm.api (what --help used to import)", [python, "-c", "import swarm.api"]),
         ]
-        return [time_command(label, argv, runs=runs) for label, argv in cases]
+        floors = [
+            ("import typer, rich.console", "import typer, rich.console"),
+            ("... and typer's rich help (typer.rich_utils)", "import typer.rich_utils"),
+            ("import pydantic (BaseModel)", "from pydantic import BaseModel"),
+            ("import typer._adapters (typer's pydantic coercion)", "import typer._adapters"),
+            ("import swarm.plan (the plan models)", "import swarm.plan"),
+            ("import swarm.api (the runtime, the store)", "import swarm.api"),
+        ]
+        cases = [Case("python -c pass (the interpreter alone)", [python, "-c", "pass"])]
+        cases += [Case(label, argv) for label, argv in commands]
+        if against is not None:
+            cases += [Case(f"{label} [{against.name}]", argv, against) for label, argv in commands]
+        cases += [Case(label, [python, "-c", code]) for label, code in floors]
+        return time_commands(cases, runs=runs)
 
 
 def markdown(timings: list[Timing]) -> str:
+    bare = timings[0].min_s
     rows = [
-        "| command | median s | min s | max s | runs | exit |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| command | median s | min s | max s | min ÷ bare min | runs | exit |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     rows += [
-        f"| `{t.label}` | {t.median_s:.3f} | {t.min_s:.3f} | {t.max_s:.3f} | {t.runs} "
-        f"| {t.exit_code} |"
+        f"| `{t.label}` | {t.median_s:.3f} | {t.min_s:.3f} | {t.max_s:.3f} "
+        f"| {t.min_s / bare:.1f}× | {t.runs} | {t.exit_code} |"
         for t in timings
     ]
     return "\n".join(rows)
@@ -95,8 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--markdown", action="store_true", help="Print a Markdown table.")
+    parser.add_argument("--against", type=Path, help="Another checkout to time beside this one.")
     args = parser.parse_args()
-    timings = measure(args.runs)
+    timings = measure(args.runs, args.against.resolve() if args.against else None)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"Machine: {platform.machine()}, Python {platform.python_version()}, "
@@ -105,10 +140,11 @@ def main() -> None:
     if args.markdown:
         print(markdown(timings))
         return
+    bare = timings[0].min_s
     for t in timings:
         print(
-            f"{t.label:<48} median {t.median_s:.3f}s  (min {t.min_s:.3f}, max {t.max_s:.3f})"
-            + (f"  exit {t.exit_code}" if t.exit_code else "")
+            f"{t.label:<52} median {t.median_s:.3f}s  (min {t.min_s:.3f}, max {t.max_s:.3f}, "
+            f"min {t.min_s / bare:.1f}x bare)" + (f"  exit {t.exit_code}" if t.exit_code else "")
         )
 
 

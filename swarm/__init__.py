@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from swarm.errors import (
+    AlreadyDecided,
     BudgetExceeded,
     ConfigError,
     InputError,
@@ -27,7 +28,15 @@ from swarm.providers.base import ModelRequest, ModelResponse, Provider
 if TYPE_CHECKING:
     from swarm.api import RunHandle, Swarm, SwarmWarning
     from swarm.api_settings import RunSettings
-    from swarm.api_types import Artifact, RunEvent, RunInfo, RunSummary, TaskResult
+    from swarm.api_types import (
+        ApprovalDecision,
+        Artifact,
+        PendingApproval,
+        RunEvent,
+        RunInfo,
+        RunSummary,
+        TaskResult,
+    )
     from swarm.plan import ModelParams, Plan, RunBudget, TaskDefaults, TaskSpec
     from workers.base import TaskContext, Worker
 
@@ -39,6 +48,8 @@ _LAZY = {
     "SwarmWarning": "swarm.api",
     "RunSettings": "swarm.api_settings",
     "Artifact": "swarm.api_types",
+    "ApprovalDecision": "swarm.api_types",
+    "PendingApproval": "swarm.api_types",
     "RunEvent": "swarm.api_types",
     "RunInfo": "swarm.api_types",
     "RunSummary": "swarm.api_types",
@@ -63,6 +74,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AlreadyDecided",
+    "ApprovalDecision",
     "Artifact",
     "BudgetExceeded",
     "ConfigError",
@@ -70,6 +83,7 @@ __all__ = [
     "ModelParams",
     "ModelRequest",
     "ModelResponse",
+    "PendingApproval",
     "Plan",
     "PlanError",
     "PlannerError",

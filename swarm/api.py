@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import getpass
+import os
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,7 +38,15 @@ from typing_extensions import Unpack
 from planners import PlannerSettings, plan_goal
 from swarm.api_settings import Prepared, RunSettings, budget_overrides, prepare
 from swarm.api_submit import submit_goal
-from swarm.api_types import Artifact, RunEvent, RunInfo, RunSummary, TaskResult
+from swarm.api_types import (
+    ApprovalDecision,
+    Artifact,
+    PendingApproval,
+    RunEvent,
+    RunInfo,
+    RunSummary,
+    TaskResult,
+)
 from swarm.errors import RunNotFound
 from swarm.orchestrate import check_mode, orchestrator_plan
 from swarm.plan import Plan
@@ -44,9 +55,11 @@ from swarm.providers.factory import make_provider
 from swarm.runtime import retrying
 from swarm.runtime import run as runs
 from swarm.runtime.driver import RunDriver
-from swarm.store.engine import default_db
+from swarm.store.approvals import ApprovalStore
+from swarm.store.engine import default_db, exists
 from swarm.store.queries import Queries
 from swarm.store.store import Store
+from swarm.store.target import as_target, shown
 from swarm.validation import validate_data, validate_file
 
 T = TypeVar("T")
@@ -85,7 +98,7 @@ class Swarm:
         base_url: str | None = None,
         rate_limit: int | None = None,
     ) -> None:
-        self.db = Path(db) if db is not None else default_db()
+        self.db = as_target(db) if db is not None else default_db()
         self._provider_spec = provider
         self.artifacts_dir = Path(artifacts_dir)
         self.base_url = base_url
@@ -159,18 +172,21 @@ class Swarm:
         plan: PlanLike,
         *,
         hooks: runs.Hooks | None = None,
+        wait_approvals: bool = False,
         **settings: Unpack[RunSettings],
     ) -> RunSummary:
         """Record and run a plan to its end. ``settings`` (:class:`RunSettings`) override the
         plan's budget and defaults; ``hooks`` feed a live display. Every check that can fail
-        is made before anything is written."""
+        is made before anything is written. A run whose only remaining work waits for
+        approvals ends ``waiting`` (resumable), or with ``wait_approvals`` keeps waiting."""
         ready = self.prepare(plan, **settings)
-        return await self.execute_prepared(ready, hooks)
+        return await self.execute_prepared(ready, hooks, wait_approvals=wait_approvals)
 
     async def execute_prepared(
-        self, ready: Prepared, hooks: runs.Hooks | None = None
+        self, ready: Prepared, hooks: runs.Hooks | None = None, *, wait_approvals: bool = False
     ) -> RunSummary:
         """Run what :meth:`prepare` checked (the CLI shows its warnings before the run)."""
+        hooks = _waiting(hooks, wait_approvals)
         _warn(ready.warnings, hooks)
         store = await self.store()
         data = await runs.execute(
@@ -230,13 +246,16 @@ class Swarm:
         *,
         hooks: runs.Hooks | None = None,
         limits: Mapping[str, Any] | None = None,
+        wait_approvals: bool = False,
     ) -> RunSummary:
         """Continue a run from the database; finished tasks are not run again, failed ones stay
         failed (see :meth:`retry`). ``limits`` changes budget fields first
-        (``{"max_tokens": 50_000}``): a paused run goes on. Without a provider of its own, this
-        Swarm uses the one the run was started with."""
+        (``{"max_tokens": 50_000}``): a paused run goes on. Approvals decided meanwhile take
+        effect now; ``wait_approvals`` keeps the run going while it waits for more. Without a
+        provider of its own, this Swarm uses the one the run was started with."""
         store = await self._existing_store(run_id)
         provider = await self._provider_of(store, run_id)
+        hooks = _waiting(hooks, wait_approvals)
         data = await runs.resume(store, run_id, provider, hooks=hooks, limits=limits)
         return RunSummary.from_dict(data)
 
@@ -256,6 +275,38 @@ class Swarm:
             store, run_id, provider, tasks=tasks, hooks=hooks, limits=limits
         )
         return RunSummary.from_dict(data)
+
+    # -- approvals --------------------------------------------------------------------------
+
+    async def approvals(self, run_id: str | None = None) -> list[PendingApproval]:
+        """What waits for a decision, in one run or in all (oldest request first)."""
+        store = await self.store() if run_id is None else await self._existing_store(run_id)
+        return [PendingApproval.of(p) for p in await ApprovalStore(store).pending(run_id)]
+
+    async def approve(
+        self, run_id: str, task_id: str, *, note: str | None = None, by: str | None = None
+    ) -> ApprovalDecision:
+        """Let a waiting task run (from any process, while its run goes or not: a live driver
+        applies it within a second, a stopped run at its next resume). ``by`` defaults to the
+        OS user. Once only: :class:`AlreadyDecided` if it was decided."""
+        return await self._decide(run_id, task_id, "approved", note, by)
+
+    async def reject(
+        self, run_id: str, task_id: str, *, note: str | None = None, by: str | None = None
+    ) -> ApprovalDecision:
+        """Fail a waiting task with ``note`` (its descendants are skipped); as :meth:`approve`."""
+        return await self._decide(run_id, task_id, "rejected", note, by)
+
+    async def _decide(
+        self, run_id: str, task_id: str, decision: str, note: str | None, by: str | None
+    ) -> ApprovalDecision:
+        store = await self._existing_store(run_id)
+        made = await ApprovalStore(store).decide(
+            run_id, task_id, decision, by=by or _os_user(), note=note
+        )
+        return ApprovalDecision(
+            run_id, task_id, made.attempt, made.decision, made.decided_by, made.decided_at, note
+        )
 
     async def _provider_of(self, store: Store, run_id: str) -> Provider:
         """This Swarm's provider, or else the one the run was started with."""
@@ -288,13 +339,7 @@ class Swarm:
         handle = RunHandle(self, ready.run_id or runs.new_run_id())
         ready = Prepared(ready.plan, ready.options, handle.run_id, ready.warnings)
         user_hooks = hooks or runs.Hooks()
-        watched = runs.Hooks(
-            on_start=handle._attach(user_hooks.on_start),
-            on_tick=user_hooks.on_tick,
-            on_warning=user_hooks.on_warning,
-            handle_signals=user_hooks.handle_signals,
-            extra=user_hooks.extra,
-        )
+        watched = dataclasses.replace(user_hooks, on_start=handle._attach(user_hooks.on_start))
         raised: BaseException | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(handle._drive, self.execute_prepared(ready, watched))
@@ -313,7 +358,7 @@ class Swarm:
 
     async def runs(self, *, limit: int = 20) -> list[RunInfo]:
         """The database's runs, newest first."""
-        if not self.db.exists():
+        if not exists(self.db):
             return []
         return [RunInfo.of(row) for row in await Queries(await self.store()).runs(limit)]
 
@@ -347,8 +392,8 @@ class Swarm:
 
     async def _existing_store(self, run_id: str) -> Store:
         """The store, for reading a run: a missing database file is not created."""
-        if self._store is None and not self.db.exists():
-            raise RunNotFound(run_id, str(self.db))
+        if self._store is None and not exists(self.db):
+            raise RunNotFound(run_id, shown(self.db))
         return await self.store()
 
     # -- sync wrappers for scripts and notebooks ---------------------------------------------
@@ -397,6 +442,21 @@ class Swarm:
             return anyio.run(main)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="swarm-sync") as pool:
             return pool.submit(anyio.run, main).result()
+
+
+def _waiting(hooks: runs.Hooks | None, wait_approvals: bool) -> runs.Hooks | None:
+    """``hooks`` that keep a run waiting for approvals, if asked to."""
+    if not wait_approvals:
+        return hooks
+    return dataclasses.replace(hooks or runs.Hooks(), wait_approvals=True)
+
+
+def _os_user() -> str:
+    """Who decides when the caller names nobody: the OS user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"uid {os.getuid()}"
 
 
 def _warn(messages: Sequence[str], hooks: runs.Hooks | None) -> None:
@@ -456,7 +516,7 @@ class RunHandle:
             if self.done.is_set():
                 if self.error is not None:
                     raise self.error
-                raise RunNotFound(self.run_id, str(self.swarm.db))
+                raise RunNotFound(self.run_id, shown(self.swarm.db))
             await anyio.sleep(0.02)
         async for event in self.swarm.events(self.run_id, follow=True):
             yield event

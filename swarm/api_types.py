@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swarm.store.approvals import PendingApproval as StoredPending
 from swarm.store.queries import ArtifactRow, EventRow, TaskDetail
 from swarm.store.queries import RunSummary as RunRow
 
@@ -83,9 +84,13 @@ class RunEvent:
     ``run.cancel_requested``, ``run.finished`` (always the last), ``task.started``,
     ``task.succeeded``, ``task.failed``, ``task.retry``, ``task.skipped``, ``task.cancelled``,
     ``task.interrupted``, ``task.added``, ``task.expanded``, ``task.replaced``,
-    ``plan.revised``, ``plan.revision_failed`` and ``provider.retrying`` (a model server keeps
-    failing: ``data`` says where, why, and for how long it will keep trying); ``data`` carries
-    the details of each.
+    ``task.waiting``, ``task.woken``, ``approval.requested``, ``approval.approved``,
+    ``approval.rejected``,
+    ``plan.revised``, ``plan.revision_failed``, ``provider.retrying`` (a model server keeps
+    failing: ``data`` says where, why, and for how long it will keep trying),
+    ``provider.rate_limited`` and ``governor.waiting`` (one per model call held back by rate
+    limits: ``data`` has the step, tries, 429s, seconds waited), ``run.paused`` (a budget ran
+    out: the shortfall) and ``run.limits_changed``; ``data`` carries the details of each.
     """
 
     id: int
@@ -188,3 +193,52 @@ class RunInfo:
             row.tokens_out,
             row.cost_usd,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """A task waiting for a person's decision (:meth:`Swarm.approvals`), with what they need
+    to decide: the prompt the plan gives the approver and each dependency's result."""
+
+    run_id: str
+    task_id: str
+    title: str | None
+    kind: str
+    attempt: int
+    requested_at: float
+    prompt: str | None
+    goal: str
+    run_status: str
+    """``running`` while a driver goes (it applies a decision within a second), else the status
+    the run ended with (``waiting``: the decision takes effect at the next resume)."""
+    inputs: dict[str, str | None]
+    """Each dependency's id → its result (None if it has none)."""
+
+    @classmethod
+    def of(cls, row: StoredPending) -> PendingApproval:
+        return cls(
+            row.run_id,
+            row.task_id,
+            row.title,
+            row.kind,
+            row.attempt,
+            row.requested_at,
+            row.prompt,
+            row.goal,
+            row.run_status,
+            dict(row.inputs),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecision:
+    """A decision made on an approval (:meth:`Swarm.approve`, :meth:`Swarm.reject`)."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    decision: str
+    """``approved`` or ``rejected``."""
+    decided_by: str | None
+    decided_at: float
+    note: str | None

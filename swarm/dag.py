@@ -1,18 +1,22 @@
-"""The plan's DAG as a networkx DiGraph: structural checks, critical-path priorities, rendering.
+"""The plan's DAG: structural checks, critical-path priorities, rendering.
 
 Edges point from a dependency to its dependent (``a -> b`` means b needs a), so a topological
-order is an order in which tasks can run.
+order is an order in which tasks can run. The checks and the run's :class:`Dag` are plain
+successor lists (Kahn's algorithm, and strongly connected components only when there is a
+cycle to report), so ``swarm validate`` and a run never import networkx; a networkx DiGraph
+(:func:`build_graph`) serves ``swarm graph``, the planner and the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeAlias
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from swarm.errors import Problem
 from swarm.plan import Plan
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def graph_problems(raw: Any, *, known_kinds: set[str] | None = None) -> list[Problem]:
@@ -48,8 +52,7 @@ def graph_problems(raw: Any, *, known_kinds: set[str] | None = None) -> list[Pro
                 if isinstance(dep, str):
                     edges.append((dep, tid))
     seen_edges: set[tuple[str, str]] = set()
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_nodes_from(ids)
+    succ: dict[str, list[str]] = {tid: [] for tid in ids}
     for dep, tid in edges:
         if dep == tid:
             problems.append(Problem(f"task {tid!r}", "deps", "a task cannot depend on itself"))
@@ -59,25 +62,108 @@ def graph_problems(raw: Any, *, known_kinds: set[str] | None = None) -> list[Pro
             problems.append(Problem(f"task {tid!r}", "deps", f"dependency {dep!r} listed twice"))
         else:
             seen_edges.add((dep, tid))
-            graph.add_edge(dep, tid)
-    problems.extend(_cycle_problems(graph))
+            succ[dep].append(tid)
+    problems.extend(_cycle_problems(succ))
     return problems
 
 
-def _cycle_problems(graph: nx.DiGraph[str]) -> list[Problem]:
+def _cycle_problems(succ: Mapping[str, list[str]]) -> list[Problem]:
+    """One problem per cycle (strongly connected component), at its smallest id, with a
+    shortest path from that id back to itself."""
+    stuck = _unordered(succ)
+    if not stuck:
+        return []
     problems = []
-    for component in nx.strongly_connected_components(graph):
+    for component in sorted(_components(stuck, succ), key=min):
         if len(component) < 2:
             continue
-        cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
-        path = [edge[0] for edge in cycle] + [cycle[0][0]]
         first = min(component)
+        path = _cycle_through(first, component, succ)
         problems.append(Problem(f"task {first!r}", "deps", "cycle: " + " -> ".join(path)))
     return problems
 
 
+def _unordered(succ: Mapping[str, list[str]]) -> set[str]:
+    """The tasks Kahn's algorithm cannot order: those on a cycle or after one."""
+    unmet = dict.fromkeys(succ, 0)
+    for children in succ.values():
+        for child in children:
+            unmet[child] += 1
+    ready = [task for task, n in unmet.items() if n == 0]
+    for task in ready:  # the list grows while it is walked
+        for child in succ[task]:
+            unmet[child] -= 1
+            if unmet[child] == 0:
+                ready.append(child)
+    return set(succ) - set(ready)
+
+
+def _components(nodes: set[str], succ: Mapping[str, list[str]]) -> list[set[str]]:
+    """The strongly connected components among ``nodes`` (Kosaraju's two passes, iterative)."""
+    finished: list[str] = []
+    seen: set[str] = set()
+    for root in sorted(nodes):
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(succ[root]))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child in nodes and child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(succ[child])))
+                    break
+            else:
+                stack.pop()
+                finished.append(node)
+    pred: dict[str, list[str]] = {node: [] for node in nodes}
+    for node in nodes:
+        for child in succ[node]:
+            if child in nodes:
+                pred[child].append(node)
+    components: list[set[str]] = []
+    placed: set[str] = set()
+    for root in reversed(finished):
+        if root in placed:
+            continue
+        component, todo = {root}, [root]
+        placed.add(root)
+        while todo:
+            for parent in pred[todo.pop()]:
+                if parent not in placed:
+                    placed.add(parent)
+                    component.add(parent)
+                    todo.append(parent)
+        components.append(component)
+    return components
+
+
+def _cycle_through(first: str, component: set[str], succ: Mapping[str, list[str]]) -> list[str]:
+    """A shortest path ``first -> … -> first`` inside ``component`` (breadth first, children in
+    the plan's order: of two equally short cycles, the one through the earlier task)."""
+    came_from: dict[str, str] = {}
+    frontier = [first]
+    while frontier:
+        following = []
+        for node in frontier:
+            for child in succ[node]:
+                if child == first:
+                    path = [node]
+                    while path[-1] != first:
+                        path.append(came_from[path[-1]])
+                    return [*reversed(path), first]
+                if child in component and child not in came_from:
+                    came_from[child] = node
+                    following.append(child)
+        frontier = following
+    raise AssertionError(f"{first!r} is on no cycle of its component")  # pragma: no cover
+
+
 def build_graph(plan: Plan) -> nx.DiGraph[str]:
     """The DiGraph of a validated plan; nodes carry ``kind``."""
+    import networkx as nx  # only for what needs a graph library: rendering, the planner
+
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from((spec.id, {"kind": spec.kind}) for spec in plan.tasks)
     graph.add_edges_from((dep, spec.id) for spec in plan.tasks for dep in spec.deps)
@@ -144,6 +230,8 @@ def longest_remaining(graph: Graph, weight: Mapping[str, float]) -> dict[str, fl
 def topological_order(graph: nx.DiGraph[str]) -> list[str]:
     """A topological order of ``graph``, computed once and kept with it (a run's DAG is scored
     several times: priorities, then critical steps and the critical path at the end)."""
+    import networkx as nx
+
     order: list[str] | None = graph.graph.get("topological_order")
     if order is None or len(order) != graph.number_of_nodes():
         order = list(nx.topological_sort(graph))

@@ -7,7 +7,9 @@
     │   ├── PlanError                a plan file that does not load or validate (all problems)
     │   │   └── PlannerError         the planner's model gave no valid plan after its re-asks
     │   ├── ConfigError              a bad flag, environment variable or setting
-    │   └── RunNotFound              an unknown run id
+    │   ├── RunNotFound              an unknown run id
+    │   └── NoApproval               no approval gate waits for that task (nothing to decide)
+    ├── AlreadyDecided               an approval was decided before (once only): exit 6
     ├── StoreError                   the database cannot be opened, migrated or written
     │   ├── StaleAttempt             a result from an attempt that is no longer current (fencing)
     │   └── RunTakenOver             another driver took the run (a bigger owner epoch): stop
@@ -148,6 +150,35 @@ class RunNotFound(InputError):
             "list runs with `swarm runs --db PATH`, or point --db/SWARM_DB at the right file"
         )
         self.run_id = run_id
+
+
+class NoApproval(InputError):
+    """``swarm approve``/``reject`` of a task with no approval gate waiting for a decision."""
+
+    def __init__(self, run_id: str, task_id: str, why: str) -> None:
+        super().__init__(
+            f"run {run_id}: task {task_id!r} {why}: there is nothing to decide",
+            hint="list what waits for a decision with Swarm.approvals()",
+        )
+        self.cli_hint = f"list what waits for a decision with `swarm approvals {run_id}`"
+
+
+class AlreadyDecided(SwarmError):
+    """An approval can be decided once: a second decision (from any process) is refused and
+    changes nothing."""
+
+    exit_code = 6
+
+    def __init__(self, run_id: str, task_id: str, decision: str, by: str | None) -> None:
+        who = f" by {by}" if by else ""
+        super().__init__(
+            f"run {run_id}: task {task_id!r} was already {decision}{who}; the decision stands "
+            "and nothing was changed",
+            hint="a rejected task can be run again with a retry of the run (Swarm.retry)",
+        )
+        self.cli_hint = f"a rejected task can be run again with `swarm retry {run_id}`"
+        self.decision = decision
+        self.decided_by = by
 
 
 class StoreError(SwarmError):

@@ -69,6 +69,19 @@ class RunBudget(_Strict):
     max_cost_usd: float | None = Field(None, gt=0)
 
 
+class Approval(_Strict):
+    """A person must approve the task before it runs (``approval: true`` is this, defaulted)."""
+
+    prompt: str | None = Field(None, max_length=4000)
+    """What the approver is asked (shown by `swarm approvals` with the upstream results)."""
+    timeout_s: float | None = Field(None, gt=0, le=365 * 86_400)
+    """How long the gate may wait from the moment it is reached; None: as long as it takes."""
+    on_timeout: Literal["reject", "approve", "pause"] = "reject"
+    """What a timeout decides: ``reject`` (the task fails, its branch is skipped), ``approve``
+    (it runs), or ``pause`` (no decision: the run stops waiting and ends ``waiting``, resumable,
+    even under ``--wait-approvals``)."""
+
+
 class TaskSpec(_Strict):
     """One subtask of the plan: a node of the DAG."""
 
@@ -99,6 +112,15 @@ class TaskSpec(_Strict):
     tools: list[str] = Field(default_factory=list, max_length=256)
     """Extra tools an ``agent`` task may call, as globs over ``server.tool`` names of the plan's
     ``mcp_servers`` and ``fetch`` (``["kb.*", "fetch"]``); nothing else can be called."""
+    approval: bool | Approval = False
+    """Wait for a person's decision before the task runs (`swarm approve`/`swarm reject`): its
+    branch waits, holding no worker slot, while independent branches go on."""
+
+    def approval_gate(self) -> Approval | None:
+        """The task's approval settings, or None if it needs no approval."""
+        if isinstance(self.approval, Approval):
+            return self.approval
+        return Approval() if self.approval else None
 
 
 def prefixed(spec: TaskSpec, prefix: str) -> TaskSpec:

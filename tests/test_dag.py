@@ -7,6 +7,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarm.dag import (
     Dag,
@@ -122,6 +124,41 @@ def test_every_cycle_is_reported_once_at_its_smallest_id() -> None:
         assert set(path) == members
         # Each step of the path is a real edge: dependency -> dependent.
         assert all(pair in edges for pair in itertools.pairwise(path))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(2, 12).flatmap(
+        lambda n: st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] != e[1]),
+            max_size=3 * n,
+            unique=True,
+        ).map(lambda edges: (n, edges))
+    )
+)
+def test_the_cycle_check_finds_what_networkx_finds(
+    shape: tuple[int, list[tuple[int, int]]],
+) -> None:
+    """Without networkx: one problem per strongly connected component of two or more tasks, at
+    its smallest id, with a shortest real cycle through it; none for a DAG."""
+    n, edges = shape
+    ids = [f"t{i:02d}" for i in range(n)]
+    deps: dict[str, list[str]] = {tid: [] for tid in ids}
+    for a, b in edges:
+        deps[ids[b]].append(ids[a])
+    raw = raw_plan(*(task(tid, *deps[tid]) for tid in ids))
+    problems = graph_problems(raw)
+    graph = digraph([(ids[a], ids[b]) for a, b in edges], tuple(ids))
+    components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert [p.where for p in problems] == [f"task {min(c)!r}" for c in sorted(components, key=min)]
+    for problem, component in zip(problems, sorted(components, key=min), strict=True):
+        path = cycle_path(problem)
+        assert path[0] == path[-1] == min(component) and set(path) <= component
+        assert all(graph.has_edge(a, b) for a, b in itertools.pairwise(path))
+        shortest = min(
+            len(cycle) for cycle in nx.simple_cycles(graph.subgraph(component)) if path[0] in cycle
+        )
+        assert len(path) - 1 == shortest
 
 
 def test_unknown_kinds_only_when_the_known_kinds_are_given() -> None:

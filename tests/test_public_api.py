@@ -21,13 +21,14 @@ PUBLIC = {
     # the API and what it returns
     "Swarm", "RunHandle", "RunSettings", "SwarmWarning",
     "RunSummary", "RunEvent", "TaskResult", "Artifact", "RunInfo",
+    "PendingApproval", "ApprovalDecision",
     # plans
     "Plan", "TaskSpec", "TaskDefaults", "RunBudget", "ModelParams",
     # plug-in protocols and their values
     "Worker", "TaskContext", "Provider", "ModelRequest", "ModelResponse",
     # the error tree
     "SwarmError", "InputError", "PlanError", "PlannerError", "ConfigError", "RunNotFound",
-    "StoreError", "TaskError", "ProviderError", "BudgetExceeded",
+    "StoreError", "TaskError", "ProviderError", "BudgetExceeded", "AlreadyDecided",
     "__version__",
 }  # fmt: skip
 
@@ -56,7 +57,15 @@ def test_the_plugin_protocols_are_the_ones_the_runtime_uses() -> None:
 
 
 def test_what_the_api_returns_is_typed() -> None:
-    for cls in (swarm.RunSummary, swarm.RunEvent, swarm.TaskResult, swarm.Artifact, swarm.RunInfo):
+    for cls in (
+        swarm.RunSummary,
+        swarm.RunEvent,
+        swarm.TaskResult,
+        swarm.Artifact,
+        swarm.RunInfo,
+        swarm.PendingApproval,
+        swarm.ApprovalDecision,
+    ):
         assert dataclasses.is_dataclass(cls)
         assert all(f.type not in ("Any", "dict[str, Any]") or f.name in {"metrics", "data"}
                    for f in dataclasses.fields(cls))  # fmt: skip

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from swarm.errors import Problem
 from swarm.plan import TaskSpec
 
@@ -52,6 +50,8 @@ def number_problems(spec: TaskSpec, rules: dict[str, Number], other: set[str]) -
 def schema_problems(spec: TaskSpec) -> list[Problem]:
     if spec.output_schema is None:
         return []
+    import jsonschema  # only for a schema: `swarm validate` of plain tasks skips it
+
     try:
         jsonschema.Draft202012Validator.check_schema(spec.output_schema)
     except jsonschema.SchemaError as exc:

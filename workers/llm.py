@@ -4,15 +4,15 @@ dependencies' results; text out, or JSON validated against the task's ``output_s
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from swarm.errors import OutputError, Problem
 from swarm.plan import TaskSpec
 from swarm.untrusted import dumps_json, loads_json
-from workers.base import TaskContext
 from workers.context_window import CONTEXT_TOKENS, fit_inputs
+
+if TYPE_CHECKING:  # `swarm validate` loads this module for check(); a run has base loaded
+    from workers.base import TaskContext
 
 DEFAULT_REASKS = 2
 
@@ -30,6 +30,8 @@ class LlmWorker:
         if not spec.prompt.strip():
             problems.append(Problem(where, "prompt", "an llm task needs a prompt"))
         if spec.output_schema is not None:
+            import jsonschema  # only for a schema: `swarm validate` of plain tasks skips it
+
             try:
                 jsonschema.Draft202012Validator.check_schema(spec.output_schema)
             except jsonschema.SchemaError as exc:
@@ -94,6 +96,8 @@ def check_output(text: str, schema: dict[str, Any] | None) -> str | None:
         value = loads_json(extract_json(text))
     except ValueError as exc:
         return f"the answer is not valid JSON ({exc})"
+    import jsonschema
+
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
     if errors:
         first = errors[0]

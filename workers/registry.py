@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from swarm.errors import ConfigError
-from workers.base import Worker
+
+if TYPE_CHECKING:  # the protocol only: `swarm validate` need not load the run-time context
+    from workers.base import Worker
 
 BUILTIN: dict[str, str] = {
     "llm": "workers.llm:LlmWorker",
@@ -32,7 +35,7 @@ BUILTIN: dict[str, str] = {
 """Kind name → ``module:class`` of its worker."""
 
 
-class Kinds(Mapping[str, Worker]):
+class Kinds(Mapping[str, "Worker"]):
     """The known kinds by name; each kind's worker is created on first use."""
 
     def __init__(self, sources: dict[str, Callable[[], type[Worker]]]) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from swarm.store.schema import REAL
+
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -24,7 +26,7 @@ def _counters() -> list[sa.Column[int] | sa.Column[float]]:
         sa.Column("steps_used", sa.Integer(), nullable=False, server_default=zero),
         sa.Column("tokens_in", sa.Integer(), nullable=False, server_default=zero),
         sa.Column("tokens_out", sa.Integer(), nullable=False, server_default=zero),
-        sa.Column("cost_usd", sa.REAL(), nullable=False, server_default=zero),
+        sa.Column("cost_usd", REAL, nullable=False, server_default=zero),
     ]
 
 
@@ -37,10 +39,10 @@ def upgrade() -> None:
         sa.Column("plan_json", sa.Text(), nullable=False),
         sa.Column("config_json", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.REAL(), nullable=False),
-        sa.Column("started_at", sa.REAL(), nullable=True),
-        sa.Column("finished_at", sa.REAL(), nullable=True),
-        sa.Column("heartbeat_at", sa.REAL(), nullable=True),
+        sa.Column("created_at", REAL, nullable=False),
+        sa.Column("started_at", REAL, nullable=True),
+        sa.Column("finished_at", REAL, nullable=True),
+        sa.Column("heartbeat_at", REAL, nullable=True),
         sa.Column("owner_pid", sa.Integer(), nullable=True),
         sa.Column("summary_json", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("run_id", name="pk_runs"),
@@ -52,16 +54,16 @@ def upgrade() -> None:
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("deps_json", sa.Text(), nullable=False),
-        sa.Column("priority", sa.REAL(), nullable=False),
+        sa.Column("priority", REAL, nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False, server_default=zero),
         sa.Column("allowance", sa.Integer(), nullable=False, server_default=zero),
         sa.Column("result", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("error_kind", sa.Text(), nullable=True),
-        sa.Column("started_at", sa.REAL(), nullable=True),
-        sa.Column("finished_at", sa.REAL(), nullable=True),
-        sa.Column("retry_at", sa.REAL(), nullable=True),
+        sa.Column("started_at", REAL, nullable=True),
+        sa.Column("finished_at", REAL, nullable=True),
+        sa.Column("retry_at", REAL, nullable=True),
         *_counters(),
         sa.PrimaryKeyConstraint("run_id", "task_id", name="pk_tasks"),
         sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], name="fk_tasks_runs"),
@@ -73,8 +75,8 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Text(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
-        sa.Column("started_at", sa.REAL(), nullable=False),
-        sa.Column("finished_at", sa.REAL(), nullable=False),
+        sa.Column("started_at", REAL, nullable=False),
+        sa.Column("finished_at", REAL, nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("error_kind", sa.Text(), nullable=True),
         sa.Column("retryable", sa.Integer(), nullable=True),
@@ -95,11 +97,11 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("started_at", sa.REAL(), nullable=False),
-        sa.Column("latency_s", sa.REAL(), nullable=False),
+        sa.Column("started_at", REAL, nullable=False),
+        sa.Column("latency_s", REAL, nullable=False),
         sa.Column("tokens_in", sa.Integer(), nullable=False, server_default=zero),
         sa.Column("tokens_out", sa.Integer(), nullable=False, server_default=zero),
-        sa.Column("cost_usd", sa.REAL(), nullable=False, server_default=zero),
+        sa.Column("cost_usd", REAL, nullable=False, server_default=zero),
         sa.Column("ref", sa.Text(), nullable=True),
         sa.Column("detail_json", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_steps"),
@@ -114,7 +116,7 @@ def upgrade() -> None:
         "events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.Text(), nullable=False),
-        sa.Column("at", sa.REAL(), nullable=False),
+        sa.Column("at", REAL, nullable=False),
         sa.Column("type", sa.Text(), nullable=False),
         sa.Column("task_id", sa.Text(), nullable=True),
         sa.Column("attempt", sa.Integer(), nullable=True),
@@ -132,7 +134,7 @@ def upgrade() -> None:
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.REAL(), nullable=False),
+        sa.Column("created_at", REAL, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_artifacts"),
         sa.ForeignKeyConstraint(
             ["run_id", "task_id"],

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from swarm.store.schema import REAL
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -29,8 +31,8 @@ def upgrade() -> None:
         sa.Column("provider", sa.Text(), nullable=False),
         sa.Column("ref", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.REAL(), nullable=False),
-        sa.Column("finished_at", sa.REAL(), nullable=True),
+        sa.Column("created_at", REAL, nullable=False),
+        sa.Column("finished_at", REAL, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_calls"),
         sa.ForeignKeyConstraint(
             ["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"], name="fk_calls_tasks"

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from swarm.store import views
+from swarm.store.schema import REAL
 
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0002"
@@ -21,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("runs", sa.Column("cancel_requested_at", sa.REAL(), nullable=True))
-    for statement in views.create_statements():
+    op.add_column("runs", sa.Column("cancel_requested_at", REAL, nullable=True))
+    for statement in views.create_statements(op.get_bind().dialect.name):
         op.execute(statement)
 
 

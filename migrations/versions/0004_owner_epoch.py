@@ -33,5 +33,5 @@ def downgrade() -> None:
         op.execute(statement)
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("owner_epoch")
-    for statement in views.create_statements():
+    for statement in views.create_statements(op.get_bind().dialect.name):
         op.execute(statement)

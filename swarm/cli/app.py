@@ -6,10 +6,10 @@ ran out (resumable), 130 cancelled. With ``--json`` every failure is one JSON ob
 ``{"error": {"type", "message", "hint", "exit_code", ...}}``, so a script reads one object
 whatever happened.
 
-Building the app imports only what printing help needs: each command module imports its heavy
-parts (the runtime, the store, SQLAlchemy, the API) inside the commands. The commands whose
-modules cannot be imported cheaply (:data:`LAZY_COMMANDS`) are imported only when invoked;
-``swarm --help`` lists them from their one-line summaries here.
+Building the app imports only what the invoked command needs: each command module imports its
+heavy parts (the runtime, the store, SQLAlchemy, the API) inside the commands, and of the command
+modules (:data:`LAZY_COMMANDS`) only the invoked command's is imported; ``swarm --help`` imports
+none and lists every command from its one-line summary here.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ COMMAND_ORDER = (
     "events",
     "artifacts",
     "cancel",
+    "approvals",
+    "approve",
+    "reject",
     "export",
     "report",
     "dashboard",
@@ -70,12 +73,30 @@ LIGHT_MODULES = (
     "plan_cmds",
     "planner_cmds",
     "inspect_cmds",
+    "approval_cmds",
     "report_cmds",
     "dashboard_cmds",
     "db_cmds",
 )
-"""Command modules that are cheap to import (they import their heavy parts lazily)."""
+"""Command modules that are cheap to import (they import their heavy parts lazily): all of them
+are imported for a command :data:`LAZY_COMMANDS` does not list."""
 LAZY_COMMANDS = {
+    "validate": (
+        "plan_cmds",
+        "Check a plan file: its fields, its DAG, each task kind's own rules, and its budgets.",
+    ),
+    "graph": (
+        "plan_cmds",
+        "Draw a plan's DAG: a text tree (critical path marked *), Mermaid or Graphviz dot.",
+    ),
+    "schema": (
+        "plan_cmds",
+        "Print the JSON Schema of plan files (for editors and for planners' structured output).",
+    ),
+    "plan": (
+        "planner_cmds",
+        "Turn GOAL into a plan with the planner model (Kimi K2.6; `--provider sim` offline).",
+    ),
     "execute": (
         "run_cmds",
         "Run a plan: validate it, record it in the database, and execute its DAG.",
@@ -92,8 +113,41 @@ LAZY_COMMANDS = {
         "submit_cmds",
         "Plan GOAL with the planner model and run the plan while it is being written.",
     ),
+    "runs": (
+        "inspect_cmds",
+        "List recent runs: goal, status, task counts, makespan, tokens and cost.",
+    ),
+    "show": (
+        "inspect_cmds",
+        "A run's tasks (status, attempts, steps, tokens, cost, duration), metrics and DAG.",
+    ),
+    "events": (
+        "inspect_cmds",
+        "The run's event log, oldest first; --follow tails a live run from any process.",
+    ),
+    "artifacts": ("inspect_cmds", "The files the run's tasks wrote, with their paths on disk."),
+    "cancel": (
+        "inspect_cmds",
+        "Ask the process driving a run to cancel it; the run stays resumable.",
+    ),
+    "export": (
+        "inspect_cmds",
+        "The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events, "
+        "artifacts (--json is accepted; the output is always JSON). --format otlp: the run's "
+        "OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint.",
+    ),
+    "report": (
+        "report_cmds",
+        "One HTML file about a run, with no network needs: DAG, timeline, metrics, tasks, files.",
+    ),
+    "dashboard": (
+        "dashboard_cmds",
+        "Serve the database on http://127.0.0.1:PORT with Datasette and swarm's dashboards.",
+    ),
+    "db": ("db_cmds", "Manage the swarm database file."),
 }
-"""command -> (its module, its one-line help): imported only when the command is invoked."""
+"""command -> (its module, its one-line help): a command's module is imported only when the
+command is invoked (`swarm --help` imports none; a test pins these summaries to the real ones)."""
 
 
 def version_callback(value: bool) -> None:
@@ -118,13 +172,17 @@ def _root(
 
 
 def _register(argv: list[str] | None = None) -> None:
-    """Import the command modules (each adds its commands to ``app``); of the lazy ones only the
-    one ``argv`` invokes (all of them when ``argv`` is None, as tests of the whole app want)."""
-    for name in LIGHT_MODULES:
-        importlib.import_module(f"swarm.cli.{name}")
+    """Import the command modules (each adds its commands to ``app``): only the one ``argv``
+    invokes; none for the root's help; all of them when ``argv`` is None (as tests of the whole
+    app want) or when it names a command :data:`LAZY_COMMANDS` does not list (click then
+    answers for it, or says there is no such command)."""
     invoked = None if argv is None else _command_name(argv)
-    for command in [c for c in LAZY_COMMANDS if argv is None or c == invoked]:
-        importlib.import_module(f"swarm.cli.{LAZY_COMMANDS[command][0]}")
+    if argv is None or (invoked is not None and invoked not in LAZY_COMMANDS):
+        modules = {*LIGHT_MODULES, *(module for module, _ in LAZY_COMMANDS.values())}
+    else:
+        modules = {LAZY_COMMANDS[invoked][0]} if invoked is not None else set()
+    for name in sorted(modules):
+        importlib.import_module(f"swarm.cli.{name}")
 
 
 def _command_name(argv: list[str]) -> str | None:
@@ -185,9 +243,7 @@ def _flow(text: str) -> str:
 
 def _stand_in(name: str, summary: str) -> Any:
     """A command that only lists ``name`` in the root's help (invoking it imports the real one)."""
-    stub = typer.Typer()
-    stub.command(name, help=summary)(lambda: None)
-    return typer.main.get_command(stub)
+    return typer.core.TyperCommand(name, help=summary, callback=lambda: None)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -13,6 +13,7 @@ import typer
 from swarm.cli.app import app, err_console
 from swarm.cli.options import DbOption, db_path
 from swarm.errors import ConfigError
+from swarm.store.target import shown
 
 HOST = "127.0.0.1"
 
@@ -42,6 +43,12 @@ def dashboard_command(
     from swarm.dashboard.server import make_datasette, serve
 
     path = db_path(db)
+    if isinstance(path, str):
+        raise ConfigError(
+            f"the dashboard serves a SQLite file, not {shown(path)}",
+            hint="write the run into a SQLite file first (`swarm export RUN_ID --sqlite FILE "
+            "--db URL`), then `swarm dashboard --db FILE`",
+        )
     if not path.is_file():
         raise ConfigError(
             f"no database at {path}",

@@ -49,13 +49,14 @@ FOLLOW_POLL_S = 0.25
 
 
 @asynccontextmanager
-async def open_queries(db: Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
+async def open_queries(db: str | Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
     """Queries over an existing database; never creates one (a missing file is an input error)."""
+    from swarm.store.engine import exists
     from swarm.store.queries import Queries
     from swarm.store.store import Store
 
     path = db_path(db)
-    if not path.is_file():
+    if not exists(path):
         if run_id is not None:
             raise RunNotFound(run_id, str(path))
         raise ConfigError(
@@ -282,7 +283,7 @@ def events_command(
 
 
 async def _events(
-    db: Path | None,
+    db: str | Path | None,
     run_id: str,
     after: int,
     follow: bool,
@@ -374,7 +375,7 @@ def cancel_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-async def _cancel(db: Path | None, run_id: str, wait: float) -> dict[str, Any]:
+async def _cancel(db: str | Path | None, run_id: str, wait: float) -> dict[str, Any]:
     async with open_queries(db, run_id) as q:
         run = await q.run(run_id)
         if run.status in ENDED:
@@ -429,10 +430,21 @@ def export_command(
     endpoint: Annotated[
         str | None, typer.Option(help="With --format otlp: send to this OTLP/HTTP URL.")
     ] = None,
+    sqlite: Annotated[
+        Path | None,
+        typer.Option(
+            "--sqlite",
+            metavar="FILE",
+            help="Copy the run, every row, into this SQLite file (for swarm dashboard).",
+        ),
+    ] = None,
 ) -> None:
     """The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events,
     artifacts (--json is accepted; the output is always JSON). --format otlp: the run's
-    OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint."""
+    OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint. --sqlite FILE: the run
+    copied into a SQLite file instead (from PostgreSQL, for the dashboard)."""
+    if sqlite is not None:
+        return _export_sqlite(run_id, db, sqlite, as_json)
     target = None if output is None else check_output(output)
     if format_ != "json" or endpoint is not None:
         from swarm.cli.export_otlp import export_trace
@@ -450,6 +462,16 @@ def export_command(
         write_output(target, text + "\n")
         if not as_json:
             typer.echo(f"wrote {output}", err=True)
+
+
+def _export_sqlite(run_id: str, db: str | None, file: Path, as_json: bool) -> None:
+    from swarm.cli.db_cmds import copy_between
+
+    copied = anyio.run(copy_between, db_path(db), db_path(str(file)), [run_id])
+    if as_json:
+        typer.echo(json.dumps({"run_id": run_id, "sqlite": str(file), "rows": copied.rows}))
+    else:
+        typer.echo(f"wrote run {run_id} into {file} ({sum(copied.rows.values())} rows)", err=True)
 
 
 async def export_run(q: Queries, run_id: str) -> dict[str, Any]:

@@ -111,7 +111,9 @@ def metrics_lines(r: RunSummary, m: RunMetrics) -> list[str]:
     return [
         f"tasks {r.tasks}: {c['succeeded']} succeeded, {c['failed']} failed, "
         f"{c['skipped']} skipped, {c['cancelled']} cancelled, {c['running']} running, "
-        f"{c['pending']} pending; {r.attempts} attempts",
+        f"{c['pending']} pending"
+        + (f", {c['waiting']} waiting" if c.get("waiting") else "")
+        + f"; {r.attempts} attempts",
         f"tokens {r.tokens_in:,} in / {r.tokens_out:,} out, est. cost {money(r.cost_usd)}",
         f"makespan {duration(m.makespan_s)}, serial {duration(m.serial_s)}, "
         f"speedup {_ratio(m.speedup)}",

@@ -13,17 +13,21 @@ import typer
 
 from swarm.errors import ConfigError, StoreError
 
-DB_HINT = "point --db (or $SWARM_DB) at a SQLite file in an existing folder"
+DB_HINT = "point --db (or $SWARM_DB) at a SQLite file in an existing folder, or a postgresql:// URL"
 
 
-def db_path(value: Path | None) -> Path:
-    """The database file a command uses (``--db``, else ``$SWARM_DB``, else ``./swarm.db``),
-    checked before anything opens it: a folder, a missing parent folder or a file that is not
-    SQLite is bad input (exit 2), for every command alike. A missing file is not an error here:
-    the commands that need an existing database say so themselves."""
+def db_path(value: str | Path | None) -> Path | str:
+    """The database a command uses (``--db``, else ``$SWARM_DB``, else ``./swarm.db``): a
+    ``postgresql://`` URL as given, or a file checked before anything opens it: a folder, a
+    missing parent folder or a file that is not SQLite is bad input (exit 2), for every command
+    alike. A missing file is not an error here: the commands that need an existing database
+    say so themselves."""
     from swarm.store.engine import check_path, default_db
+    from swarm.store.target import as_target, is_postgres
 
-    path = value if value is not None else default_db()
+    path = as_target(value) if value is not None else default_db()
+    if is_postgres(path):
+        return path
     try:
         check_path(path)
     except StoreError as exc:
@@ -31,18 +35,18 @@ def db_path(value: Path | None) -> Path:
     return path
 
 
-def _check_db(value: Path | None) -> Path | None:
+def _check_db(value: str | None) -> str | None:
     db_path(value)  # at parse time, so every command taking --db refuses a bad one alike
     return value
 
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="SQLite database file (default: $SWARM_DB, else ./swarm.db).",
+        help="SQLite database file, or a postgresql:// URL (default: $SWARM_DB, else ./swarm.db).",
         show_default=False,
-        metavar="FILE",
+        metavar="FILE|URL",
         callback=_check_db,
     ),
 ]

@@ -21,6 +21,7 @@ from swarm.errors import ConfigError, PlanError
 if TYPE_CHECKING:
     import networkx as nx
 
+    from swarm.dag import Dag
     from swarm.plan import Plan
 
 PlanArg = Annotated[
@@ -34,7 +35,7 @@ class GraphFormat(StrEnum):
     dot = "dot"
 
 
-def unit_critical_path(graph: nx.DiGraph[str]) -> list[str]:
+def unit_critical_path(graph: nx.DiGraph[str] | Dag) -> list[str]:
     """The critical path counting every task as one unit of work (plans carry no estimates)."""
     from swarm.dag import critical_path
 
@@ -53,13 +54,13 @@ class Summary:
 
     @classmethod
     def of(cls, plan: Plan) -> Summary:
-        from swarm.dag import build_graph
+        from swarm.dag import Dag  # successor lists: no networkx for `swarm validate`
 
-        graph = build_graph(plan)
+        graph = Dag(plan)
         kinds = Counter(spec.kind for spec in plan.tasks)
         return cls(
-            tasks=graph.number_of_nodes(),
-            edges=graph.number_of_edges(),
+            tasks=len(graph),
+            edges=sum(len(children) for children in graph.succ.values()),
             kinds=dict(sorted(kinds.items())),
             critical_path=len(unit_critical_path(graph)),
         )

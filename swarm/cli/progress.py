@@ -209,6 +209,7 @@ class Progress:
         eta = "" if s.eta_s is None or s.done == s.total else f", ETA {s.eta_s:.0f}s"
         wait = f"; {s.rate_waiting} waiting on the rate limit" if s.rate_waiting else ""
         wait += f"; retrying {s.server_retrying}" if s.server_retrying else ""
+        wait += f"; {c['waiting']} waiting for a decision" if c.get("waiting") else ""
         return (
             f"{tag}{s.done}/{s.total} done: {c['succeeded']} ok, {c['failed']} failed, "
             f"{c['skipped']} skipped, {c['running']} running{_retries(s)}; steps "
@@ -240,6 +241,11 @@ class Progress:
             )
         if s.server_retrying:
             grid.add_row("server", Text(f"retrying {s.server_retrying}", "red"))
+        if s.counts.get("waiting"):
+            waiting = ", ".join(sorted(self.driver.waits())[:8])
+            grid.add_row(
+                "waiting", Text(f"{s.counts['waiting']} ({waiting}): swarm approvals", "blue")
+            )
         return Group(title, grid)
 
 

@@ -65,6 +65,14 @@ FailFastOption = Annotated[bool, typer.Option(help="Stop the run at the first fa
 MaxReplansOption = Annotated[
     int, typer.Option(min=0, max=20, help="Let the planner revise up to N failed branches.")
 ]
+WaitApprovalsOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait-approvals",
+        help="While only approvals can move the run on, keep waiting for them (swarm approve "
+        "from any shell) instead of ending it waiting (exit 5).",
+    ),
+]
 RunIdOption = Annotated[str | None, typer.Option(help="Choose the new run's id.")]
 ArtifactsOption = Annotated[
     Path, typer.Option(help="Folder for the runs' files: each run writes to DIR/RUN_ID/.")
@@ -188,6 +196,8 @@ def _report(result: RunSummary, as_json: bool) -> None:
         names = ", ".join(sorted(waiting)[:10]) + (" …" if len(waiting) > 10 else "")
         console.print(
             f"  waiting: {len(waiting)} task(s) wait for a decision ({names})\n"
+            f"  decide with: swarm approvals {summary['run_id']} --db {summary['db']}, then "
+            f"swarm approve|reject {summary['run_id']} TASK\n"
             f"  continue with: swarm resume {summary['run_id']} --db {summary['db']}",
             markup=False,
             soft_wrap=True,
@@ -240,6 +250,7 @@ def execute(
     rate_limit: RateLimitOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    wait_approvals: WaitApprovalsOption = False,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
     ray_kinds: RayKindsOption = "code",
@@ -280,7 +291,8 @@ def execute(
                 err_console, simulated=sw.provider.simulated, quiet=quiet or as_json
             )
             try:
-                return await sw.execute_prepared(ready, live_hooks(progress))
+                hooks = live_hooks(progress)
+                return await sw.execute_prepared(ready, hooks, wait_approvals=wait_approvals)
             finally:
                 progress.stop()
 
@@ -297,12 +309,20 @@ def resume(
     max_tokens: MaxTokensOption = None,
     max_cost: MaxCostOption = None,
     concurrency: ConcurrencyOption = None,
+    wait_approvals: WaitApprovalsOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Continue a run from the database alone; finished tasks are not run again."""
     limits = budget_limits(concurrency, max_steps, max_tokens, max_cost)
-    go_on(db, as_json, quiet, lambda sw, hooks: sw.resume(run_id, hooks=hooks, limits=limits))
+    go_on(
+        db,
+        as_json,
+        quiet,
+        lambda sw, hooks: sw.resume(
+            run_id, hooks=hooks, limits=limits, wait_approvals=wait_approvals
+        ),
+    )
 
 
 def budget_limits(
@@ -324,7 +344,7 @@ def budget_limits(
 
 
 def go_on(
-    db: Path | None,
+    db: str | Path | None,
     as_json: bool,
     quiet: bool,
     call: Callable[[Swarm, runs.Hooks], Awaitable[RunSummary]],

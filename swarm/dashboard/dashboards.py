@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from swarm.dashboard.approvals import pending_approvals
 from swarm.dashboard.progress import progress
 from swarm.dashboard.sql import (
     DB,
@@ -390,6 +391,7 @@ def dashboards() -> dict[str, dict[str, Any]]:
         "usage": usage(),
         "failures": failures(),
         "concurrency": concurrency(),
+        "approvals": pending_approvals(),
     }
 
 

@@ -50,6 +50,7 @@ def _eta() -> str:
     )
     SELECT CASE
         WHEN r.status IN ('succeeded', 'failed', 'cancelled') THEN 'ended'
+        WHEN r.status = 'paused' THEN 'paused: a budget ran out (swarm resume with a higher limit)'
         WHEN r.started_at IS NULL OR t.done = 0 THEN 'estimating…'
         ELSE 'about ' || {seconds(remaining)} END AS eta
     FROM runs AS r, t WHERE r.run_id = {RUN}

@@ -96,6 +96,31 @@ class RetryNotice:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RateWait:
+    """How long one call's creation waited on rate limits, all its tries together: the rate
+    governor's pacing and shared cooldowns, and the backoff after its own 429 answers. One per
+    call, told once its creation loop ends, so a 429 storm is a handful of records, not one per
+    answer (the run's ``provider.rate_limited`` and ``governor.waiting`` events carry these)."""
+
+    tries: int
+    """Creation tries made (the last one succeeded unless the call gave up)."""
+    rate_limited: int
+    """How many of them were answered 429."""
+    waited_s: float
+    """Seconds spent waiting: in the governor and backing off after the 429s."""
+    status: int | None = None
+    """The status of the last rate-limited answer (429), if there was one."""
+    retry_after_s: float | None = None
+    """The server's last hint of when to come back (``Retry-After`` and the like), if any."""
+
+    @property
+    def event_type(self) -> str:
+        """``provider.rate_limited`` if the server refused a try, else ``governor.waiting``
+        (the run's own pacing held the call back)."""
+        return "provider.rate_limited" if self.rate_limited else "governor.waiting"
+
+
 class CallJournal(Protocol):
     """Write-ahead record of remote predictions, so a resumed run re-attaches instead of paying
     twice. Implemented by the runtime over the store; tests use an in-memory fake."""
@@ -128,6 +153,11 @@ class CallJournal(Protocol):
     def retrying(self, request: ModelRequest, notice: RetryNotice) -> None:
         """Note that ``request`` keeps failing and is being retried (an event for the log and
         the live display; it must not block)."""
+        ...
+
+    def waited(self, request: ModelRequest, wait: RateWait) -> None:
+        """Note how long ``request``'s creation waited on rate limits, once it is over (only
+        when it waited long enough to matter; it must not block)."""
         ...
 
 

@@ -121,6 +121,8 @@ class RateGovernor:
     cooldown: Cooldown = field(default_factory=Cooldown)
     stats: GovernorStats = field(default_factory=GovernorStats)
     bucket: TokenBucket = field(init=False)
+    waiting: int = field(default=0, init=False)
+    """Callers blocked in :meth:`acquire` now (the live display shows them)."""
 
     def __post_init__(self) -> None:
         self.bucket = bucket_for(self.limit, self.window_s + self.slack_s, self.clock.now())
@@ -128,17 +130,21 @@ class RateGovernor:
     async def acquire(self) -> None:
         """Wait until one creation may be sent: after any cooldown, and for a bucket token."""
         start = self.clock.now()
-        while True:
-            now = self.clock.now()
-            if now < self.cooldown.until:
-                await self.clock.sleep(self.cooldown.until - now)
-                continue
-            wait = self.bucket.reserve(now)
-            if wait > 0:
-                await self.clock.sleep(wait)
-            if self.clock.now() >= self.cooldown.until:
-                break
-            # A 429 arrived while this caller waited: its slot is forfeit; queue again after.
+        self.waiting += 1
+        try:
+            while True:
+                now = self.clock.now()
+                if now < self.cooldown.until:
+                    await self.clock.sleep(self.cooldown.until - now)
+                    continue
+                wait = self.bucket.reserve(now)
+                if wait > 0:
+                    await self.clock.sleep(wait)
+                if self.clock.now() >= self.cooldown.until:
+                    break
+                # A 429 arrived while this caller waited: its slot is forfeit; queue again after.
+        finally:
+            self.waiting -= 1
         self.stats.granted += 1
         self.stats.waited_s += self.clock.now() - start
 

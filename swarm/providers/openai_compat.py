@@ -297,6 +297,7 @@ class OpenAICompatProvider:
             on_retry=None
             if request.journal is None
             else partial(request.journal.retrying, request),
+            on_waited=None if request.journal is None else partial(request.journal.waited, request),
         )
         try:
             chat = await read_chat_stream(response, self.read_timeout_s)

@@ -405,6 +405,7 @@ class ReplicateProvider:
             on_retry=None
             if request.journal is None
             else partial(request.journal.retrying, request),
+            on_waited=None if request.journal is None else partial(request.journal.waited, request),
         )
 
     async def _watch(

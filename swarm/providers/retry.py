@@ -23,7 +23,7 @@ from typing import TypeVar
 from swarm.core.clock import Clock
 from swarm.core.retry import RetryPolicy
 from swarm.errors import ConfigError, ProviderError, RateLimited
-from swarm.providers.base import RetryNotice
+from swarm.providers.base import RateWait, RetryNotice
 from swarm.providers.governor import RateGovernor
 
 T = TypeVar("T")
@@ -34,6 +34,9 @@ DEFAULT_MAX_OUTAGE_S = 300.0
 """How long one call keeps retrying a provider that fails transiently (5xx, resets, 429s):
 five minutes, well inside the default task timeout of ten. ``SWARM_MAX_OUTAGE_S`` changes it."""
 MAX_OUTAGE_ENV = "SWARM_MAX_OUTAGE_S"
+WAIT_NOTICE_MIN_S = 1.0
+"""A call's creation that waited this long on the governor's pacing alone is told to
+``on_waited``; one that met a 429 is told whatever it waited."""
 MAX_HINT_S = 300.0
 """A server hint longer than this is treated as this long (a bad header must not stall a run)."""
 
@@ -164,6 +167,7 @@ async def with_creation_retries(
     max_outage_s: float = 0.0,
     where: str = "",
     on_retry: Callable[[RetryNotice], None] | None = None,
+    on_waited: Callable[[RateWait], None] | None = None,
 ) -> tuple[T, int]:
     """Call ``create`` until it succeeds; return its result and the number of tries.
 
@@ -173,26 +177,76 @@ async def with_creation_retries(
     shorter than the server's hint. Once :class:`Patience` (``max_tries``, ``max_outage_s``)
     runs out, the last error is raised, still marked retryable, for the scheduler's own task
     retries. Before each wait after a failure other than a 429, ``on_retry`` hears what is
-    failing at ``where`` and for how long the loop will keep trying.
+    failing at ``where`` and for how long the loop will keep trying. When the loop ends (even by
+    an error or a cancellation), ``on_waited`` hears once how long it waited on rate limits, if
+    it met a 429 or waited at least :data:`WAIT_NOTICE_MIN_S`.
     """
     streak = FailureStreak(Patience(policy, max_tries, max_outage_s), clock, rng)
-    while True:
-        await governor.acquire()
+    waits = _Waits()
+    try:
+        while True:
+            await waits.pace(governor, clock)
+            waits.tries += 1
+            try:
+                result = await create()
+            except RateLimited as exc:
+                waits.limited(exc)
+                governor.rate_limited(exc.retry_after_s)
+                await waits.sleep(clock, streak.failed(exc, exc.retry_after_s))
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                delay = streak.failed(exc)
+                if on_retry is not None:
+                    on_retry(streak.notice(exc, where, delay))
+                await clock.sleep(delay)
+            else:
+                governor.succeeded()
+                return result, streak.tries + 1
+    finally:
+        if on_waited is not None and waits.worth_telling():
+            on_waited(waits.value())
+
+
+@dataclass(slots=True)
+class _Waits:
+    """One call's waits on rate limits so far (see :class:`~swarm.providers.base.RateWait`)."""
+
+    tries: int = 0
+    rate_limited: int = 0
+    waited_s: float = 0.0
+    status: int | None = None
+    retry_after_s: float | None = None
+
+    def limited(self, exc: RateLimited) -> None:
+        self.rate_limited += 1
+        self.status = exc.status or 429
+        if exc.retry_after_s is not None:
+            self.retry_after_s = exc.retry_after_s
+
+    async def pace(self, governor: RateGovernor, clock: Clock) -> None:
+        """Wait for the governor, counting the time waited even if the wait is cancelled."""
+        start = clock.now()
         try:
-            result = await create()
-        except RateLimited as exc:
-            governor.rate_limited(exc.retry_after_s)
-            await clock.sleep(streak.failed(exc, exc.retry_after_s))
-        except ProviderError as exc:
-            if not exc.retryable:
-                raise
-            delay = streak.failed(exc)
-            if on_retry is not None:
-                on_retry(streak.notice(exc, where, delay))
-            await clock.sleep(delay)
-        else:
-            governor.succeeded()
-            return result, streak.tries + 1
+            await governor.acquire()
+        finally:
+            self.waited_s += clock.now() - start
+
+    async def sleep(self, clock: Clock, seconds: float) -> None:
+        """Back off after a 429, counting the time slept even if the sleep is cancelled."""
+        start = clock.now()
+        try:
+            await clock.sleep(seconds)
+        finally:
+            self.waited_s += clock.now() - start
+
+    def worth_telling(self) -> bool:
+        return self.rate_limited > 0 or self.waited_s >= WAIT_NOTICE_MIN_S
+
+    def value(self) -> RateWait:
+        return RateWait(
+            self.tries, self.rate_limited, self.waited_s, self.status, self.retry_after_s
+        )
 
 
 def max_outage_from_env(env: Mapping[str, str]) -> float:

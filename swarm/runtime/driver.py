@@ -27,7 +27,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from swarm.errors import StoreError, TaskError
 from swarm.plan import Plan, TaskSpec
 from swarm.providers.base import CallJournal, Provider
 from swarm.providers.pricing import Price
+from swarm.runtime.approvals import ApprovalGate
 from swarm.runtime.attempts import RunAttempts, Slot
 from swarm.runtime.budget_gate import BudgetGate
 from swarm.runtime.executor import Executor, LocalExecutor
@@ -54,6 +55,7 @@ from swarm.runtime.waiting import Gate, RunWaiting
 from swarm.store.ops import (
     AttemptFinished,
     AttemptStarted,
+    Event,
     Op,
     RunCreated,
     RunFinished,
@@ -133,6 +135,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         wait_gate: Gate | None = None,
         keep_waiting: bool = False,
         waits: Mapping[str, Wait] | None = None,
+        approvals: ApprovalGate | None = None,
         executor: Executor | None = None,
     ) -> None:
         self.run_id = run_id
@@ -210,7 +213,9 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self._signal_scope: anyio.CancelScope | None = None
         self.interrupted = False
         """A signal cancelled the run."""
-        self.wait_gate = wait_gate
+        self.approvals = approvals
+        """The run's approval gates (None: no task needs approval)."""
+        self.wait_gate = wait_gate or (approvals.hold if approvals is not None else None)
         """Holds a task at dispatch until a decision (an approval), before any worker runs it."""
         self.keep_waiting = keep_waiting
         """Keep the run open while only decisions can move it on (else it ends ``waiting``)."""
@@ -240,6 +245,9 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                     for feeder in self.feeders:
                         self.core.hold()
                         inner.start_soon(self._feed, feeder)
+                    if self.approvals is not None:
+                        self.approvals.begin(self)  # decisions made while no driver ran
+                        inner.start_soon(self.approvals.watch)
                     self._pump()
                     await self._done.wait()
                     if self._end is not None:
@@ -304,6 +312,11 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
             if self._signal_scope is not None:
                 self._signal_scope.cancel()  # the run's end is written: signals go back
 
+    def start_soon(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: object) -> None:
+        """Run ``func(*args)`` in the run's task group (cancelled with the run)."""
+        if self._tg is not None and not self._stopping:
+            self._tg.start_soon(func, *args)
+
     def cancel(self, status: str = "cancelled") -> None:
         """Stop dispatching, cancel the attempts in flight, and end the run as ``status``
         (``cancelled``, or ``failed`` when a feeder such as the planner gave up)."""
@@ -349,6 +362,8 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         if self.superseded_by is None:
             # If another process took the run over, the writer refuses this with the result
             # that shows it (see swarm.store.batch), so the run's end stays the new owner's.
+            if status == "paused":
+                self._submit_pause(finished)
             op = RunFinished(self.run_id, status, finished, summary, cancelled)
             if self._awaiting:
                 self._deferred_end = op  # submitted once those starts are recorded cancelled
@@ -357,6 +372,16 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                     self.writer.submit(op)
         self._end = RunEnd(status, finished - self._started, self._started, finished)
         return self._end
+
+    def _submit_pause(self, at: float) -> None:
+        """A paused run logs why (``run.paused``: the budget's shortfall), just before its end,
+        so its trace and ``swarm events`` show it beside the status."""
+        if self.core.paused is None:
+            return
+        with contextlib.suppress(StoreError):  # a failed writer reports its own error
+            self.writer.submit(
+                Event(self.run_id, "run.paused", at, data=self.core.paused.as_dict())
+            )
 
     def totals_in_memory(self, end: RunEnd) -> dict[str, Any] | None:
         """A new run that succeeded: its summary totals (as ``Store.task_totals`` gives them),

@@ -7,9 +7,11 @@ sent, or was about to send, whose answer it never journaled: the provider looks 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
-from swarm.providers.base import CallIntent, ModelRequest, RetryNotice
+from swarm.errors import StoreError
+from swarm.providers.base import CallIntent, ModelRequest, RateWait, RetryNotice
 from swarm.store.ops import CallCreated, CallFinished, Event
 from swarm.store.writer import Writer
 
@@ -24,6 +26,7 @@ def _parts(request: ModelRequest) -> tuple[str, str, int, int]:
 
 
 RETRY_EVENT = "provider.retrying"
+
 RETRY_EVENT_EVERY_S = 15.0
 """A call that keeps failing logs its first retry, then one event per this many seconds."""
 
@@ -94,3 +97,20 @@ class StoreJournal:
             "gives_up_in_s": round(notice.gives_up_in_s, 3),
         }
         self.writer.submit(Event(run_id, RETRY_EVENT, now, task_id, attempt, data))
+
+    def waited(self, request: ModelRequest, wait: RateWait) -> None:
+        """One ``provider.rate_limited`` or ``governor.waiting`` event per call that waited (see
+        :class:`RateWait`): data ``step``, ``tries``, ``rate_limited``, ``waited_s``, ``status``,
+        ``retry_after_s``."""
+        run_id, task_id, attempt, step = _parts(request)
+        data = {
+            "step": step,
+            "tries": wait.tries,
+            "rate_limited": wait.rate_limited,
+            "waited_s": round(wait.waited_s, 3),
+            "status": wait.status,
+            "retry_after_s": None if wait.retry_after_s is None else round(wait.retry_after_s, 3),
+        }
+        event = Event(run_id, wait.event_type, time.time(), task_id, attempt, data)
+        with contextlib.suppress(StoreError):  # told on the way out of a cancelled call, too
+            self.writer.submit(event)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from swarm.core.budget import Budget
+from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Failed, Scheduler, Status
 from swarm.dag import Dag
 from swarm.errors import SwarmError
@@ -25,6 +26,7 @@ from swarm.mcp import run_tools
 from swarm.plan import Plan, TaskSpec, loads_plan
 from swarm.providers.base import CallIntent, Provider
 from swarm.providers.pricing import price_table, unpriced
+from swarm.runtime.approvals import ApprovalGate
 from swarm.runtime.driver import RunDriver, RunState
 from swarm.runtime.executor import open_executor
 from swarm.runtime.journal import StoreJournal
@@ -33,6 +35,7 @@ from swarm.runtime.metrics import record_run_metrics
 from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.runtime.tool_journal import StoreToolJournal, interrupted_calls
+from swarm.store.approvals import ApprovalStore
 from swarm.store.batch import FIRST_EPOCH
 from swarm.store.records import NewRun, NewTask, Wait
 from swarm.store.store import Store
@@ -113,6 +116,11 @@ class Hooks:
     extra: dict[str, Any] = field(default_factory=dict)
     span_sink: live_trace.SpanSink | None = None
     """Where the run's live spans go instead of the configured OTLP endpoint (tests)."""
+    wait_approvals: bool = False
+    """Keep the run going while only approvals can move it on (``--wait-approvals``), instead
+    of ending it ``waiting`` (resumable)."""
+    clock: Clock | None = None
+    """The run's clock (retry backoff, approval timeouts); tests give a virtual one."""
 
 
 @contextmanager
@@ -359,6 +367,7 @@ async def _drive(
     store: Store, setup: _Setup, provider: Provider, hooks: Hooks | None
 ) -> dict[str, Any]:
     hooks = hooks or Hooks()
+    clock = hooks.clock or SystemClock()
     workers = registry()
     driver_box: list[RunDriver] = []
     trace = await live_trace.attach(store, setup.run_id, sink=hooks.span_sink)
@@ -391,6 +400,9 @@ async def _drive(
         max_replans=setup.options.max_replans,
         graph=setup.graph,
         waits=setup.waits,
+        approvals=await _approval_gate(store, setup, clock),
+        keep_waiting=hooks.wait_approvals,
+        clock=clock,
     )
     driver.journal = StoreJournal(writer, provider.name, setup.open_calls, setup.open_intents)
     driver_box.append(driver)
@@ -441,6 +453,17 @@ async def _drive(
     if end.status == "waiting":
         summary["waiting"] = driver.waiting_summary()
     return summary
+
+
+async def _approval_gate(store: Store, setup: _Setup, clock: Clock) -> ApprovalGate:
+    """The run's approval gates, with the decisions already made (resume). Every run has one:
+    tasks added while it goes (a streamed plan, a sub-plan) may carry approvals too."""
+    approvals = ApprovalStore(store)
+    if setup.created is not None:  # a new run: nothing decided yet
+        return ApprovalGate(setup.run_id, approvals, clock)
+    decided = await approvals.decisions(setup.run_id)
+    requested = await approvals.requested(setup.run_id)
+    return ApprovalGate(setup.run_id, approvals, clock, decided=decided, requested=requested)
 
 
 def plan_models(plan: Plan) -> set[str]:

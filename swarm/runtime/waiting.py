@@ -98,10 +98,6 @@ class RunWaiting:
             return
         self._waits[op.task_id] = Wait(op.attempt, op.on, op.reason)
 
-    def restore_waits(self, waits: dict[str, Wait]) -> None:
-        """A resumed run's waits (the core was restored with them)."""
-        self._waits.update(waits)
-
     # -- ending a wait ----------------------------------------------------------------------
 
     def wake(self, task_id: str, data: dict[str, Any] | None = None) -> None:
@@ -144,6 +140,11 @@ class RunWaiting:
     def waits(self) -> dict[str, Wait]:
         """The tasks waiting now, and on what."""
         return dict(self._waits)
+
+    def stop_keeping_open(self) -> None:
+        """Let the run end ``waiting`` once only decisions can move it on."""
+        self.keep_waiting = False
+        self._pump()
 
     def _ends_waiting(self) -> bool:
         """Only decisions can move the run on and nobody keeps it open for them: it ends

@@ -1,6 +1,6 @@
-"""The persistence layer: one SQLite file per deployment, written only by the single writer.
+"""The persistence layer: a SQLite file or a PostgreSQL database, written only by the single writer.
 
-``Store.open(path)`` creates/migrates the database; ``store.writer(on_commit)`` is the group
+``Store.open(path_or_url)`` creates/migrates the database; ``store.writer(on_commit)`` is the group
 committer the runtime feeds with :mod:`swarm.store.ops`; reads return :mod:`swarm.store.records`.
 
 The names below are loaded on first use: :mod:`swarm.store.ops` and :mod:`swarm.store.records`

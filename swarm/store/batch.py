@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from swarm.store.ops import (
+    ApprovalRequested,
     AttemptFinished,
     AttemptStarted,
     CallCreated,
@@ -48,21 +50,24 @@ INSERT_RUN_SQL = (
 insert is the take) and 0 for one only recorded (``Store.create_run``: whoever drives it takes
 it first)."""
 FIRST_EPOCH = 1
+HOST = socket.gethostname()
+"""This machine, written as the owner's host with its pid (drivers write from their own)."""
 GUARD_SQL = "SELECT owner_epoch FROM runs WHERE run_id = ?"
 """The fence, read at the top of each of a driver's transactions: they all begin ``IMMEDIATE``
 (the write lock is held from the first statement to the commit), so no take can come between
 this read and the commit. PostgreSQL: ``SELECT owner_epoch … FOR SHARE`` (a take's ``UPDATE``
 then waits for the commit)."""
 TAKE_SQL = (
-    "UPDATE runs SET owner_epoch = owner_epoch + 1, owner_pid = ?, heartbeat_at = ?,"
-    " status = 'running' WHERE run_id = ? AND owner_epoch = ? RETURNING owner_epoch"
+    "UPDATE runs SET owner_epoch = owner_epoch + 1, owner_pid = ?, owner_host = ?,"
+    " heartbeat_at = ?, status = 'running' WHERE run_id = ? AND owner_epoch = ?"
+    " RETURNING owner_epoch"
 )
 """Taking a run (resume): a compare-and-set on the epoch read in the same transaction, which
 also judged the previous owner gone. ``status = 'running'`` and the fresh heartbeat make a
 second resume, right behind, see a live owner."""
 RUN_STARTED_SQL = (
     "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
-    " owner_pid = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
+    " owner_pid = ?, owner_host = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
 )
 INSERT_TASK_SQL = (
     "INSERT INTO tasks (run_id, task_id, kind, title, deps_json, priority, status)"
@@ -134,6 +139,10 @@ WAIT_FAILED_SQL = (
     "UPDATE tasks SET status = 'failed', error = ?, error_kind = ?, finished_at = ?"
     " WHERE run_id = ? AND task_id = ? AND attempt = ? AND status = 'waiting'"
 )
+INSERT_APPROVAL_SQL = (
+    "INSERT INTO approvals (run_id, task_id, attempt, requested_at, prompt)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
 
 FINISH_EVENTS = {
@@ -165,6 +174,7 @@ _OP_TYPES = (
     TaskWaiting,
     TaskWoken,
     WaitFailed,
+    ApprovalRequested,
 )
 
 
@@ -181,6 +191,7 @@ class Segment:
     """Fenced results with their index in the batch, in submission order."""
     woken: list[Row] = field(default_factory=list)
     wait_failed: list[Row] = field(default_factory=list)
+    approvals: list[Row] = field(default_factory=list)
     skipped: list[Row] = field(default_factory=list)
     run_finished: list[tuple[int, Row]] = field(default_factory=list)
     """Run ends with their index in the batch: refused with a result of the same run that the
@@ -205,7 +216,7 @@ class Plan:
             n += len(s.created) + len(s.run_started) + len(s.tasks_added) + len(s.plans)
             n += len(s.attempt_started) + 3 * len(s.finished) + len(s.skipped)
             n += len(s.run_finished) + len(s.cancelled) + len(s.calls) + len(s.calls_finished)
-            n += len(s.replaced) + len(s.woken) + len(s.wait_failed)
+            n += len(s.replaced) + len(s.woken) + len(s.wait_failed) + len(s.approvals)
         return n
 
 
@@ -351,7 +362,7 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
         return _ATTEMPT_STARTED, [(op.run_id, op.task_id)]
     if isinstance(op, AttemptFinished | TaskWaiting):
         return _ATTEMPT_FINISHED, [(op.run_id, op.task_id)]
-    if isinstance(op, TaskWoken | WaitFailed):
+    if isinstance(op, TaskWoken | WaitFailed | ApprovalRequested):
         return _SKIPPED, [(op.run_id, op.task_id)]
     if isinstance(op, CallCreated):
         return _ATTEMPT_STARTED, [("call", op.run_id, op.ref)]
@@ -407,13 +418,19 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
         )
     elif isinstance(op, TaskWaiting | TaskWoken | WaitFailed):
         _add_wait(seg, events, index, op)
+    elif isinstance(op, ApprovalRequested):
+        seg.approvals.append((op.run_id, op.task_id, op.attempt, op.at, op.prompt))
+        data = _dumps({"prompt": op.prompt, "timeout_s": op.timeout_s})
+        events.append(
+            (_NO_FENCE, (op.run_id, op.at, "approval.requested", op.task_id, op.attempt, data))
+        )
     elif isinstance(op, RunCreated):
         run_row, rows, event_row = created_rows(op.run, op.tasks_now)
         seg.created.append(run_row)
         seg.tasks_added.extend(rows)
         events.append((_NO_FENCE, event_row))
     elif isinstance(op, RunStarted):
-        seg.run_started.append((op.at, op.at, op.pid, op.run_id))
+        seg.run_started.append((op.at, op.at, op.pid, HOST, op.run_id))
         kind = "run.resumed" if op.resumed else "run.started"
         events.append(
             (_NO_FENCE, (op.run_id, op.at, kind, None, None, f'{{"pid": {int(op.pid)}}}'))
@@ -514,4 +531,5 @@ def _has_rows(seg: Segment) -> bool:
         or seg.replaced
         or seg.woken
         or seg.wait_failed
+        or seg.approvals
     )

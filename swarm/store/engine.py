@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from swarm.errors import StoreError
+from swarm.store.target import DbTarget, as_target, is_postgres
 
 READ_ONLY = "swarm_read_only"
 """Execution option: transactions on a connection carrying it begin deferred (readers)."""
@@ -39,9 +40,16 @@ _HINT = "use a SQLite database file in an existing folder"
 _CLI_HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
 
 
-def default_db() -> Path:
-    """The database the CLI uses when ``--db`` is not given: ``$SWARM_DB``, else ``./swarm.db``."""
-    return Path(os.environ.get("SWARM_DB") or "swarm.db")
+def default_db() -> DbTarget:
+    """The database the CLI uses when ``--db`` is not given: ``$SWARM_DB`` (a file or a
+    ``postgresql://`` URL), else ``./swarm.db``."""
+    return as_target(os.environ.get("SWARM_DB") or "swarm.db")
+
+
+def exists(target: DbTarget) -> bool:
+    """Whether there is a database to read at ``target`` (a server's database is taken to
+    exist: opening it says otherwise)."""
+    return is_postgres(target) or Path(target).is_file()
 
 
 def create_engine(path: str | Path, *, read_only: bool = False) -> AsyncEngine:

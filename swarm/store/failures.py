@@ -159,6 +159,7 @@ def _rows(op: Op) -> Iterator[Row]:
             seg.replaced,
             seg.woken,
             seg.wait_failed,
+            seg.approvals,
         ):
             yield from rows
         for _, finished in seg.finished:

@@ -1,4 +1,5 @@
-"""Bringing a database file to the newest schema with the Alembic revisions in ``migrations/``.
+"""Bringing a database (a SQLite file or a PostgreSQL database) to the newest schema with the
+Alembic revisions in ``migrations/``.
 
 Alembic is configured in code (no ``alembic.ini``), with ``script_location`` found from the
 installed ``migrations`` package, so this works from a wheel as well as from a checkout. Opening a
@@ -21,8 +22,17 @@ from swarm.store.engine import reader
 if TYPE_CHECKING:  # alembic is imported only when a migration has to run (start-up time)
     from alembic.config import Config
 
-HEAD = "0004"
+HEAD = "0006"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
+
+
+_HAS_VERSION = {
+    "sqlite": "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'",
+    "postgresql": "SELECT to_regclass('alembic_version')",
+}
+_MIGRATION_LOCK = 0x5357524D
+"""PostgreSQL advisory lock key held while migrating: two processes opening a fresh database
+serialise on it (the second finds the work done), as SQLite's ``BEGIN IMMEDIATE`` does."""
 
 
 def script_location() -> Path:
@@ -46,14 +56,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at, or ``None`` for a database without swarm's tables."""
     try:
         async with reader(engine).begin() as conn:
-            found = await conn.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-            )
-            if found.first() is None:
+            found = await conn.exec_driver_sql(_HAS_VERSION[engine.dialect.name])
+            if found.scalar() is None:
                 return None
             row = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).first()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read database {_db(engine)}: {_reason(exc)}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(
+            f"cannot read database {_db(engine)}: {_reason(exc)}", hint=_hint(engine)
+        ) from exc
     return None if row is None else str(row[0])
 
 
@@ -69,14 +79,18 @@ async def upgrade(engine: AsyncEngine) -> None:
 
     try:
         async with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # what SQLite's write lock does there
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             await conn.run_sync(_upgrade_sync)
     except CommandError as exc:
         raise StoreError(
             f"cannot migrate database {_db(engine)}: {exc}",
             hint="the file may have been written by a newer swarm; upgrade swarm to open it",
         ) from exc
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate database {_db(engine)}: {_reason(exc)}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(
+            f"cannot migrate database {_db(engine)}: {_reason(exc)}", hint=_hint(engine)
+        ) from exc
 
 
 def _upgrade_sync(connection: Connection) -> None:
@@ -86,9 +100,20 @@ def _upgrade_sync(connection: Connection) -> None:
 
 
 def _db(engine: AsyncEngine) -> str:
+    if engine.dialect.name == "postgresql":
+        return engine.url.set(drivername="postgresql").render_as_string(hide_password=True)
     return str(engine.url.database)
 
 
-def _reason(exc: SQLAlchemyError) -> object:
+def _hint(engine: AsyncEngine) -> str | None:
+    if engine.dialect.name == "postgresql":
+        return (
+            "check that the server is running, that the database exists (createdb NAME) and "
+            "that the URL (--db or SWARM_DB) names it"
+        )
+    return None
+
+
+def _reason(exc: BaseException) -> object:
     """The driver's own message where there is one, without SQLAlchemy's SQL dump."""
     return getattr(exc, "orig", None) or exc

@@ -190,6 +190,19 @@ class WaitFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """An approval gate reached: its row in ``approvals`` (undecided), written with the task's
+    wait, and an ``approval.requested`` event. A row that exists already is kept."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    at: float
+    prompt: str | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AddedTask:
     """A task added to a run after it started (streamed plan, fan-out expansion, replan)."""
 
@@ -296,4 +309,5 @@ Op = (
     | TaskWaiting
     | TaskWoken
     | WaitFailed
+    | ApprovalRequested
 )

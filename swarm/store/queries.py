@@ -6,6 +6,7 @@ another process never blocks its writer (WAL). Unknown run ids raise :class:`Run
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -18,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from swarm.errors import RunNotFound
 from swarm.store.engine import reader
+from swarm.store.pg_sql import dollar
 from swarm.store.store import Store, reading
+from swarm.store.views import to_postgres
 
 _SESSION_STARTS = ("run.started", "run.resumed")
 
@@ -164,7 +167,7 @@ class Queries:
     async def runs(self, limit: int = 20) -> list[RunSummary]:
         """The newest runs first."""
         async with self._reading() as conn:
-            rows = (await conn.exec_driver_sql(_RUNS_SQL + _NEWEST, (limit,))).all()
+            rows = (await conn.exec_driver_sql(self._sql(_RUNS_SQL + _NEWEST), (limit,))).all()
         return [_run_summary(row) for row in rows]
 
     async def run(self, run_id: str) -> RunSummary:
@@ -175,11 +178,11 @@ class Queries:
         """The run, its tasks (in creation order), its active time and its artifacts."""
         async with self._reading() as conn:
             run = await self._run(conn, run_id)
-            task_rows = (await conn.exec_driver_sql(_TASKS_SQL, (run_id, run_id))).all()
-            marks = (await conn.exec_driver_sql(_SESSIONS_SQL, (run_id,))).all()
+            task_rows = (await conn.exec_driver_sql(self._sql(_TASKS_SQL), (run_id, run_id))).all()
+            marks = (await conn.exec_driver_sql(self._sql(_SESSIONS_SQL), (run_id,))).all()
             config = (
                 await conn.exec_driver_sql(
-                    "SELECT config_json FROM runs WHERE run_id = ?", (run_id,)
+                    self._sql("SELECT config_json FROM runs WHERE run_id = ?"), (run_id,)
                 )
             ).scalar()
             artifacts = await self._artifacts(conn, run_id)
@@ -198,7 +201,7 @@ class Queries:
     async def attempts(self, run_id: str) -> list[AttemptRow]:
         async with self._reading() as conn:
             await self._run(conn, run_id)
-            rows = (await conn.exec_driver_sql(_ATTEMPTS_SQL, (run_id,))).all()
+            rows = (await conn.exec_driver_sql(self._sql(_ATTEMPTS_SQL), (run_id,))).all()
         return [
             AttemptRow(
                 task_id=r.task_id,
@@ -220,7 +223,7 @@ class Queries:
     async def steps(self, run_id: str) -> list[StepRow]:
         async with self._reading() as conn:
             await self._run(conn, run_id)
-            rows = (await conn.exec_driver_sql(_STEPS_SQL, (run_id,))).all()
+            rows = (await conn.exec_driver_sql(self._sql(_STEPS_SQL), (run_id,))).all()
         return [
             StepRow(
                 task_id=r.task_id,
@@ -245,7 +248,7 @@ class Queries:
         """The run's events with ``id > after_id``, oldest first (``id`` orders the log)."""
         sql = _EVENTS_SQL + ("" if limit is None else f" LIMIT {int(limit)}")
         async with self._reading() as conn:
-            rows = (await conn.exec_driver_sql(sql, (run_id, after_id))).all()
+            rows = (await conn.exec_driver_sql(self._sql(sql), (run_id, after_id))).all()
             if not rows and after_id == 0:
                 await self._run(conn, run_id)
         return [
@@ -260,17 +263,29 @@ class Queries:
     # -- internals ------------------------------------------------------------------------
 
     async def _run(self, conn: AsyncConnection, run_id: str) -> RunSummary:
-        row = (await conn.exec_driver_sql(_RUNS_SQL + _ONE, (run_id,))).first()
+        row = (await conn.exec_driver_sql(self._sql(_RUNS_SQL + _ONE), (run_id,))).first()
         if row is None:
             raise RunNotFound(run_id, self.path)
         return _run_summary(row)
 
     async def _artifacts(self, conn: AsyncConnection, run_id: str) -> list[ArtifactRow]:
-        rows = (await conn.exec_driver_sql(_ARTIFACTS_SQL, (run_id,))).all()
+        rows = (await conn.exec_driver_sql(self._sql(_ARTIFACTS_SQL), (run_id,))).all()
         return [ArtifactRow(**row._mapping) for row in rows]
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self._reader, self.path)
+
+    def _sql(self, statement: str) -> str:
+        """``statement`` (SQLite's SQL) in this store's dialect."""
+        return _postgres(statement) if self.store.postgres else statement
+
+
+@functools.cache
+def _postgres(statement: str) -> str:
+    """A query in PostgreSQL's SQL: its functions (:func:`views.to_postgres`), ``$n``
+    placeholders, and tasks by priority where SQLite has its creation order (``rowid``)."""
+    translated = dollar(to_postgres(statement))
+    return translated.replace("ORDER BY t.rowid", "ORDER BY t.priority DESC, t.task_id")
 
 
 def active_seconds(marks: Sequence[tuple[str, float]], end: float | None) -> float:
@@ -299,9 +314,13 @@ SELECT s.run_id, s.goal, s.status, s.created_at, s.started_at, s.finished_at, s.
        s.tasks, s.succeeded, s.failed, s.skipped, s.cancelled, s.running, s.pending,
        s.attempts, s.steps, s.tokens_in, s.tokens_out, s.cost_usd, s.cancel_requested_at,
        r.heartbeat_at, r.owner_pid, r.summary_json,
-       json_extract(r.plan_json, '$.budget.max_concurrency') AS concurrency
+       json_extract(r.plan_json, '$.budget.max_concurrency') AS concurrency,
+       (SELECT COUNT(*) FROM tasks AS w WHERE w.run_id = s.run_id AND w.status = 'waiting')
+           AS waiting
 FROM run_summary AS s JOIN runs AS r ON r.run_id = s.run_id
 """
+"""``waiting`` is counted here, not in the ``run_summary`` view (whose columns revision 0003
+fixed): tasks suspended until a decision or other tasks end."""
 _NEWEST = " ORDER BY s.created_at DESC, s.run_id LIMIT ?"
 _ONE = " WHERE s.run_id = ?"
 
@@ -355,6 +374,7 @@ def _run_summary(row: Row[Any]) -> RunSummary:
         "failed": int(row.failed),
         "skipped": int(row.skipped),
         "cancelled": int(row.cancelled),
+        "waiting": int(row.waiting),
     }
     return RunSummary(
         run_id=row.run_id,

@@ -6,8 +6,8 @@ Times are REAL epoch seconds; ``*_json`` columns are TEXT holding JSON. Statuses
 
 from __future__ import annotations
 
+from sqlalchemy import REAL as _SQLITE_REAL
 from sqlalchemy import (
-    REAL,
     Column,
     ForeignKeyConstraint,
     Index,
@@ -19,6 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
+from sqlalchemy.types import TypeEngine
 
 RUN_STATUSES = frozenset(
     {"created", "running", "succeeded", "failed", "cancelled", "paused", "waiting"}
@@ -41,6 +43,10 @@ metadata = MetaData(
 )
 
 _ZERO = text("0")
+
+REAL: TypeEngine[float] = _SQLITE_REAL().with_variant(DOUBLE_PRECISION(), "postgresql")
+"""Seconds and dollars: SQLite's REAL (8 bytes), and PostgreSQL's ``double precision`` (its
+``real`` has 4 bytes, which would round an epoch time to minutes). The migrations use it too."""
 
 
 def _counters() -> list[Column[object]]:
@@ -69,6 +75,7 @@ runs = Table(
     Column("summary_json", Text),
     Column("cancel_requested_at", REAL),
     Column("owner_epoch", Integer, nullable=False, server_default=_ZERO),
+    Column("owner_host", Text),
     PrimaryKeyConstraint("run_id"),
 )
 """``cancel_requested_at``: set by ``swarm cancel`` from any process; the driving process polls
@@ -77,7 +84,10 @@ it and cancels the run. Resuming a run clears it.
 ``owner_epoch``: the fence. A driver that takes the run (execute: 1 with the run's row; resume:
 ``owner_epoch + 1`` in the transaction that judges the previous owner gone) checks it in every
 later transaction of its own; a bigger number means another driver took the run over, and the
-stale driver's transaction is rolled back (see ``swarm.store.writer`` and docs/architecture.md)."""
+stale driver's transaction is rolled back (see ``swarm.store.writer`` and docs/architecture.md).
+
+``owner_host``: the owner's machine (``socket.gethostname()``). A fresh heartbeat from another
+machine means a live owner: its pid cannot be checked from here."""
 
 tasks = Table(
     "tasks",
@@ -197,3 +207,23 @@ artifacts = Table(
     ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
     UniqueConstraint("run_id", "path"),
 )
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("requested_at", REAL, nullable=False),
+    Column("prompt", Text),
+    Column("decision", Text),
+    Column("decided_by", Text),
+    Column("decided_at", REAL),
+    Column("note", Text),
+    PrimaryKeyConstraint("run_id", "task_id", "attempt"),
+    ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
+)
+"""One row per approval gate reached: written by the driver with the task's wait (``attempt``
+is the attempt that waits), decided once by anyone (``decision`` ``approved`` or ``rejected``,
+a compare-and-set on ``decision IS NULL``: see :mod:`swarm.store.approvals`); the driver
+applies the decision to the task."""

@@ -17,13 +17,14 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Row, func, insert, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
-from swarm.store import migrate
+from swarm.store import migrate, pg_sql
 from swarm.store.engine import (
     READ_ONLY_API_HINT,
     READ_ONLY_HINT,
@@ -33,18 +34,22 @@ from swarm.store.engine import (
     reader,
 )
 from swarm.store.failures import is_read_only
+from swarm.store.pg_sql import dollar
 from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
+from swarm.store.target import DbTarget, is_postgres, shown
 from swarm.store.writer import Fence, OnCommit, Writer, run_id_taken
 
 _INTERRUPTED = "the process stopped before this attempt finished"
 
 
 class Store:
-    """One SQLite database file holding any number of runs."""
+    """One database holding any number of runs: a SQLite file, or a PostgreSQL database."""
 
     path: str
-    """The absolute path of the database file."""
+    """The absolute path of the database file, or the PostgreSQL URL without its password."""
+    url: str | None
+    """The PostgreSQL URL (None for SQLite)."""
     engine: AsyncEngine
     read_only: bool
     """Opened read-only (the file or its folder cannot be written): every write refuses."""
@@ -56,20 +61,27 @@ class Store:
         clock: Callable[[], float] = time.time,
         read_only: bool = False,
         path: str | None = None,
+        url: str | None = None,
     ) -> None:
         self.engine = engine
-        self.path = path or str(engine.url.database)
+        self.url = url
+        self.path = path or (shown(url) if url else str(engine.url.database))
+        self.postgres = url is not None
         self.read_only = read_only
         self._reader = reader(engine)
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: str | Path, *, read_only: bool | None = None) -> Store:
+    async def open(cls, path: DbTarget, *, read_only: bool | None = None) -> Store:
         """Open (creating if needed) the database at ``path``; migrate it to the newest schema.
 
-        A file that cannot be written is opened read-only (``read_only=None``, the default,
-        decides by the file's permissions and file system, and by the first write refused).
+        ``path``: a SQLite file, or a ``postgresql://`` URL (the database must exist; its tables
+        are created on first open). A file that cannot be written is opened read-only
+        (``read_only=None``, the default, decides by the file's permissions and file system,
+        and by the first write refused).
         """
+        if is_postgres(path):
+            return await cls._open_postgres(str(path))
         file = check_path(path)
         if read_only or (read_only is None and file.exists() and not is_writable(file)):
             return await cls._open_read_only(file)
@@ -88,6 +100,19 @@ class Store:
                 return await cls._open_read_only(file)
             raise
         return cls(engine)
+
+    @classmethod
+    async def _open_postgres(cls, url: str) -> Store:
+        from swarm.store.pg_engine import create_pg_engine
+
+        engine = create_pg_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await engine.dispose()
+            raise
+        return cls(engine, url=url)
 
     @classmethod
     async def _open_read_only(cls, file: Path) -> Store:
@@ -111,19 +136,33 @@ class Store:
         """Close every pooled connection."""
         await self.engine.dispose()
 
-    def writer(self, on_commit: OnCommit, *, fence: Fence | None = None) -> Writer:
+    def writer(
+        self,
+        on_commit: OnCommit,
+        *,
+        fence: Fence | None = None,
+        clock: Callable[[], float] | None = None,
+        heartbeat_s: float = 1.0,
+    ) -> Writer:
         """The single writer for this database; run it in a task group with ``Writer.run``.
 
-        ``fence``: the run the caller owns and its epoch (see :meth:`take_run`)."""
-        self._refuse_if_read_only("record a run")
-        return Writer(self.engine, on_commit, clock=self._clock, fence=fence)
+        ``fence``: the run the caller owns and its epoch (see :meth:`take_run`). ``clock``
+        (the store's by default) and ``heartbeat_s``: see :class:`Writer`."""
+        self.refuse_if_read_only("record a run")
+        clock = clock or self._clock
+        if self.url is not None:
+            from swarm.store.pg_writer import PgWriter
+
+            return PgWriter(self.url, on_commit, clock=clock, fence=fence, heartbeat_s=heartbeat_s)
+        return Writer(self.engine, on_commit, clock=clock, fence=fence, heartbeat_s=heartbeat_s)
 
     async def take_run(self, run_id: str, *, pid: int, live_s: float) -> int:
         """Become the run's driver: its new owner epoch, taken in one ``BEGIN IMMEDIATE``
         transaction with the judgement that no other driver is alive.
 
-        The owner is alive if its heartbeat is younger than ``live_s`` and its process (on this
-        machine) exists, this process included (a run's end releases it: ``owner_pid`` NULL);
+        The owner is alive if its heartbeat is younger than ``live_s`` and it runs on another
+        machine (``owner_host``: its pid cannot be checked from here), or its process on this
+        machine exists, this process included (a run's end releases it: ``owner_pid`` NULL);
         then :class:`ConfigError` and nothing is written. A second caller right behind sees
         this caller's fresh heartbeat, so of two resumes exactly one takes the run.
         :class:`RunNotFound` for no run.
@@ -131,23 +170,31 @@ class Store:
         with anyio.CancelScope(shield=True):
             async with self._writing("take over a run") as conn:
                 found = await conn.execute(
-                    select(runs.c.owner_epoch, runs.c.owner_pid, runs.c.heartbeat_at).where(
-                        runs.c.run_id == run_id
+                    select(
+                        runs.c.owner_epoch,
+                        runs.c.owner_pid,
+                        runs.c.owner_host,
+                        runs.c.heartbeat_at,
                     )
+                    .where(runs.c.run_id == run_id)
+                    .with_for_update(key_share=True)  # PostgreSQL: a second take waits here
                 )
                 row = found.first()
                 if row is None:
                     raise RunNotFound(run_id, self.path)
                 now = self._clock()
                 fresh = row.heartbeat_at is not None and now - row.heartbeat_at < live_s
-                if fresh and row.owner_pid is not None and _alive(row.owner_pid):
+                elsewhere = row.owner_host not in (None, sql_text.HOST)
+                if fresh and row.owner_pid is not None and (elsewhere or _alive(row.owner_pid)):
+                    where = f" on {row.owner_host}" if elsewhere else ""
                     raise ConfigError(
-                        f"run {run_id} is being executed by process {row.owner_pid}",
+                        f"run {run_id} is being executed by process {row.owner_pid}{where}",
                         hint="wait for it, or stop it (Ctrl-C or kill PID) and resume it "
                         "afterwards",
                     )
                 taken = await conn.exec_driver_sql(
-                    sql_text.TAKE_SQL, (pid, now, run_id, row.owner_epoch)
+                    self._sql(sql_text.TAKE_SQL),
+                    (pid, sql_text.HOST, now, run_id, row.owner_epoch),
                 )
                 epoch = taken.scalar()
                 if epoch is None:  # not reachable under the write lock: the lease's rule
@@ -169,10 +216,12 @@ class Store:
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
                 raise run_id_taken(run.run_id, self.path)
-            await conn.exec_driver_sql(sql_text.INSERT_RUN_SQL, run_row)
-            if task_rows:
+            await conn.exec_driver_sql(self._sql(sql_text.INSERT_RUN_SQL), run_row)
+            if task_rows and self.postgres:  # one statement for every row (pg_sql)
+                await conn.exec_driver_sql(pg_sql.INSERT_TASK_SQL, tuple(pg_sql.columns(task_rows)))
+            elif task_rows:
                 await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
-            await conn.exec_driver_sql(sql_text.INSERT_EVENT_SQL, event_row)
+            await conn.exec_driver_sql(self._sql(sql_text.INSERT_EVENT_SQL), event_row)
 
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
@@ -204,7 +253,7 @@ class Store:
                 tasks.c.cost_usd,
             )
             .where(tasks.c.run_id == run_id)
-            .order_by(literal_column("rowid"))
+            .order_by(*self.creation_order())
         )
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
@@ -333,7 +382,7 @@ class Store:
             found = await conn.execute(
                 select(tasks.c.task_id, tasks.c.status, tasks.c.attempt, tasks.c.started_at)
                 .where(tasks.c.run_id == run_id, tasks.c.status.in_(("running", "cancelled")))
-                .order_by(literal_column("rowid"))
+                .order_by(*self.creation_order())
             )
             touched = found.all()
             if not touched:
@@ -354,7 +403,8 @@ class Store:
                 if row.status == "running"
             ]
             if lost:
-                await conn.execute(insert(attempts).prefix_with("OR IGNORE"), lost)
+                dialect = postgresql if self.postgres else sqlite
+                await conn.execute(dialect.insert(attempts).on_conflict_do_nothing(), lost)
             await conn.execute(
                 tasks.update()
                 .where(tasks.c.run_id == run_id, tasks.c.status.in_(("running", "cancelled")))
@@ -474,16 +524,20 @@ class Store:
         owned = [runs.c.owner_epoch == epoch] if epoch is not None else []
         with anyio.CancelScope(shield=True):
             async with self._writing("record the metrics of a run") as conn:
+                found = await conn.execute(
+                    select(runs.c.summary_json)
+                    .where(runs.c.run_id == run_id, *owned)
+                    .with_for_update(key_share=True)
+                )
+                row = found.first()
+                if row is None:
+                    return
+                summary = json.loads(row.summary_json) if row.summary_json else {}
+                summary["metrics"] = metrics
                 await conn.execute(
                     runs.update()
                     .where(runs.c.run_id == run_id, *owned)
-                    .values(
-                        summary_json=func.json_set(
-                            func.coalesce(runs.c.summary_json, "{}"),
-                            "$.metrics",
-                            func.json(json.dumps(metrics)),
-                        )
-                    )
+                    .values(summary_json=json.dumps(summary))
                 )
 
     async def list_runs(self, limit: int = 50) -> list[RunRecord]:
@@ -510,11 +564,22 @@ class Store:
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self._reader, self.path)
 
+    def _sql(self, statement: str) -> str:
+        """One of :mod:`swarm.store.batch`'s statements in this database's placeholders."""
+        return dollar(statement) if self.postgres else statement
+
+    def creation_order(self) -> tuple[Any, ...]:
+        """Tasks in the order they were created: SQLite's ``rowid``; PostgreSQL has no such
+        order, so tasks come by critical-path priority there (then id)."""
+        if self.postgres:
+            return (tasks.c.priority.desc(), tasks.c.task_id)
+        return (literal_column("rowid"),)
+
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
-        self._refuse_if_read_only(what)
+        self.refuse_if_read_only(what)
         return _transaction(self.engine, f"{what} in {self.path}")
 
-    def _refuse_if_read_only(self, what: str) -> None:
+    def refuse_if_read_only(self, what: str) -> None:
         if self.read_only:
             raise StoreError(
                 f"cannot {what}: database {self.path} is read-only (nothing was written)",
@@ -544,7 +609,7 @@ async def _transaction(
         with anyio.CancelScope(shield=shield):
             async with engine.begin() as conn:
                 yield conn
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: a server that cannot be reached
         reason = getattr(exc, "orig", None) or exc
         raise StoreError(f"cannot {what}: {reason}") from exc
 
@@ -552,7 +617,9 @@ async def _transaction(
 async def _check_owner(conn: AsyncConnection, run_id: str, epoch: int | None, path: str) -> None:
     """:class:`RunNotFound`, or (with ``epoch``) :class:`RunTakenOver` if the run's owner epoch
     is no longer ``epoch``; inside the caller's ``BEGIN IMMEDIATE`` transaction."""
-    found = await conn.execute(select(runs.c.owner_epoch).where(runs.c.run_id == run_id))
+    found = await conn.execute(
+        select(runs.c.owner_epoch).where(runs.c.run_id == run_id).with_for_update(key_share=True)
+    )
     current = found.scalar()
     if current is None:
         raise RunNotFound(run_id, path)

@@ -18,6 +18,8 @@ the run's first start. "Now" for live rows is ``_NOW`` (works on every SQLite wi
 
 from __future__ import annotations
 
+import re
+
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
 RUN_SUMMARY = """
@@ -184,9 +186,71 @@ VIEWS: dict[str, str] = {
 """Every view, by name: the ``SELECT`` it runs (ordered as ``docs/database.md`` lists them)."""
 
 
-def create_statements() -> list[str]:
-    """``CREATE VIEW`` for every view, in order."""
-    return [f"CREATE VIEW {name} AS {sql.strip()}" for name, sql in VIEWS.items()]
+PENDING_APPROVALS = """
+SELECT
+    a.run_id,
+    a.task_id,
+    t.title,
+    t.kind,
+    a.attempt,
+    a.requested_at,
+    a.prompt,
+    t.deps_json,
+    r.goal,
+    r.status AS run_status
+FROM approvals AS a
+JOIN tasks AS t ON t.run_id = a.run_id AND t.task_id = a.task_id
+JOIN runs AS r ON r.run_id = a.run_id
+WHERE a.decision IS NULL AND t.status = 'waiting' AND t.attempt = a.attempt
+"""
+"""Approval gates waiting for a person: undecided, and the task still waits on them. Plain
+SQL (no SQLite functions), as every dialect's store reads it the same way."""
+
+APPROVAL_VIEWS: dict[str, str] = {"pending_approvals": PENDING_APPROVALS}
+"""Views over ``approvals``, created by revision ``0005`` (after the table), not ``0003``."""
+
+
+def approval_create_statements() -> list[str]:
+    return [f"CREATE VIEW {name} AS {sql.strip()}" for name, sql in APPROVAL_VIEWS.items()]
+
+
+def approval_drop_statements() -> list[str]:
+    return [f"DROP VIEW IF EXISTS {name}" for name in reversed(APPROVAL_VIEWS)]
+
+
+def create_statements(dialect: str = "sqlite") -> list[str]:
+    """``CREATE VIEW`` for every view, in order, in ``dialect`` (``sqlite`` or ``postgresql``)."""
+    made = VIEWS if dialect == "sqlite" else postgres_views()
+    return [f"CREATE VIEW {name} AS {sql.strip()}" for name, sql in made.items()]
+
+
+_PG_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+_JSON_PATH = re.compile(r"json_extract\(([\w.]+), '\$\.([\w.]+)'\)")
+_SUM_OF_TEST = re.compile(r"SUM\((\w+ = '\w+')\)")
+_UNIX_DATETIME = re.compile(r"datetime\(([\w.]+), 'unixepoch'\)")
+
+
+def to_postgres(statement: str) -> str:
+    """SQLite's SQL as PostgreSQL's: the few functions the views and the queries use.
+
+    ``json_extract(col, '$.a.b')`` (numbers only here) → ``CAST(col::json #>> '{a,b}' AS
+    DOUBLE PRECISION)``; ``SUM(status = 'x')`` → ``SUM(CASE … THEN 1 ELSE 0 END)``;
+    ``datetime(t, 'unixepoch')`` → the same UTC text; SQLite's "now" → ``clock_timestamp()``.
+    """
+    out = statement.replace(_NOW, _PG_NOW)
+    out = _JSON_PATH.sub(
+        lambda m: f"CAST({m[1]}::json #>> '{{{m[2].replace('.', ',')}}}' AS DOUBLE PRECISION)",
+        out,
+    )
+    out = _SUM_OF_TEST.sub(r"SUM(CASE WHEN \1 THEN 1 ELSE 0 END)", out)
+    return _UNIX_DATETIME.sub(
+        r"to_char(to_timestamp(\1) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')", out
+    )
+
+
+def postgres_views() -> dict[str, str]:
+    """:data:`VIEWS` in PostgreSQL's dialect (same names, columns and meaning)."""
+    return {name: to_postgres(sql) for name, sql in VIEWS.items()}
 
 
 def drop_statements() -> list[str]:

@@ -137,14 +137,18 @@ class Writer:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: AsyncEngine | None,
         on_commit: OnCommit,
         *,
         clock: Callable[[], float] = time.time,
         heartbeat_s: float = 1.0,
         fence: Fence | None = None,
     ) -> None:
-        self._path = str(engine.url.database)
+        self._path = "" if engine is None else str(engine.url.database)
+        self._failures: tuple[type[BaseException], ...] = _FAILURES
+        """What stops the writer (after the one repair a data error gets)."""
+        self._data_errors: tuple[type[BaseException], ...] = DATA_ERRORS
+        """What says one op's data cannot be stored (then :meth:`_repair`)."""
         self._fence = fence
         self._new_run: str | None = None
         """A run this writer is to create and has not committed yet (errors say so)."""
@@ -374,16 +378,16 @@ class Writer:
             try:
                 try:
                     refused = await self._transact_all(plan_batch(ops), beats)
-                except DATA_ERRORS:
+                except self._data_errors:
                     # One op's data cannot be bound: find it, store it repaired, go on.
-                    fixed = repair(self._connection(), ops)
+                    fixed = self._repair(ops)
                     if fixed is None:
                         raise
                     ops = fixed
                     refused = await self._transact_all(plan_batch(ops), beats)
             except _TakenOver as exc:
                 self._taken_over(exc.current, count)
-            except _FAILURES as exc:
+            except self._failures as exc:
                 self._fail(exc, count)
         self.transactions += 1
         self._confirmed_at = time.monotonic()
@@ -487,8 +491,15 @@ class Writer:
         if checkpoint_conn is not None:
             await anyio.to_thread.run_sync(checkpoint_conn.close, limiter=self._checkpoint_limiter)
 
+    def _repair(self, ops: list[Op]) -> list[Op] | None:
+        """``ops`` with the one whose data cannot be bound stored repaired, or None."""
+        return repair(self._connection(), ops)
+
+    def _is_duplicate_run(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "runs.run_id" in str(exc)
+
     def _fail(self, exc: BaseException, count: int) -> NoReturn:
-        if self._new_run is not None and _is_duplicate_run(exc):
+        if self._new_run is not None and self._is_duplicate_run(exc):
             error = StoreError(
                 f"run {self._new_run!r} already exists in {self._path}: another process "
                 "created it first; nothing was written",
@@ -548,10 +559,6 @@ _FAILURES: tuple[type[BaseException], ...] = (
 """What stops the writer (after the one repair a data error gets)."""
 
 
-def _is_duplicate_run(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.IntegrityError) and "runs.run_id" in str(exc)
-
-
 def _check_fence(conn: sqlite3.Connection, plan: Plan, fence: Fence | None) -> None:
     """:class:`_TakenOver` unless the fenced run is still at this writer's epoch (or is created
     by this very transaction, whose insert is the take)."""
@@ -589,6 +596,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
             )
         _many(conn, sql.TASK_WOKEN_SQL, seg.woken)
         _many(conn, sql.WAIT_FAILED_SQL, seg.wait_failed)
+        _many(conn, sql.INSERT_APPROVAL_SQL, seg.approvals)
         _many(conn, sql.TASK_SKIPPED_SQL, seg.skipped)
         _many(conn, sql.TASK_REPLACED_SQL, seg.replaced)
         refused.update(i for i, row in seg.run_finished if row[-1] in taken)

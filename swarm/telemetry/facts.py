@@ -147,6 +147,8 @@ RUN_SPAN_NOTES = frozenset(
     }
 )
 """Logged events shown as events of the run's span."""
+RATE_NOTES = frozenset({"provider.rate_limited", "governor.waiting"})
+"""A model call's waits on rate limits (one event per call): events of that call's span."""
 QUIET_NOTES = frozenset(
     {
         "run.created",
@@ -159,10 +161,19 @@ QUIET_NOTES = frozenset(
         "task.cancelled",
         "task.expanded",
         "task.interrupted",
+        "task.paused",
+        "task.waiting",
+        "task.woken",
+        "approval.requested",
+        "approval.approved",
+        "approval.rejected",
     }
 )
 """Logged events a trace shows otherwise (as spans and their status) or not at all: a cancel
-request is written by another process, so a live exporter never sees it."""
+request is written by another process, so a live exporter never sees it; nor an approval
+decided elsewhere (a wait is its attempt's span, ``swarm.attempt.outcome = suspended``); an
+attempt stopped by a budget is the attempt span's outcome ``paused``, and why is the run span's
+``run.paused``."""
 
 
 def is_note(event_type: str) -> bool:

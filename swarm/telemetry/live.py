@@ -40,6 +40,7 @@ from swarm.store.ops import (
     TasksRecorded,
     TasksReplaced,
     TasksSkipped,
+    TaskWaiting,
 )
 from swarm.store.queries import Queries
 from swarm.store.store import Store
@@ -174,6 +175,8 @@ class LiveTrace:
 
     def _apply(self, op: Op) -> list[Span]:
         log = self.log
+        if isinstance(op, TaskWaiting):
+            op = op.as_finished()  # its attempt ended suspended: traced like any attempt
         if isinstance(op, AttemptFinished):
             fact = _attempt_fact(op)
             log.attempts[(op.task_id, op.attempt)] = fact

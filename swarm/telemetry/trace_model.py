@@ -21,7 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from swarm.telemetry.facts import AttemptFact, Note, RunLog, StepFact, TaskFact
+from swarm.telemetry.facts import (
+    RATE_NOTES,
+    AttemptFact,
+    Note,
+    RunLog,
+    StepFact,
+    TaskFact,
+)
 
 AttrValue = str | bool | int | float | tuple[str, ...]
 Attributes = dict[str, AttrValue]
@@ -171,7 +178,13 @@ def attempt_spans(log: RunLog, attempt: AttemptFact, *, content: bool = False) -
     status, message = _attempt_status(attempt, attrs)
     if content:
         _content(attrs, task, attempt)
-    events = [_note_event(n) for n in log.notes if _of(n, attempt)]
+    notes = [n for n in log.notes if _of(n, attempt)]
+    by_step = _rate_notes(notes, attempt)
+    waited = sum(_waited_s(n) for n in notes if n.type in RATE_NOTES)
+    if waited:
+        attrs["swarm.attempt.rate_wait_s"] = round(waited, 6)
+    on_steps = {id(n) for step_notes in by_step.values() for n in step_notes}
+    events = [_note_event(n) for n in notes if id(n) not in on_steps]
     if attempt.retry_at is not None:
         events.append(
             SpanEvent(
@@ -194,7 +207,10 @@ def attempt_spans(log: RunLog, attempt: AttemptFact, *, content: bool = False) -
         status=status,
         status_message=message,
     )
-    steps = [_step_span(log, task, attempt, step, own, content) for step in attempt.steps]
+    steps = [
+        _step_span(log, task, attempt, step, own, content, by_step.get(step.n, []))
+        for step in attempt.steps
+    ]
     return [span, *steps]
 
 
@@ -209,6 +225,8 @@ def build_trace(log: RunLog, *, content: bool = False, now: float | None = None)
 def _attempt_status(attempt: AttemptFact, attrs: Attributes) -> tuple[StatusCode, str | None]:
     if attempt.status == "succeeded":
         return "OK", None
+    if attempt.status == "suspended":  # ended waiting (an approval, sub-agents): no error
+        return "UNSET", None
     kind = "timeout" if attempt.status == "timeout" else attempt.error_kind or attempt.status
     attrs["error.type"] = kind
     if attempt.status in ("cancelled", "interrupted", "paused"):
@@ -229,8 +247,31 @@ def _dep_links(log: RunLog, task: TaskFact) -> Iterator[SpanLink]:
         )
 
 
+def _rate_notes(notes: list[Note], attempt: AttemptFact) -> dict[int, list[Note]]:
+    """The attempt's rate-limit waits by the model call they held back (``data.step``); a wait
+    whose call left no step stays on the attempt's span."""
+    calls = {s.n for s in attempt.steps if s.kind == "model"}
+    found: dict[int, list[Note]] = {}
+    for note in notes:
+        step = (note.data or {}).get("step")
+        if note.type in RATE_NOTES and isinstance(step, int) and step in calls:
+            found.setdefault(step, []).append(note)
+    return found
+
+
+def _waited_s(note: Note) -> float:
+    value = (note.data or {}).get("waited_s")
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def _step_span(
-    log: RunLog, task: TaskFact, attempt: AttemptFact, step: StepFact, parent: int, content: bool
+    log: RunLog,
+    task: TaskFact,
+    attempt: AttemptFact,
+    step: StepFact,
+    parent: int,
+    content: bool,
+    waits: list[Note],
 ) -> Span:
     detail = step.detail or {}
     call_id = f"{task.task_id}/{attempt.attempt}/{step.n}"
@@ -257,6 +298,10 @@ def _step_span(
         tries = detail.get("create_tries")
         if isinstance(tries, int):
             attrs["swarm.call.create_tries"] = tries
+        if waits:
+            limited = sum(int((n.data or {}).get("rate_limited") or 0) for n in waits)
+            attrs["swarm.call.rate_limited"] = limited
+            attrs["swarm.call.rate_wait_s"] = round(sum(_waited_s(n) for n in waits), 6)
     else:
         name = f"execute_tool {step.name}"
         kind = "INTERNAL"
@@ -285,6 +330,7 @@ def _step_span(
         start=step.started_at,
         end=step.started_at + max(step.latency_s, 0.0),
         attributes=attrs,
+        events=tuple(_note_event(n) for n in sorted(waits, key=lambda n: n.at)),
         status=status,
         status_message=message,
     )
@@ -313,12 +359,22 @@ def _note_event(note: Note) -> SpanEvent:
     attrs: Attributes = {}
     if note.task_id is not None:
         attrs["swarm.task.id"] = note.task_id
-    for key, value in sorted((note.data or {}).items()):
+    for key, value in sorted(_flat(note.data or {})):
         if isinstance(value, bool | int | float | str):
             attrs[f"swarm.{key}"] = (
                 _cut(value, ERROR_TEXT_CHARS) if isinstance(value, str) else value
             )
     return SpanEvent(f"swarm.{note.type}", note.at, attrs)
+
+
+def _flat(data: dict[str, object]) -> Iterator[tuple[str, object]]:
+    """An event's data with one level of nesting spelt out: ``run.limits_changed``'s
+    ``{"max_tokens": {"from": 100, "to": 200}}`` is ``max_tokens.from`` and ``max_tokens.to``."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from ((f"{key}.{sub}", inner) for sub, inner in value.items())
+        else:
+            yield key, value
 
 
 def _of(note: Note, attempt: AttemptFact) -> bool:

@@ -8,6 +8,8 @@ moment, then ``swarm resume``; and what the ledger and the database say about it
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import random
@@ -19,6 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 RUN_ID = "r"
 
@@ -56,14 +59,33 @@ def env_for(ledger: Path) -> dict[str, str]:
     return env
 
 
-def results(db: Path, run_id: str) -> dict[str, str]:
+Db = Path | str
+"""A SQLite file, or a ``postgresql://`` URL: the harness reads either behind swarm's back."""
+
+
+def query(db: Db, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``?`` placeholders) from the database, read as another process would."""
+    if isinstance(db, Path):
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            return conn.execute(sql, params).fetchall()
+    from swarm.store.pg_sql import dollar
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        conn = await asyncpg.connect(db)
+        try:
+            return [tuple(row) for row in await conn.fetch(dollar(sql), *params)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def results(db: Db, run_id: str) -> dict[str, str]:
     """Task → result of every succeeded task."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT task_id, result FROM tasks WHERE run_id = ? AND status = 'succeeded'",
-            (run_id,),
-        ).fetchall()
-    return dict(rows)
+    sql = "SELECT task_id, result FROM tasks WHERE run_id = ? AND status = 'succeeded'"
+    return dict(query(db, sql, run_id))
 
 
 def ledger_counts(ledger: Path) -> Counter[str]:
@@ -76,19 +98,20 @@ def ledger_counts(ledger: Path) -> Counter[str]:
     return counts
 
 
-def run_ids(db: Path) -> set[str]:
+def run_ids(db: Db) -> set[str]:
+    if isinstance(db, Path) and not db.exists():
+        return set()
     try:
-        with sqlite3.connect(db) as conn:
-            return {row[0] for row in conn.execute("SELECT run_id FROM runs")}
-    except sqlite3.Error:
+        return {row[0] for row in query(db, "SELECT run_id FROM runs")}
+    except Exception:  # no tables yet (sqlite3's or asyncpg's error): no run yet
         return set()
 
 
-def wait_for_run(db: Path, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
+def wait_for_run(db: Db, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
     """Until the run is recorded in ``db`` (or the process ended, or ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists() and RUN_ID in run_ids(db):
+        if RUN_ID in run_ids(db):
             return
         time.sleep(0.005)
 
@@ -189,11 +212,15 @@ class Recovery:
         return [f"seed {self.seed}: {problem}" for problem in found]
 
 
-def crash_and_resume(tmp: Path, reference: Reference, seed: int) -> Recovery:
+def crash_and_resume(
+    tmp: Path, reference: Reference, seed: int, database: str | None = None
+) -> Recovery:
     """Run the plan, SIGKILL it at a moment drawn from ``seed`` (90% of seeds once the run is
-    recorded, the rest during start-up), resume it, and report."""
+    recorded, the rest during start-up), resume it, and report. ``database``: a PostgreSQL URL
+    to run on (an empty database), instead of a new SQLite file in ``tmp``."""
     rng = random.Random(seed)
-    db, ledger = tmp / f"s{seed}.db", tmp / f"s{seed}.ledger"
+    ledger = tmp / f"s{seed}.ledger"
+    db: Db = tmp / f"s{seed}.db" if database is None else database
     env = env_for(ledger)
     args = ["execute", str(reference.plan), "--db", str(db), "--run-id", RUN_ID, "--json"]
     proc = swarm(args, env)
@@ -202,7 +229,7 @@ def crash_and_resume(tmp: Path, reference: Reference, seed: int) -> Recovery:
     time.sleep(rng.uniform(0.0, reference.makespan_s * 1.1))
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    if not db.exists() or RUN_ID not in run_ids(db):
+    if RUN_ID not in run_ids(db):
         return Recovery(seed, recorded=False)
     succeeded_before = frozenset(results(db, RUN_ID))
     in_flight = _running(db)
@@ -211,8 +238,8 @@ def crash_and_resume(tmp: Path, reference: Reference, seed: int) -> Recovery:
     resumed = swarm(["resume", RUN_ID, "--db", str(db), "--json"], env)
     out, err = resumed.communicate(timeout=120)
     to_done = time.time() - launched
-    with sqlite3.connect(db) as conn:
-        integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    # PostgreSQL checks its pages itself; SQLite's file is checked here.
+    integrity = "ok" if isinstance(db, str) else str(query(db, "PRAGMA integrity_check")[0][0])
     return Recovery(
         seed,
         recorded=True,
@@ -230,18 +257,12 @@ def crash_and_resume(tmp: Path, reference: Reference, seed: int) -> Recovery:
     )
 
 
-def _running(db: Path) -> frozenset[str]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT task_id FROM tasks WHERE run_id = ? AND status = 'running'", (RUN_ID,)
-        ).fetchall()
-    return frozenset(task for (task,) in rows)
+def _running(db: Db) -> frozenset[str]:
+    sql = "SELECT task_id FROM tasks WHERE run_id = ? AND status = 'running'"
+    return frozenset(task for (task,) in query(db, sql, RUN_ID))
 
 
-def _first_start_after(db: Path, launched: float) -> float | None:
-    with sqlite3.connect(db) as conn:
-        (first,) = conn.execute(
-            "SELECT min(at) FROM events WHERE run_id = ? AND type = 'task.started' AND at >= ?",
-            (RUN_ID, launched),
-        ).fetchone()
+def _first_start_after(db: Db, launched: float) -> float | None:
+    sql = "SELECT min(at) FROM events WHERE run_id = ? AND type = 'task.started' AND at >= ?"
+    ((first,),) = query(db, sql, RUN_ID, launched)
     return None if first is None else float(first) - launched

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarm.providers.base import CallIntent, ModelRequest, RetryNotice
+from swarm.providers.base import CallIntent, ModelRequest, RateWait, RetryNotice
 
 
 def call_slot(request: ModelRequest) -> str:
@@ -31,6 +31,8 @@ class MemoryJournal:
     """(event, slot, prediction) in the order they happened."""
     retries: list[RetryNotice] = field(default_factory=list)
     """Every retry notice, in order."""
+    waits: list[RateWait] = field(default_factory=list)
+    """Every call's waits on rate limits, in order."""
     intents: dict[str, CallIntent] = field(default_factory=dict)
     """Slot → the intent of a creation whose prediction was not journaled yet."""
 
@@ -57,3 +59,6 @@ class MemoryJournal:
 
     def retrying(self, request: ModelRequest, notice: RetryNotice) -> None:
         self.retries.append(notice)
+
+    def waited(self, request: ModelRequest, wait: RateWait) -> None:
+        self.waits.append(wait)

@@ -68,3 +68,18 @@ def test_a_swarm_measurement_of_a_tiny_shape(tmp_path: Path, estimates: bool) ->
     assert result["wall_s"] >= 0.001
     assert result["db_mb"] > 0
     assert (tmp_path / "swarm.db").exists()
+
+
+def test_the_store_benchmark_renders_its_side_by_side_table() -> None:
+    from bench_store import HEADING, render
+
+    row = {"tasks_per_s": 1000.0, "commits": [10, 12, 11], "commit_ms": 0.5, "efficiency": 0.9}
+    results = {
+        "SQLite": {**row, "round_trip_ms": 0},
+        "PostgreSQL": {**row, "tasks_per_s": 500.0, "round_trip_ms": 0.25},
+        "_version": "15",
+    }
+    table = render(results, n_noop=100, reps=3, latency="fixed:0")
+    assert table.startswith(HEADING)
+    assert "| SQLite | 1,000 | 1.00 | 11 | 0.500 | – | 0.900 |" in table
+    assert "| PostgreSQL | 500 | 0.50 | 11 | 0.500 | 0.25 | 0.900 |" in table

@@ -55,9 +55,14 @@ def test_swarm_help_imports_no_store_runtime_api_or_pydantic() -> None:
     )
     assert _heavy(modules) == []
     assert "pydantic" not in modules and "networkx" not in modules
+    assert _commands(modules) == []  # the list comes from the summaries in app.py
 
 
-def test_validate_imports_no_store_runtime_or_api(tmp_path: Path) -> None:
+def _commands(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.startswith("swarm.cli.") and m.endswith("_cmds"))
+
+
+def test_validate_imports_only_what_it_uses(tmp_path: Path) -> None:
     plan = tmp_path / "p.json"
     tasks = [{"id": f"t{i}", "kind": "llm", "prompt": "x"} for i in range(300)]
     plan.write_text(json.dumps({"goal": "g", "tasks": tasks}))
@@ -70,15 +75,20 @@ def test_validate_imports_no_store_runtime_or_api(tmp_path: Path) -> None:
         """
     )
     assert _heavy(modules) == []
+    # structural checks need no graph library, plain llm tasks no JSON Schema validator
+    assert not {m.split(".")[0] for m in modules} & {"networkx", "jsonschema", "anyio"}
+    assert _commands(modules) == ["swarm.cli.plan_cmds"]
 
 
-def test_the_lazy_commands_are_listed_with_their_real_summaries() -> None:
-    listed = build([])  # `swarm --help`: the lazy modules are not imported
+def test_every_command_is_listed_with_its_real_summary_and_module() -> None:
     full = build(None)  # every module imported
-    for name in LAZY_COMMANDS:
-        real = full.commands[name].help or ""
-        assert real.split("\n\n")[0] == listed.commands[name].help, name
-    assert list(listed.commands) == list(full.commands)
+    assert set(LAZY_COMMANDS) == set(full.commands)
+    for name, (module, summary) in LAZY_COMMANDS.items():
+        real = full.commands[name]
+        assert (real.help or "").split("\n\n")[0] == summary, name
+        inner = [*getattr(real, "commands", {}).values()] or [real]  # a group: its commands'
+        assert inner[0].callback.__module__ == f"swarm.cli.{module}", name
+    assert list(build([]).commands) == list(full.commands)  # `swarm --help` lists them all
 
 
 def test_version_and_short_help(cli: CliRunner) -> None:

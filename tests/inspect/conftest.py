@@ -37,7 +37,8 @@ def anyio_backend() -> str:
 
 @dataclass(frozen=True)
 class RecordedRun:
-    db: Path
+    db: Path | str
+    """The SQLite file (or, copied, a PostgreSQL URL)."""
     run_id: str
     folder: Path
     """The run's artifact folder."""

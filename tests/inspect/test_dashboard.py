@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ import pytest
 
 from swarm.dashboard import dashboards
 from swarm.dashboard.progress import progress
-from swarm.dashboard.sql import REFRESH_S
+from swarm.dashboard.sql import OUTCOMES, REFRESH_S
 from swarm.plan import Plan
 from swarm.providers.base import ModelRequest
 from swarm.runtime import run as runs
+from swarm.store.schema import ATTEMPT_STATUSES
 from swarm.store.store import Store
 from tests.cli.conftest import CliRunner
 from tests.fakes import ScriptedProvider, plan_data
@@ -329,3 +330,26 @@ def test_numbers_have_thousands_separators(recorded: RecordedRun, tmp_path: Path
         assert one("tokens")["n"] == one("table")["tokens"] == one("run")["tokens"] == f"{total:,}"
         budgets = conn.execute(charts["budgets"]["query"], {"run_id": ""}).fetchall()
         assert ("steps", "18 of 4,000") in [(b["budget"], b["label"]) for b in budgets]
+
+
+async def _paused_run(db: Path) -> str:
+    tasks = [{"id": f"t{i}", "kind": "llm", "prompt": f"finding {i}"} for i in range(30)]
+    plan = Plan.model_validate(plan_data(tasks, budget={"max_concurrency": 4, "max_tokens": 300}))
+    store = await Store.open(db)
+    try:
+        summary = await runs.execute(store, plan, ScriptedProvider(), runs.RunOptions())
+    finally:
+        await store.close()
+    return str(summary["status"])
+
+
+def test_a_paused_run_says_so_and_paused_attempts_have_a_colour(tmp_path: Path) -> None:
+    assert set(OUTCOMES) == ATTEMPT_STATUSES - {"succeeded"}  # every failure chart colour
+    db = tmp_path / "p.db"
+    assert anyio.run(_paused_run, db) == "paused"
+    query = progress()["charts"]["eta"]["query"]
+    with closing(sqlite3.connect(db)) as conn:
+        (eta,) = conn.execute(query, {"run_id": ""}).fetchone()
+        outcomes = {row[0] for row in conn.execute("SELECT outcome FROM failures")}
+    assert eta.startswith("paused: a budget ran out")  # not an ETA for a run that waits
+    assert "paused" in outcomes

@@ -189,3 +189,24 @@ async def test_a_cancelled_run_ends_with_one_header_and_no_stale_eta(tmp_path: P
     assert final.count(header) == 1, final
     assert "ETA -" in final and "ETA 0s" not in final
     assert final.count("ETA") == 1
+
+
+async def test_it_says_which_tasks_wait_for_a_decision(tmp_path: Path) -> None:
+    tasks = [
+        {"id": "a", "kind": "llm", "prompt": "a"},
+        {"id": "gate", "kind": "llm", "prompt": "g", "approval": True},
+    ]
+    progress = Progress(Console(file=io.StringIO(), force_terminal=False), simulated=True)
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        hooks = runs.Hooks(on_start=progress.attach)
+        opts = runs.RunOptions(artifacts_dir=str(tmp_path))
+        summary = await runs.execute(
+            store, Plan.model_validate(plan_data(tasks)), ScriptedProvider(), opts, hooks=hooks
+        )
+    finally:
+        progress.stop()
+        await store.close()
+    assert summary["status"] == "waiting"
+    assert progress.line().endswith("; 1 waiting for a decision")
+    assert "1 (gate): swarm approvals" in _text(progress)

@@ -2,26 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from swarm.errors import RunNotFound
+from swarm.store.copy import copy_runs
 from swarm.store.queries import Queries
 from swarm.store.store import Store
+from swarm.store.views import VIEWS
 from tests.inspect.conftest import HOSTILE_ERROR, SOURCES, RecordedRun
 
 pytestmark = pytest.mark.anyio
 
 
-async def open_queries(db: Path) -> tuple[Store, Queries]:
+async def open_queries(db: str | Path) -> tuple[Store, Queries]:
     store = await Store.open(db)
     return store, Queries(store)
 
 
-async def test_runs_and_one_run(recorded: RecordedRun) -> None:
+@pytest.fixture(scope="session")
+def recorded_on_postgres(recorded: RecordedRun, request: pytest.FixtureRequest) -> RecordedRun:
+    """The recorded run, copied whole into a PostgreSQL database (``swarm db copy``)."""
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database("inspect_queries")
+
+    async def copy() -> None:
+        source, target = await Store.open(recorded.db), await Store.open(url)
+        try:
+            await copy_runs(source, target)
+        finally:
+            await source.close()
+            await target.close()
+
+    anyio.run(copy)
+    return dataclasses.replace(recorded, db=url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def on_both(request: pytest.FixtureRequest, recorded: RecordedRun) -> RecordedRun:
+    """The conformance suite's queries: the same recorded run on each backend."""
+    if request.param == "postgres":
+        return request.getfixturevalue("recorded_on_postgres")  # type: ignore[no-any-return]
+    return recorded
+
+
+async def test_runs_and_one_run(on_both: RecordedRun) -> None:
+    recorded = on_both
     store, q = await open_queries(recorded.db)
     try:
         (run,) = await q.runs()
@@ -37,12 +68,20 @@ async def test_runs_and_one_run(recorded: RecordedRun) -> None:
         await store.close()
 
 
-async def test_detail_tasks_and_active_time(recorded: RecordedRun) -> None:
+async def test_detail_tasks_and_active_time(on_both: RecordedRun) -> None:
+    recorded = on_both
     store, q = await open_queries(recorded.db)
     try:
         detail = await q.detail(recorded.run_id)
         tasks = {t.task_id: t for t in detail.tasks}
-        assert list(tasks)[:2] == ["src-00", "src-01"]  # creation order
+        if isinstance(recorded.db, Path):
+            assert list(tasks)[:2] == ["src-00", "src-01"]  # creation order
+        else:  # PostgreSQL has no creation order: critical-path priority, then id
+            async with store.engine.connect() as conn:
+                found = await conn.exec_driver_sql(
+                    "SELECT task_id FROM tasks ORDER BY priority DESC, task_id"
+                )
+                assert list(tasks) == [row[0] for row in found]
         assert tasks["merge"].deps[-2:] == ("flaky", "hostile")
         assert tasks["flaky"].attempts == 2 and tasks["flaky"].status == "succeeded"
         # work counts both attempts of flaky; duration only the last one
@@ -57,7 +96,8 @@ async def test_detail_tasks_and_active_time(recorded: RecordedRun) -> None:
         await store.close()
 
 
-async def test_events_attempts_and_steps(recorded: RecordedRun) -> None:
+async def test_events_attempts_and_steps(on_both: RecordedRun) -> None:
+    recorded = on_both
     store, q = await open_queries(recorded.db)
     try:
         events = await q.events(recorded.run_id)
@@ -139,3 +179,26 @@ async def test_record_metrics_merges_into_the_summary(tmp_path: Path) -> None:
 def _one(db: Path, sql: str) -> object:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchone()[0]
+
+
+async def test_every_view_gives_the_same_rows_on_both_backends(
+    recorded: RecordedRun, recorded_on_postgres: RecordedRun
+) -> None:
+    """The views' PostgreSQL SQL (``views.to_postgres``) means what SQLite's means."""
+
+    async def rows(db: str | Path, view: str) -> list[tuple[object, ...]]:
+        store = await Store.open(db)
+        try:
+            async with store.engine.connect() as conn:
+                found = await conn.exec_driver_sql(f"SELECT * FROM {view}")
+                return sorted(
+                    (tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in found),
+                    key=repr,
+                )
+        finally:
+            await store.close()
+
+    for view in VIEWS:
+        sqlite_rows = await rows(recorded.db, view)
+        assert sqlite_rows, view
+        assert await rows(recorded_on_postgres.db, view) == sqlite_rows, view

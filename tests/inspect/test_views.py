@@ -20,12 +20,16 @@ def rows(db: Path, sql: str, *args: object) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(sql, args).fetchall()]
 
 
+ALL_VIEWS = {**views.VIEWS, **views.APPROVAL_VIEWS}
+
+
 def test_the_migrated_views_are_the_ones_in_views_py(recorded: RecordedRun) -> None:
     found = {
         r["name"]: r["sql"]
         for r in rows(recorded.db, "SELECT name, sql FROM sqlite_master WHERE type = 'view'")
     }
     expected = dict(zip(views.VIEWS, views.create_statements(), strict=True))
+    expected |= dict(zip(views.APPROVAL_VIEWS, views.approval_create_statements(), strict=True))
     assert found == expected
 
 
@@ -36,12 +40,12 @@ def test_downgrade_drops_the_views_and_upgrade_brings_them_back(
     monkeypatch.setenv("SWARM_DB", str(db))  # Alembic on its own opens $SWARM_DB
     config = migrate.alembic_config()
     command.upgrade(config, "head")
-    assert len(rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'")) == len(views.VIEWS)
+    assert len(rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'")) == len(ALL_VIEWS)
     command.downgrade(config, "0002")  # below 0003, which made the views (and later ones)
     assert rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'") == []
     assert "cancel_requested_at" not in [r["name"] for r in rows(db, "PRAGMA table_info(runs)")]
     command.upgrade(config, "head")
-    assert len(rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'")) == len(views.VIEWS)
+    assert len(rows(db, "SELECT name FROM sqlite_master WHERE type = 'view'")) == len(ALL_VIEWS)
 
 
 def test_run_summary_matches_the_tasks(recorded: RecordedRun) -> None:

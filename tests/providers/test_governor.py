@@ -150,3 +150,28 @@ def test_a_hint_never_shortens_a_running_pause() -> None:
 def test_limits_below_one_are_refused() -> None:
     with pytest.raises(ValueError):
         bucket_for(0, 60.0, 0.0)
+
+
+async def test_callers_blocked_in_acquire_are_counted_for_the_live_display() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(60, window_s=60.0, clock=clock)
+    governor.rate_limited(hint_s=5.0)
+    seen: list[int] = []
+    release = anyio.Event()
+
+    class Held:  # a clock whose sleeps wait for the test, so the callers stay blocked
+        def now(self) -> float:
+            return clock.now()
+
+        async def sleep(self, seconds: float) -> None:
+            await release.wait()
+            clock.advance(seconds)
+
+    governor.clock = Held()
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(governor.acquire)
+        await anyio.wait_all_tasks_blocked()
+        seen.append(governor.waiting)
+        release.set()
+    assert seen == [3] and governor.waiting == 0

@@ -7,18 +7,20 @@ import random
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+import anyio
 import pytest
 
 from swarm.core.clock import FakeClock
 from swarm.core.retry import RetryPolicy
 from swarm.errors import ConfigError, ProviderError, RateLimited
-from swarm.providers.base import RetryNotice
+from swarm.providers.base import RateWait, RetryNotice
 from swarm.providers.governor import RateGovernor
 from swarm.providers.retry import (
     CREATION_POLICY,
     DEFAULT_MAX_OUTAGE_S,
     MAX_CREATE_TRIES,
     MAX_OUTAGE_ENV,
+    WAIT_NOTICE_MIN_S,
     is_retryable_status,
     max_outage_from_env,
     parse_detail_hint,
@@ -216,3 +218,61 @@ async def test_each_retry_says_what_fails_where_and_how_long_it_will_keep_trying
     assert notices[0].failing_s == 0 and notices[0].gives_up_in_s == 60.0
     assert notices[2].failing_s > 0 and notices[2].gives_up_in_s == 60.0 - notices[2].failing_s
     assert "gives up in 60s" in notices[0].describe()
+
+
+async def test_a_calls_rate_limit_waits_are_told_once_with_counts_and_seconds() -> None:
+    clock, governor = loop_parts()
+    create = Script(RateLimited("slow", retry_after_s=2.0), RateLimited("slow", retry_after_s=3.0))
+    waits: list[RateWait] = []
+    await with_creation_retries(
+        create, governor=governor, clock=clock, rng=random.Random(0), on_waited=waits.append
+    )
+    assert len(waits) == 1  # one record for the whole call, not one per 429
+    wait = waits[0]
+    assert (wait.tries, wait.rate_limited, wait.status, wait.retry_after_s) == (3, 2, 429, 3.0)
+    assert wait.waited_s == pytest.approx(clock.now()) and wait.waited_s >= 5.0
+    assert wait.event_type == "provider.rate_limited"
+
+
+async def test_pacing_is_told_only_past_the_threshold_and_5xx_backoff_is_not_a_rate_wait() -> None:
+    clock, governor = loop_parts()
+    waits: list[RateWait] = []
+    create = Script(ProviderError("boom", retryable=True, status=503))
+    await with_creation_retries(
+        create, governor=governor, clock=clock, rng=random.Random(0), on_waited=waits.append
+    )
+    assert waits == []  # a 5xx is a provider.retrying matter, and the governor let it through
+    slow = RateGovernor(60, window_s=60.0, clock=clock)  # a burst of 1, then one a second
+    for _ in range(3):
+        await with_creation_retries(
+            Script(), governor=slow, clock=clock, rng=random.Random(0), on_waited=waits.append
+        )
+    assert [w.event_type for w in waits] == ["governor.waiting"] * 2
+    assert all(w.rate_limited == 0 and w.waited_s >= WAIT_NOTICE_MIN_S for w in waits)
+
+
+async def test_a_call_that_gives_up_or_is_cancelled_still_tells_its_wait() -> None:
+    clock, governor = loop_parts()
+    waits: list[RateWait] = []
+    create = Script(*(RateLimited("slow", retry_after_s=1.0) for _ in range(3)))
+    with pytest.raises(RateLimited):
+        await with_creation_retries(
+            create,
+            governor=governor,
+            clock=clock,
+            rng=random.Random(0),
+            max_tries=3,
+            on_waited=waits.append,
+        )
+    assert [(w.tries, w.rate_limited) for w in waits] == [(3, 3)]
+
+    class Stuck:
+        async def __call__(self) -> str:
+            raise RateLimited("slow", retry_after_s=300.0)
+
+    real = RateGovernor(60_000)  # the real clock: the 300 s hint is cut short by the scope
+    with anyio.move_on_after(0.05):
+        await with_creation_retries(
+            Stuck(), governor=real, clock=real.clock, rng=random.Random(0), on_waited=waits.append
+        )
+    assert waits[-1].rate_limited == 1 and 0.04 < waits[-1].waited_s < 1.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -14,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from swarm.store.writer import FAILPOINT_EXIT_CODE
+from swarm.testing.crash import Db, query
+from swarm.testing.postgres import PostgresServer
 
 PLAN = {
     "goal": "commit points",
@@ -48,9 +49,8 @@ def env_for(ledger: Path, exit_after: int = 0) -> dict[str, str]:
     return env
 
 
-def results(db: Path) -> dict[str, str]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT task_id, result FROM tasks WHERE status='succeeded'"))
+def results(db: Db) -> dict[str, str]:
+    return dict(query(db, "SELECT task_id, result FROM tasks WHERE status='succeeded'"))
 
 
 def ledger(path: Path) -> Counter[str]:
@@ -69,8 +69,12 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return plan, results(db)
 
 
-def crash_at(point: int, tmp: Path, plan: Path, expected: dict[str, str]) -> bool:
-    db, led = tmp / f"p{point}.db", tmp / f"p{point}.ledger"
+def crash_at(
+    point: int, tmp: Path, plan: Path, expected: dict[str, str], url: str | None = None
+) -> bool:
+    """``url``: run on that (empty) PostgreSQL database instead of a new SQLite file."""
+    led = tmp / f"p{point}.ledger"
+    db: Db = tmp / f"p{point}.db" if url is None else url
     first = swarm(
         ["execute", str(plan), "--db", str(db), "--run-id", "r", "--json"], env_for(led, point)
     )
@@ -84,8 +88,8 @@ def crash_at(point: int, tmp: Path, plan: Path, expected: dict[str, str]) -> boo
     assert all(counts[t] == 1 for t in before), (point, counts, before)
     assert all(n <= 2 for n in counts.values()), (point, counts)
     assert results(db) == expected
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if isinstance(db, Path):  # PostgreSQL checks its own pages
+        assert query(db, "PRAGMA integrity_check") == [("ok",)]
     return True
 
 
@@ -94,6 +98,26 @@ def test_crash_after_commit_point(
     point: int, tmp_path: Path, expected: tuple[Path, dict[str, str]]
 ) -> None:
     assert crash_at(point, tmp_path, *expected)
+
+
+@pytest.mark.parametrize("point", FAST_POINTS)
+def test_crash_after_commit_point_on_postgres(
+    point: int, tmp_path: Path, expected: tuple[Path, dict[str, str]], postgres_url: str
+) -> None:
+    assert crash_at(point, tmp_path, *expected, url=postgres_url)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_crash_after_every_commit_point_on_postgres(
+    tmp_path: Path, expected: tuple[Path, dict[str, str]], postgres_server: PostgresServer
+) -> None:
+    def at(point: int) -> bool:
+        url = postgres_server.create_database(f"points_{point}")
+        return crash_at(point, tmp_path, *expected, url=url)
+
+    tested = [p for p in ALL_POINTS if at(p)]
+    assert tested == list(range(1, len(tested) + 1)) and len(tested) >= 6
 
 
 @pytest.mark.slow

@@ -28,6 +28,15 @@ def test_sigkill_then_resume(tmp_path: Path, reference: Reference, seed: int) ->
     assert crash_and_resume(tmp_path, reference, seed).problems(reference) == []
 
 
+@pytest.mark.parametrize("seed", CRASH_SEEDS_FAST)
+def test_sigkill_then_resume_on_postgres(
+    tmp_path: Path, reference: Reference, seed: int, postgres_url: str
+) -> None:
+    """The same seeds on a PostgreSQL store (the conformance suite's kill -9 sweep)."""
+    recovery = crash_and_resume(tmp_path, reference, seed, database=postgres_url)
+    assert recovery.problems(reference) == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", CRASH_SEEDS_SLOW)
 def test_sigkill_sweep(tmp_path: Path, reference: Reference, seed: int) -> None:

@@ -15,13 +15,23 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
 from swarm.errors import StoreError
 from swarm.store import migrate, schema
 from swarm.store.engine import create_engine
+from swarm.store.pg_engine import create_pg_engine
+from swarm.store.views import VIEWS
 
 pytestmark = pytest.mark.anyio
+CONFORMANCE = True
+
+
+def _engine(store_url: str | Path) -> AsyncEngine:
+    if isinstance(store_url, str):
+        return create_pg_engine(store_url)
+    return create_engine(store_url)
 
 
 def _diff(metadata: sa.MetaData) -> Any:
@@ -34,8 +44,8 @@ def _diff(metadata: sa.MetaData) -> Any:
     return run
 
 
-async def test_the_migrated_schema_matches_the_models(db_path: Path) -> None:
-    engine = create_engine(db_path)
+async def test_the_migrated_schema_matches_the_models(store_url: str | Path) -> None:
+    engine = _engine(store_url)
     try:
         await migrate.upgrade(engine)
         async with engine.connect() as conn:
@@ -46,6 +56,28 @@ async def test_the_migrated_schema_matches_the_models(db_path: Path) -> None:
                 table.to_metadata(changed)
             changed.tables["runs"].append_column(sa.Column("extra", sa.Text))
             assert [d[0] for d in await conn.run_sync(_diff(changed))] == ["add_column"]
+    finally:
+        await engine.dispose()
+
+
+async def test_every_view_answers_and_a_full_downgrade_removes_everything(
+    store_url: str | Path,
+) -> None:
+    """The views of the database's own dialect are created (each answers a query), and the
+    revisions go all the way down and up again (views dropped before the tables they read)."""
+    engine = _engine(store_url)
+    try:
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            for name in VIEWS:
+                await conn.exec_driver_sql(f"SELECT * FROM {name}")
+            await conn.run_sync(lambda c: command.downgrade(migrate.alembic_config(c), "base"))
+            tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+            views = await conn.run_sync(lambda c: sa.inspect(c).get_view_names())
+            await conn.commit()
+        assert (set(tables) - {"alembic_version"}, views) == (set(), [])
+        await migrate.upgrade(engine)
+        assert await migrate.current_revision(engine) == migrate.HEAD
     finally:
         await engine.dispose()
 

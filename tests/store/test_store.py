@@ -19,6 +19,7 @@ from swarm.store.queries import Queries
 from tests.store.builders import finished, new_run, started
 
 pytestmark = pytest.mark.anyio
+CONFORMANCE = True
 
 
 async def _commit(store: Store, ops: list[Op]) -> None:

@@ -21,6 +21,15 @@ from swarm.store.ops import Event, Op, RunFinished, RunStarted, TasksSkipped
 from tests.store.builders import finished, new_run, started
 
 pytestmark = pytest.mark.anyio
+CONFORMANCE = True
+SQLITE_ONLY = {
+    "test_a_failing_transaction_stops_the_writer_and_commits_nothing",  # sqlite3's errors
+    "test_the_wal_is_checkpointed_beside_the_commits",
+    "test_small_transactions_run_on_the_loop_large_ones_on_a_thread",
+    "test_a_small_transaction_does_not_block_the_loop_on_a_held_lock",
+    "test_the_wal_stays_within_its_bound",
+}
+"""SQLite's own machinery: its WAL, its write lock, its thread hops, sqlite3's errors."""
 
 
 class Recorder:
@@ -325,7 +334,7 @@ async def test_a_run_end_is_not_written_while_a_task_is_running(store: Store) ->
 async def test_heartbeat_at_most_once_a_second(store: Store) -> None:
     await store.create_run(new_run(n_tasks=30))
     now = [100.0]
-    writer = Writer(store.engine, Recorder(), clock=lambda: now[0])
+    writer = store.writer(Recorder(), clock=lambda: now[0])
     beats: list[float] = []
     async with anyio.create_task_group() as tg:
         await tg.start(writer.run)
@@ -342,7 +351,7 @@ async def test_heartbeat_at_most_once_a_second(store: Store) -> None:
 
 async def test_an_idle_writer_keeps_beating(store: Store) -> None:
     await store.create_run(new_run(n_tasks=1))
-    writer = Writer(store.engine, Recorder(), heartbeat_s=0.05)
+    writer = store.writer(Recorder(), heartbeat_s=0.05)
     async with anyio.create_task_group() as tg:
         await tg.start(writer.run)
         writer.submit(RunStarted("r1", time.time(), 1, False))

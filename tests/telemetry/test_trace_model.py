@@ -13,7 +13,7 @@ from swarm.runtime import run as runs
 from swarm.store.queries import Queries
 from swarm.store.store import Store
 from swarm.telemetry import live
-from swarm.telemetry.facts import AttemptFact, RunLog, StepFact
+from swarm.telemetry.facts import AttemptFact, Note, RunLog, StepFact
 from swarm.telemetry.load import load_run_log
 from swarm.telemetry.otlp import export_request
 from swarm.telemetry.trace_model import (
@@ -146,3 +146,48 @@ def test_a_recorded_finish_reason_reaches_the_chat_span(tmp_path: Path) -> None:
     chat = next(s for s in build_trace(anyio.run(main)) if s.name.startswith("chat "))
     assert chat.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert chat.attributes["swarm.call.create_tries"] == 3
+
+
+def test_a_calls_rate_limit_wait_is_an_event_of_its_chat_span_and_the_rest_stay_on_the_agent() -> (
+    None
+):
+    log = _log()
+    wait = {"step": 1, "tries": 3, "rate_limited": 2, "waited_s": 4.5, "status": 429}
+    pacing = {"step": 3, "tries": 1, "rate_limited": 0, "waited_s": 1.25, "retry_after_s": None}
+    lost = {"step": 9, "tries": 2, "rate_limited": 1, "waited_s": 2.0}  # its call left no step
+    log.notes += [
+        Note(105.5, "provider.rate_limited", "down", 1, wait),
+        Note(107.2, "governor.waiting", "down", 1, pacing),
+        Note(107.4, "provider.rate_limited", "down", 1, lost),
+    ]
+    agent, chat, tool, failed_chat = attempt_spans(log, log.attempts[("down", 1)])
+    (event,) = chat.events
+    assert (event.name, event.at) == ("swarm.provider.rate_limited", 105.5)
+    assert event.attributes["swarm.rate_limited"] == 2 and event.attributes["swarm.status"] == 429
+    assert chat.attributes["swarm.call.rate_limited"] == 2
+    assert chat.attributes["swarm.call.rate_wait_s"] == 4.5
+    assert [e.name for e in failed_chat.events] == ["swarm.governor.waiting"]
+    assert "swarm.retry_after_s" not in failed_chat.events[0].attributes  # None is left out
+    assert failed_chat.attributes["swarm.call.rate_limited"] == 0
+    assert tool.events == ()
+    assert [e.name for e in agent.events] == ["swarm.provider.rate_limited"]  # step 9
+    assert agent.attributes["swarm.attempt.rate_wait_s"] == 7.75
+
+
+def test_run_events_spell_out_nested_data() -> None:
+    log = _log()
+    change = {"max_tokens": {"from": 500, "to": 9000}, "max_concurrency": {"from": 8, "to": 16}}
+    shortfall = {"resource": "tokens", "needed": 84.0, "left": 67.0, "flag": "--max-tokens"}
+    log.notes += [
+        Note(103.0, "run.paused", data=shortfall),
+        Note(109.0, "run.limits_changed", data=change),
+    ]
+    run, _ = run_spans(log)
+    paused, changed = run.events
+    assert paused.name == "swarm.run.paused" and paused.attributes["swarm.resource"] == "tokens"
+    assert changed.attributes == {
+        "swarm.max_tokens.from": 500,
+        "swarm.max_tokens.to": 9000,
+        "swarm.max_concurrency.from": 8,
+        "swarm.max_concurrency.to": 16,
+    }
