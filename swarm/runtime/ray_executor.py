@@ -131,10 +131,10 @@ class RayExecutor:
             max_concurrency=HOST_CONCURRENCY, scheduling_strategy="SPREAD", **actor
         )
         nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
-        self._hosts = [  # one per node, there if it can be (a replacement goes anywhere)
+        self._hosts = [  # one on each node (a replacement for a lost one goes anywhere)
             host.options(
                 max_concurrency=HOST_CONCURRENCY,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
                 **actor,
             ).remote()
             for node in nodes

@@ -30,7 +30,7 @@ TICKING = (
     "n = 0\n"
     "while True:\n"
     "    n += 1\n"
-    "    if n % 200_000 == 0:\n"
+    "    if n % 200_000 == 1:\n"
     "        p.write_text(str(time.time()))\n"
 )
 """A CPU loop that leaves a trace: the time of its last lap in ``ticks`` in its workspace."""
@@ -154,7 +154,7 @@ async def _stopped(workspace: Path, within_s: float) -> bool:
 
 
 async def test_a_timeout_really_stops_the_remote_cpu_loop(cluster: Any, tmp_path: Path) -> None:
-    spin = code("spin", TICKING, timeout_s=3, retries=0)
+    spin = code("spin", TICKING, timeout_s=10, retries=0)  # room for a cold node's start
     spin["config"]["timeout_s"] = 120  # the sandbox's own wall clock is far off
     summary = await execute(tmp_path, [spin], "ray")
     assert summary["status"] == "failed"
