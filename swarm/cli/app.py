@@ -130,6 +130,18 @@ LAZY_COMMANDS = {
         "inspect_cmds",
         "Ask the process driving a run to cancel it; the run stays resumable.",
     ),
+    "approvals": (
+        "approval_cmds",
+        "List the tasks waiting for approval, with the upstream results to decide on.",
+    ),
+    "approve": (
+        "approval_cmds",
+        "Approve a waiting task: it runs (now if a driver goes, else at `swarm resume`).",
+    ),
+    "reject": (
+        "approval_cmds",
+        "Reject a waiting task: it fails with the note and its descendants are skipped.",
+    ),
     "export": (
         "inspect_cmds",
         "The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events, "

@@ -26,11 +26,12 @@ STATUS_SCALE = {
     "domain": list(SUMMARY_STATUSES),
     "range": [STATUS_COLOURS[s] for s in SUMMARY_STATUSES],
 }
-OUTCOMES = ("failed", "timeout", "cancelled", "interrupted", "paused")
-"""Every attempt outcome but success (``paused``: a budget ran out during the call)."""
+OUTCOMES = ("failed", "timeout", "cancelled", "interrupted", "paused", "suspended")
+"""Every attempt outcome but success (``paused``: a budget ran out during the call;
+``suspended``: the attempt ended waiting, for an approval or on other tasks)."""
 OUTCOME_SCALE = {
     "domain": list(OUTCOMES),
-    "range": ["#d64545", "#e08e0b", "#8c8c8c", "#6b5bd6", "#c9a227"],
+    "range": ["#d64545", "#e08e0b", "#8c8c8c", "#6b5bd6", "#c9a227", "#6c8ebf"],
 }
 INT_AXIS = {"tickMinStep": 1, "format": ",d"}
 """A count axis: whole-number ticks only, with thousands separators."""
