@@ -10,6 +10,9 @@ Parts, each on a fresh ``ray.cluster_utils.Cluster`` (nodes of 1 CPU each):
 - **overhead**: a chain of no-op ``code`` tasks and a chain of 1 s ``code`` tasks, local vs
   ray: wall ms per attempt (a chain has one attempt in flight, so this is latency, not
   throughput; a ``code`` attempt starts a sandboxed Python, ~70 ms, on either executor);
+- **llm**: a chain of no-op ``llm`` tasks (an instant scripted model: the price of a remote
+  attempt whose call is served by the driver through the mailbox), and 300 ``llm`` tasks at
+  once whose calls take 2 s each (300 in flight: makespan and efficiency 2 s ÷ makespan);
 - **cpu**: 8 independent ``code`` tasks of 2 s of CPU each, local (all at once on this
   machine's cores) vs ray on 1 node and on 2 nodes of 1 CPU each. On a 2-core machine the two
   nodes share the same cores as the local run: the figures show Ray's placement (one task per
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from swarm.plan import Plan  # noqa: E402
+from swarm.providers.base import ModelRequest  # noqa: E402
 from swarm.runtime import run as runs  # noqa: E402
 from swarm.store.store import Store  # noqa: E402
 from tests.fakes import ScriptedProvider  # noqa: E402
@@ -61,14 +65,37 @@ def wide(n: int, source: str) -> list[dict[str, Any]]:
     return [{"id": f"t{i}", "kind": "code", "config": {"code": source}} for i in range(n)]
 
 
-async def _makespan(tasks: list[dict[str, Any]], executor: str, folder: Path) -> float:
+def llm_chain(n: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"q{i}", "kind": "llm", "prompt": f"q{i}", "deps": [f"q{i - 1}"] if i else []}
+        for i in range(n)
+    ]
+
+
+def llm_wide(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"q{i}", "kind": "llm", "prompt": f"q{i}"} for i in range(n)]
+
+
+async def _two_seconds(request: ModelRequest) -> str:
+    await anyio.sleep(2)
+    return "ok"
+
+
+async def _makespan(
+    tasks: list[dict[str, Any]], executor: str, folder: Path, slow: bool = False
+) -> float:
     db = folder / f"{executor}-{time.monotonic_ns()}.db"
     store = await Store.open(db)
     try:
-        options = runs.RunOptions(artifacts_dir=str(folder / "runs"), executor=executor)
-        plan = Plan.model_validate({"goal": "bench", "tasks": tasks})
+        options = runs.RunOptions(
+            artifacts_dir=str(folder / "runs"), executor=executor, ray_kinds=("code", "llm")
+        )
+        plan = Plan.model_validate(
+            {"goal": "bench", "tasks": tasks, "budget": {"max_concurrency": 300}}
+        )
+        provider = ScriptedProvider(script=_two_seconds if slow else None)
         started = time.perf_counter()
-        summary = await runs.execute(store, plan, ScriptedProvider(), options)
+        summary = await runs.execute(store, plan, provider, options)
         elapsed = time.perf_counter() - started
     finally:
         await store.close()
@@ -76,8 +103,8 @@ async def _makespan(tasks: list[dict[str, Any]], executor: str, folder: Path) ->
     return elapsed
 
 
-def makespan(tasks: list[dict[str, Any]], executor: str, folder: Path) -> float:
-    return anyio.run(_makespan, tasks, executor, folder)
+def makespan(tasks: list[dict[str, Any]], executor: str, folder: Path, slow: bool = False) -> float:
+    return anyio.run(_makespan, tasks, executor, folder, slow)
 
 
 @contextmanager
@@ -109,10 +136,14 @@ def main() -> None:
     local_noop = makespan(chain(n, NOOP), "local", folder) / n
     local_1s = makespan(chain(5, SLEEP_1S), "local", folder) / 5
     local_cpu = makespan(wide(8, CPU_2S), "local", folder)
+    local_llm = makespan(llm_chain(50), "local", folder) / 50
+    local_300 = makespan(llm_wide(300), "local", folder, slow=True)
     with cluster(2) as start_s:
         makespan(chain(2, NOOP), "ray", folder)  # warm the nodes' worker processes
         ray_noop = makespan(chain(n, NOOP), "ray", folder) / n
         ray_1s = makespan(chain(5, SLEEP_1S), "ray", folder) / 5
+        ray_llm = makespan(llm_chain(50), "ray", folder) / 50
+        ray_300 = makespan(llm_wide(300), "ray", folder, slow=True)
         ray_cpu_2 = makespan(wide(8, CPU_2S), "ray", folder)
     with cluster(1):
         ray_cpu_1 = makespan(wide(8, CPU_2S), "ray", folder)
@@ -124,6 +155,11 @@ def main() -> None:
     print(
         f"1 s code chain of 5: local {local_1s * 1e3:.0f} ms/attempt, "
         f"ray {ray_1s * 1e3:.0f} ms/attempt (+{(ray_1s - local_1s) * 1e3:.0f} ms)"
+    )
+    print(f"no-op llm chain of 50: local {local_llm * 1e3:.1f}, ray {ray_llm * 1e3:.1f} ms/attempt")
+    print(
+        f"300 llm tasks of 2 s calls at once: local {local_300:.2f} s (efficiency "
+        f"{2 / local_300:.2f}), ray {ray_300:.2f} s (efficiency {2 / ray_300:.2f})"
     )
     print(
         f"8 x 2 s CPU code tasks: local {local_cpu:.2f} s, ray 1 node {ray_cpu_1:.2f} s, "

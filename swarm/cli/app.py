@@ -146,7 +146,8 @@ LAZY_COMMANDS = {
         "inspect_cmds",
         "The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events, "
         "artifacts (--json is accepted; the output is always JSON). --format otlp: the run's "
-        "OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint.",
+        "OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint. --sqlite FILE: the run "
+        "copied into a SQLite file instead (from PostgreSQL, for the dashboard).",
     ),
     "report": (
         "report_cmds",
@@ -156,7 +157,7 @@ LAZY_COMMANDS = {
         "dashboard_cmds",
         "Serve the database on http://127.0.0.1:PORT with Datasette and swarm's dashboards.",
     ),
-    "db": ("db_cmds", "Manage the swarm database file."),
+    "db": ("db_cmds", "Manage the swarm database (a SQLite file or PostgreSQL)."),
 }
 """command -> (its module, its one-line help): a command's module is imported only when the
 command is invoked (`swarm --help` imports none; a test pins these summaries to the real ones)."""

@@ -28,10 +28,10 @@ STATUS_SCALE = {
 }
 OUTCOMES = ("failed", "timeout", "cancelled", "interrupted", "paused", "suspended")
 """Every attempt outcome but success (``paused``: a budget ran out during the call;
-``suspended``: the attempt ended waiting, for an approval or on other tasks)."""
+``suspended``: the attempt ended waiting, for an approval or for its sub-agents)."""
 OUTCOME_SCALE = {
     "domain": list(OUTCOMES),
-    "range": ["#d64545", "#e08e0b", "#8c8c8c", "#6b5bd6", "#c9a227", "#6c8ebf"],
+    "range": ["#d64545", "#e08e0b", "#8c8c8c", "#6b5bd6", "#c9a227", "#3a7bd5"],
 }
 INT_AXIS = {"tickMinStep": 1, "format": ",d"}
 """A count axis: whole-number ticks only, with thousands separators."""

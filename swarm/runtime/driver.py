@@ -185,6 +185,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
         self._stopping = False
+        self._pause_logged = False
         self._started = 0.0
         self._end: RunEnd | None = None
         """Set when the run ends: by :meth:`_pump` the moment the last task is settled (so the
@@ -360,10 +361,9 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
             )
             summary["metrics"] = self.metrics.as_dict()
         if self.superseded_by is None:
+            self._log_pause()  # if no pump saw the pause (it came with the end)
             # If another process took the run over, the writer refuses this with the result
             # that shows it (see swarm.store.batch), so the run's end stays the new owner's.
-            if status == "paused":
-                self._submit_pause(finished)
             op = RunFinished(self.run_id, status, finished, summary, cancelled)
             if self._awaiting:
                 self._deferred_end = op  # submitted once those starts are recorded cancelled
@@ -373,15 +373,16 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self._end = RunEnd(status, finished - self._started, self._started, finished)
         return self._end
 
-    def _submit_pause(self, at: float) -> None:
-        """A paused run logs why (``run.paused``: the budget's shortfall), just before its end,
-        so its trace and ``swarm events`` show it beside the status."""
-        if self.core.paused is None:
+    def _log_pause(self) -> None:
+        """The first time the core pauses, log why (``run.paused``: the budget's shortfall) at
+        that moment, so the trace and ``swarm events`` show when the budget ran out, before the
+        calls still in flight end and the run with them."""
+        if self.core.paused is None or self._pause_logged:
             return
+        self._pause_logged = True
         with contextlib.suppress(StoreError):  # a failed writer reports its own error
-            self.writer.submit(
-                Event(self.run_id, "run.paused", at, data=self.core.paused.as_dict())
-            )
+            data = self.core.paused.as_dict()
+            self.writer.submit(Event(self.run_id, "run.paused", time.time(), data=data))
 
     def totals_in_memory(self, end: RunEnd) -> dict[str, Any] | None:
         """A new run that succeeded: its summary totals (as ``Store.task_totals`` gives them),
@@ -446,6 +447,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
             )
             if self.wait_gate is not None:
                 self._gated(d)  # waits from the start: its worker never runs this attempt
+        self._log_pause()
         if (self.core.is_done() or self._ends_waiting()) and not self._adds_in_flight:
             if not self.cancelled:
                 # Now, not after the pool is dismissed: the run's end joins the last result's

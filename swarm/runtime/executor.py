@@ -12,6 +12,7 @@ had run here. :func:`run_spec` is that remote side's whole job, free of any engi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from swarm.errors import TaskError, WorkerCrashed
 from swarm.plan import ModelParams, TaskSpec
 from swarm.providers.base import ModelRequest, ModelResponse
 from swarm.providers.pricing import Price
+from swarm.runtime.model_channel import ModelChannel
 from swarm.store.ops import ArtifactRecord, StepRecord
 from workers.base import TaskContext, Worker
 
@@ -111,32 +113,48 @@ class AttemptOutcome:
         )
 
     def apply(self, ctx: TaskContext) -> str:
-        """Merge the records into the driver's context; return the result or raise the error."""
-        ctx.steps.extend(self.steps)
-        ctx.artifacts.extend(self.artifacts)
-        ctx.expansion.extend(self.expansion)
-        ctx.tokens_in += self.tokens_in
-        ctx.tokens_out += self.tokens_out
-        ctx.cost_usd += self.cost_usd
+        """Put the records in the driver's context; return the result or raise the error.
+
+        They replace what the context holds: the steps of model calls served by the driver
+        (``swarm/runtime/model_channel.py``) are in the outcome too."""
+        ctx.steps[:] = self.steps
+        ctx.artifacts[:] = self.artifacts
+        ctx.expansion[:] = self.expansion
+        ctx.tokens_in, ctx.tokens_out = self.tokens_in, self.tokens_out
+        ctx.cost_usd = self.cost_usd
         if self.error is not None:
             raise self.error
         assert self.result is not None
         return self.result
 
 
+@dataclass
 class DetachedContext(TaskContext):
-    """The context of an attempt running away from its driver: it has no provider, budget or
-    journal, so a model call is refused with a clear error (those kinds stay on the local
-    executor: ``--ray-kinds`` says which kinds are shipped)."""
+    """The context of an attempt running away from its driver: no provider, budget or
+    journal of its own; its model calls go to the driver through ``channel``, and without
+    one they are refused."""
+
+    channel: ModelChannel | None = None
 
     async def call_model(self, request: ModelRequest) -> ModelResponse:
-        raise WorkerCrashed(
-            f"kind {self.spec.kind!r} called a model while running on a remote executor, "
-            "which serves no model calls; run this kind on the local executor"
-        )
+        if self.channel is None:
+            raise WorkerCrashed(
+                f"kind {self.spec.kind!r} called a model on a remote executor that serves no "
+                "model calls; run this kind on the local executor"
+            )
+        answer = await self.channel.call(dataclasses.replace(request, journal=None), self.steps)
+        if answer.step is not None:
+            self.steps.append(answer.step)
+            self.tokens_in += answer.step.tokens_in
+            self.tokens_out += answer.step.tokens_out
+            self.cost_usd += answer.step.cost_usd
+        if answer.error is not None:
+            raise answer.error
+        assert answer.response is not None
+        return answer.response
 
 
-def detached_context(spec: AttemptSpec) -> DetachedContext:
+def detached_context(spec: AttemptSpec, channel: ModelChannel | None = None) -> DetachedContext:
     return DetachedContext(
         run_id=spec.run_id,
         spec=spec.task,
@@ -145,18 +163,21 @@ def detached_context(spec: AttemptSpec) -> DetachedContext:
         model=spec.model,
         params=spec.params,
         inputs=dict(spec.inputs),
-        provider=cast(Any, None),  # never used: call_model is refused above
+        provider=cast(Any, None),  # never used: calls go through the channel
         budget=cast(Any, None),
         price=spec.price,
         run_dir=Path(spec.run_dir),
         dep_titles=dict(spec.dep_titles),
+        channel=channel,
     )
 
 
-async def run_spec(spec: AttemptSpec, worker: Worker) -> AttemptOutcome:
+async def run_spec(
+    spec: AttemptSpec, worker: Worker, channel: ModelChannel | None = None
+) -> AttemptOutcome:
     """Run an attempt from its spec alone and return what it made (never raises a task's
     error: it travels in the outcome, so anything raised by the engine is the engine's)."""
-    ctx = detached_context(spec)
+    ctx = detached_context(spec, channel)
     try:
         result = await worker.run(ctx)
     except TaskError as exc:

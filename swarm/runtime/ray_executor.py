@@ -4,8 +4,12 @@ Ray as it is meant to be used: one ``num_cpus=1`` task per attempt (no fractiona
 start a process per task), Ray's own retries off (``max_retries=0``: the scheduler owns
 retries), refs awaited through ``asyncio.wrap_future(ref.future())`` (ray#45895, #31606), and
 ``ray.cancel`` when the driver gives up on the attempt (timeout, budget stop, cancel, Ctrl-C).
-A lost worker or node is :class:`~swarm.errors.AttemptLost`, a retryable failure recorded as
-such. What runs on the node is ``swarm/runtime/ray_remote.py``.
+Model-bound kinds (``llm``, ``agent``) run on async actors (one attempt host per node, many
+attempts each) and their model calls come back to the driver through a mailbox actor on the
+driver's node: the driver makes them on the attempt's own context, so the run's budget gate,
+rate governor and call journal stay single. A lost worker, node or actor is
+:class:`~swarm.errors.AttemptLost`, a retryable failure recorded as such. What runs on the
+nodes is ``swarm/runtime/ray_remote.py``.
 """
 
 from __future__ import annotations
@@ -16,24 +20,35 @@ import os
 import socket
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from functools import partial
+from functools import cache, partial
 from types import ModuleType
 from typing import Any, ClassVar
 
 import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup
 
 from swarm.errors import AttemptLost, ConfigError, WorkerCrashed
+from swarm.providers.base import ModelRequest
 from swarm.runtime.executor import AttemptOutcome, AttemptSpec
+from swarm.runtime.model_channel import CallAnswer, serve_call
+from swarm.store.ops import StepRecord
 from workers.base import TaskContext, Worker
 
 INSTALL_HINT = "install the extra: pip install 'swarm-harness[ray]'"
-RAY_KINDS = frozenset({"code"})
-"""Kinds that may run on the cluster: those that make no model call (a remote attempt has no
-provider, budget or journal; model-bound kinds stay in the driver's process)."""
+MODEL_KINDS = frozenset({"llm", "agent"})
+"""Model-bound kinds: on async actors, their calls served by the driver through the mailbox
+(an agent whose task names MCP or fetch tools runs in the driver, where the run's tool
+sessions are)."""
+RAY_KINDS = frozenset({"code"}) | MODEL_KINDS
+"""Kinds that may run on the cluster (the others write files or grow the run: they stay)."""
+HOST_CONCURRENCY = 1000
+"""Attempts one attempt host (an async actor, one per node) runs at once."""
 OBJECT_STORE_BYTES = 200 * 2**20
 """The object store of a local cluster started by swarm (Ray's default is 30% of memory):
 attempts ship small specs and outcomes, and small machines should not give up their memory."""
+Key = tuple[str, int]
+"""An attempt: (task id, attempt number)."""
 PRECHECK_S = 5.0
 """How long the address's TCP precheck waits before saying the cluster is unreachable."""
 
@@ -85,22 +100,78 @@ class RayExecutor:
 
     name: ClassVar[str] = "ray"
 
-    def __init__(self, ray: ModuleType, kinds: frozenset[str]) -> None:
+    def __init__(self, ray: ModuleType, kinds: frozenset[str], tg: TaskGroup) -> None:
+
         self._ray = ray
         self.kinds = kinds
-        from swarm.runtime.ray_remote import run_attempt
+        self._tg = tg
+        self._remote = _remote_attempt(ray)
+        self._mailbox: Any = None
+        self._hosts: list[Any] = []
+        self._turn = 0
+        self._live: dict[Key, TaskContext] = {}
+        """The driver-side context of each model-bound attempt on the cluster."""
+        self._serving: dict[Key, set[anyio.CancelScope]] = {}
 
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(run_attempt)
+    def start_actors(self) -> None:
+        """The mailbox on this node (model calls come here) and one attempt host per node."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from swarm.runtime import ray_remote
+
+        ray = self._ray
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        actor = {"num_cpus": 0, "max_restarts": 0, "max_task_retries": 0}
+        mailbox = ray.remote(ray_remote.Mailbox)
+        self._mailbox = mailbox.options(
+            max_concurrency=10 * HOST_CONCURRENCY, scheduling_strategy=here, **actor
+        ).remote()
+        host = ray.remote(ray_remote.AttemptHost)
+        self._host_class = host.options(
+            max_concurrency=HOST_CONCURRENCY, scheduling_strategy="SPREAD", **actor
+        )
+        nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
+        self._hosts = [  # one per node, there if it can be (a replacement goes anywhere)
+            host.options(
+                max_concurrency=HOST_CONCURRENCY,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
+                **actor,
+            ).remote()
+            for node in nodes
+        ] or [self._host_class.remote()]
+
+    def stop_actors(self) -> None:
+        """End the run's actors (a cluster outlives its runs: nothing of one may stay)."""
+        for actor in [self._mailbox, *self._hosts]:
+            if actor is not None:
+                self._ray.kill(actor)
+        self._mailbox, self._hosts = None, []
 
     async def run(self, ctx: TaskContext, worker: Worker) -> str:
-        if ctx.spec.kind not in self.kinds:
+        kind = ctx.spec.kind
+        if kind not in self.kinds or (kind == "agent" and ctx.spec.tools):
             return await worker.run(ctx)
-        outcome = await self._remote_outcome(AttemptSpec.of(ctx))
+        spec = AttemptSpec.of(ctx)
+        if kind not in MODEL_KINDS:
+            return (await self._outcome(self._remote.remote(spec))).apply(ctx)
+        key = (spec.task.id, spec.attempt)
+        slot = self._turn % len(self._hosts)
+        self._turn += 1
+        self._live[key] = ctx
+        try:
+            outcome = await self._outcome(self._hosts[slot].run.remote(spec, self._mailbox), slot)
+        except BaseException:  # given up on, or lost: its calls in flight end with it
+            for scope in self._serving.get(key, ()):
+                scope.cancel()
+            self._mailbox.drop.remote(key, CallAnswer(None, None, AttemptLost("attempt ended")))
+            raise
+        finally:
+            del self._live[key]
+            self._serving.pop(key, None)
         return outcome.apply(ctx)
 
-    async def _remote_outcome(self, spec: AttemptSpec) -> AttemptOutcome:
+    async def _outcome(self, ref: Any, host: int | None = None) -> AttemptOutcome:
         ray = self._ray
-        ref = self._remote.remote(spec)
         try:
             outcome: AttemptOutcome = await asyncio.wrap_future(ref.future())
         except (anyio.get_cancelled_exc_class(), KeyboardInterrupt):
@@ -111,9 +182,54 @@ class RayExecutor:
                 f"the Ray task failed on its node: {str(exc).splitlines()[-1]} (is "
                 "swarm-harness installed on every node, at the driver's version?)"
             ) from None
-        except ray.exceptions.RayError as exc:  # the worker, node or object was lost
+        except ray.exceptions.RayError as exc:  # the worker, node, actor or object was lost
+            if host is not None and isinstance(exc, ray.exceptions.RayActorError):
+                self._hosts[host] = self._host_class.remote()  # a new host for the next ones
             raise AttemptLost(f"lost on the Ray cluster: {type(exc).__name__}: {exc}") from None
         return outcome
+
+    async def serve_mailbox(self) -> None:
+        """Take the model calls remote attempts post, and serve each beside the others."""
+        while True:
+            batch = await asyncio.wrap_future(self._mailbox.take.remote().future())
+            for call_id, key, request, steps in batch:
+                self._tg.start_soon(self._serve, call_id, key, request, steps)
+
+    async def _serve(
+        self, call_id: int, key: Key, request: ModelRequest, steps: list[StepRecord]
+    ) -> None:
+        ctx = self._live.get(key)
+        if ctx is None:
+            answer = CallAnswer(None, None, AttemptLost("the attempt ended before its call"))
+        else:
+            scope = anyio.CancelScope()
+            self._serving.setdefault(key, set()).add(scope)
+            try:
+                with scope:
+                    answer = await _served(ctx, request, steps)
+            finally:
+                self._serving.get(key, set()).discard(scope)
+            if scope.cancelled_caught:
+                return
+        self._mailbox.answer.remote(call_id, answer)
+
+
+async def _served(ctx: TaskContext, request: ModelRequest, steps: list[StepRecord]) -> CallAnswer:
+    try:
+        return await serve_call(ctx, request, steps)
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as exc:  # a bug must fail the attempt, not the run
+        return CallAnswer(None, None, WorkerCrashed(f"serving a call: {type(exc).__name__}"))
+
+
+@cache
+def _remote_attempt(ray: ModuleType) -> Any:
+    """The Ray task of a ``code`` attempt, made once per process: each new remote function is
+    exported again to the cluster, and its first call on each worker pays for it (0.5-3 s)."""
+    from swarm.runtime import ray_remote
+
+    return ray.remote(num_cpus=1, max_retries=0)(ray_remote.run_attempt)
 
 
 def init_kwargs(address: str | None) -> dict[str, Any]:
@@ -140,7 +256,16 @@ async def ray_executor(address: str | None, kinds: Collection[str]) -> AsyncIter
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         await anyio.to_thread.run_sync(partial(ray.init, **init_kwargs(address)))
     try:
-        yield RayExecutor(ray, chosen)
+        async with anyio.create_task_group() as tg:
+            executor = RayExecutor(ray, chosen, tg)
+            if chosen & MODEL_KINDS:
+                await anyio.to_thread.run_sync(executor.start_actors)
+                tg.start_soon(executor.serve_mailbox)
+            try:
+                yield executor
+            finally:
+                tg.cancel_scope.cancel()
+                executor.stop_actors()
     finally:
         if owned:
             with anyio.CancelScope(shield=True):

@@ -15,9 +15,10 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ENABLE_HINT = (
@@ -67,6 +68,9 @@ class PostgresServer:
     bin_dir: Path
     data_dir: Path
     port: int
+    watchdog: subprocess.Popen[bytes] | None = field(default=None, compare=False)
+    """Stops and deletes the server when this process dies without :func:`stop` (a killed
+    pytest): it waits for the end of a pipe only this process holds."""
 
     def url(self, database: str = "postgres") -> str:
         """A ``postgresql://`` URL for ``database`` as the superuser ``postgres`` (trusted)."""
@@ -183,25 +187,37 @@ def start(base: Path | None = None, *, fast: bool = True) -> PostgresServer:
         ],
         "pg_ctl start",
     )
-    return PostgresServer(bin_dir=bin_dir, data_dir=data, port=port)
+    stop_argv = _stop_argv(bin_dir, data)
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(root), *_as_server_user(stop_argv)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C of the tests must not kill it before it acts
+    )
+    return PostgresServer(bin_dir=bin_dir, data_dir=data, port=port, watchdog=watchdog)
+
+
+_WATCHDOG = """
+import shutil, subprocess, sys
+sys.stdin.buffer.read()  # returns at end of file: the process that started the server is gone
+subprocess.run(sys.argv[2:], capture_output=True)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
+
+def _stop_argv(bin_dir: Path, data: Path) -> list[str]:
+    return [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
 
 
 def stop(server: PostgresServer) -> None:
     """Stop the server (fast shutdown) and delete its folder."""
     with contextlib.suppress(PostgresUnavailable):
-        _run(
-            [
-                str(server.bin_dir / "pg_ctl"),
-                "-D",
-                str(server.data_dir),
-                "-m",
-                "fast",
-                "-w",
-                "stop",
-            ],
-            "pg_ctl stop",
-        )
+        _run(_stop_argv(server.bin_dir, server.data_dir), "pg_ctl stop")
     shutil.rmtree(server.data_dir.parent, ignore_errors=True)
+    if server.watchdog is not None and server.watchdog.stdin is not None:
+        server.watchdog.stdin.close()  # it finds the server stopped and the folder gone
+        server.watchdog.wait(timeout=60)
 
 
 @contextlib.contextmanager

@@ -35,5 +35,5 @@ def test_the_cli_refuses_an_unreachable_cluster_with_exit_2_and_writes_nothing(
     else:  # the README's test command runs before the ray extra is installed
         assert "pip install 'swarm-harness[ray]'" in result.err
     assert not db.exists()
-    result = cli("execute", plan, "--db", db, "--executor", "ray", "--ray-kinds", "llm")
+    result = cli("execute", plan, "--db", db, "--executor", "ray", "--ray-kinds", "map")
     assert result.code == 2 and "--ray-kinds" in result.err

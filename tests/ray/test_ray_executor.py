@@ -14,10 +14,12 @@ import anyio.to_thread
 import pytest
 
 from swarm.plan import Plan
+from swarm.providers.base import ModelRequest, Provider
 from swarm.runtime import run as runs
 from swarm.store.store import Store
 from tests.fakes import ScriptedProvider, plan_data
 from tests.ray.conftest import NODE_STORE_BYTES, inside_namespace, only_loopback
+from tests.workers.conftest import actions
 
 pytestmark = [pytest.mark.anyio, inside_namespace]
 
@@ -38,14 +40,22 @@ def code(task_id: str, source: str, deps: tuple[str, ...] = (), **extra: Any) ->
     return {"id": task_id, "kind": "code", "deps": list(deps), "config": {"code": source}, **extra}
 
 
-async def execute(tmp_path: Path, tasks: list[dict[str, Any]], executor: str) -> dict[str, Any]:
+async def execute(
+    tmp_path: Path,
+    tasks: list[dict[str, Any]],
+    executor: str,
+    provider: Provider | None = None,
+    **plan: Any,
+) -> dict[str, Any]:
     store = await Store.open(tmp_path / f"{executor}.db")
     try:
         options = runs.RunOptions(
-            artifacts_dir=str(tmp_path / f"runs-{executor}"), executor=executor
+            artifacts_dir=str(tmp_path / f"runs-{executor}"),
+            executor=executor,
+            ray_kinds=("agent", "code", "llm"),
         )
-        plan = Plan.model_validate(plan_data(tasks))
-        return await runs.execute(store, plan, ScriptedProvider(), options, run_id="r")
+        data = Plan.model_validate(plan_data(tasks, **plan))
+        return await runs.execute(store, data, provider or ScriptedProvider(), options, run_id="r")
     finally:
         await store.close()
 
@@ -53,6 +63,30 @@ async def execute(tmp_path: Path, tasks: list[dict[str, Any]], executor: str) ->
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
+
+
+async def two_nodes_alive() -> None:
+    """Wait until the cluster shows its two nodes alive (a node added back by a test is
+    registered a moment after ``wait_for_nodes``)."""
+    import ray
+
+    with anyio.fail_after(30):
+        while sum(n["Alive"] for n in ray.nodes()) != 2:  # noqa: ASYNC110  (the GCS's view)
+            await anyio.sleep(0.2)
+
+
+def runs_tasks(node_id: str) -> None:
+    """Return once the node runs a task (a node added back by a test is alive a moment before
+    it takes work: an attempt host placed then would go to the other node)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    @ray.remote(num_cpus=0, max_retries=0)
+    def where() -> str:
+        return str(ray.get_runtime_context().get_node_id())
+
+    there = NodeAffinitySchedulingStrategy(node_id, soft=False)
+    assert ray.get(where.options(scheduling_strategy=there).remote(), timeout=60) == node_id
 
 
 def test_the_namespace_has_only_loopback() -> None:
@@ -163,6 +197,7 @@ async def test_a_node_killed_mid_run_loses_nothing_and_reruns_no_success(
     work = tmp_path / "runs-ray" / "r" / "work"
     victim = next(n for n in cluster.worker_nodes)
     summary: dict[str, Any] = {}
+    await two_nodes_alive()
 
     async def run() -> None:
         summary.update(await execute(tmp_path, tasks, "ray"))
@@ -247,3 +282,157 @@ async def test_a_driver_killed_mid_run_is_resumed_on_the_cluster(
         if status == "succeeded":  # not run again
             assert {t: n for t, _, n in per_task}[task_id] == 1
     assert rows(db, "SELECT COUNT(*) FROM attempts WHERE status = 'interrupted'")[0][0] >= 1
+
+
+def _agent_script(request: ModelRequest) -> dict[str, Any] | str:
+    _, task, _, step = request.call_key.split("/")
+    if task != "ag":
+        return f"said after {request.prompt.count('42')} mentions"
+    if step == "1":
+        return {"thought": "compute", "tool": "python", "args": {"code": "print(6 * 7)"}}
+    return {"thought": "done", "tool": "finish", "args": {"answer": "it is 42"}}
+
+
+async def test_llm_and_agent_attempts_on_actors_give_the_local_results(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """Model-bound attempts run on the cluster's async actors; their calls are made by the
+    driver (its provider, budget and journal) through the mailbox."""
+    tasks = [
+        code("a", NODE + "print(json.dumps(6 * 7))"),
+        {"id": "ag", "kind": "agent", "prompt": "find the number", "deps": ["a"]},
+        {"id": "say", "kind": "llm", "prompt": "say it", "deps": ["ag"]},
+    ]
+    results = {}
+    for executor in ("local", "ray"):
+        provider = actions(_agent_script)
+        summary = await execute(tmp_path, tasks, executor, provider)
+        assert summary["status"] == "succeeded", summary
+        assert sorted(provider.tasks_called()) == ["ag", "ag", "say"]
+        results[executor] = summary
+    sql = "SELECT task_id, result, tokens_in, tokens_out FROM tasks ORDER BY task_id"
+    assert rows(tmp_path / "local.db", sql) == rows(tmp_path / "ray.db", sql)
+    steps = "SELECT task_id, n, kind, name, tokens_in, tokens_out FROM steps ORDER BY task_id, n"
+    assert rows(tmp_path / "local.db", steps) == rows(tmp_path / "ray.db", steps)
+    assert rows(tmp_path / "ray.db", "SELECT result FROM tasks WHERE task_id = 'ag'") == [
+        ("it is 42",)
+    ]
+    assert results["local"]["tokens_in"] == results["ray"]["tokens_in"]
+
+
+async def _slow(request: ModelRequest) -> str:
+    await anyio.sleep(2)
+    return "ok"
+
+
+async def test_300_model_bound_attempts_are_in_flight_at_once(cluster: Any, tmp_path: Path) -> None:
+    """300 llm attempts at once on the cluster, each call 2 s in the driver's provider: the
+    calls overlap (not 600 s one after another)."""
+    provider = ScriptedProvider(script=_slow)
+    tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"question {i}"} for i in range(300)]
+    started = time.perf_counter()
+    summary = await execute(tmp_path, tasks, "ray", provider, budget={"max_concurrency": 300})
+    elapsed = time.perf_counter() - started
+    assert summary["status"] == "succeeded"
+    assert provider.peak >= 150, provider.peak  # calls in flight at once, from the cluster
+    assert len(provider.calls) == 300
+    assert elapsed < 60, elapsed
+
+
+async def test_the_driver_s_token_budget_holds_for_attempts_on_the_cluster(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """The calls of remote attempts reserve at the driver's one budget gate: the spending
+    never passes the limit, and the run pauses when the next call cannot fit."""
+
+    async def quick(request: ModelRequest) -> str:
+        await anyio.sleep(0.2)
+        return "ok"
+
+    provider = ScriptedProvider(script=quick)
+    tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"question {i}"} for i in range(60)]
+    limit = 200
+    summary = await execute(
+        tmp_path,
+        tasks,
+        "ray",
+        provider,
+        budget={"max_concurrency": 60, "max_tokens": limit},
+        defaults={"params": {"max_tokens": 16}},
+    )
+    assert summary["status"] == "paused", summary["status"]
+    assert summary["tokens_in"] + summary["tokens_out"] <= limit
+    assert 0 < summary["counts"]["succeeded"] < 60
+    assert len(provider.calls) == summary["counts"]["succeeded"]  # no call past the budget
+
+
+async def test_a_node_killed_under_actor_hosted_attempts_loses_nothing(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """llm attempts on the attempt hosts of both nodes, their 3 s calls in flight in the
+    driver; the worker node is removed: the attempts its host ran are AttemptLost, retried on
+    a new host, and every task succeeds once."""
+    calls = anyio.Event()
+    provider: ScriptedProvider
+
+    async def slow(request: ModelRequest) -> str:
+        if provider.in_flight >= 12:
+            calls.set()
+        await anyio.sleep(3)
+        return "ok"
+
+    provider = ScriptedProvider(script=slow)
+    tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"q{i}", "retries": 2} for i in range(16)]
+    victim = next(iter(cluster.worker_nodes))
+    await two_nodes_alive()
+    await anyio.to_thread.run_sync(runs_tasks, victim.node_id)  # so a host is placed there
+    summary: dict[str, Any] = {}
+
+    async def run() -> None:
+        summary.update(await execute(tmp_path, tasks, "ray", provider))
+
+    async def kill() -> None:
+        with anyio.fail_after(60):
+            await calls.wait()
+        await anyio.to_thread.run_sync(cluster.remove_node, victim)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            tg.start_soon(kill)
+    finally:
+        cluster.add_node(num_cpus=1, object_store_memory=NODE_STORE_BYTES)
+        cluster.wait_for_nodes()
+    db = tmp_path / "ray.db"
+    assert summary["status"] == "succeeded"
+    lost = rows(db, "SELECT error FROM attempts WHERE status = 'failed'")
+    assert lost and all("lost on the Ray cluster" in e for (e,) in lost), lost
+    per_task = rows(db, "SELECT SUM(status = 'succeeded') FROM attempts GROUP BY task_id")
+    assert per_task == [(1,)] * 16
+
+
+async def test_the_rate_governor_and_the_journal_hold_for_attempts_on_the_cluster(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """40 llm attempts at once on the cluster through the real Replicate provider (its fake on
+    127.0.0.1) at 600 creations a minute: their calls are made in the driver, so they pass its
+    one governor (a burst of 10, then its steady rate; 40 at once without it) and every
+    prediction id is journaled."""
+    from swarm.providers.replicate import ReplicateProvider
+    from swarm.testing.fake_replicate import FAKE_TOKEN, FakeReplicate
+
+    tasks = [{"id": f"q{i}", "kind": "llm", "prompt": f"q{i}"} for i in range(40)]
+    with FakeReplicate() as fake:
+        provider = ReplicateProvider(FAKE_TOKEN, base_url=fake.base_url, rate_limit=600)
+        try:
+            summary = await execute(tmp_path, tasks, "ray", provider)
+        finally:
+            await provider.aclose()
+        creations = fake.creation_attempts()
+        most_in_a_second = fake.max_creations_in(1.0)
+    assert summary["status"] == "succeeded"
+    assert len(creations) == 40
+    assert most_in_a_second <= 21, most_in_a_second  # burst 10 + about 10 a second
+    assert creations[-1].t - creations[0].t >= 2.5
+    refs = rows(tmp_path / "ray.db", "SELECT COUNT(DISTINCT ref) FROM calls")
+    assert refs == [(40,)]

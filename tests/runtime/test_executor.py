@@ -14,15 +14,20 @@ import pytest
 
 from swarm import errors
 from swarm.api_settings import executor_settings
-from swarm.core.budget import Shortfall
+from swarm.core.budget import Budget, Shortfall
 from swarm.errors import AttemptLost, ConfigError, TaskError, WorkerCrashed
 from swarm.plan import Plan
+from swarm.providers.base import ModelRequest
 from swarm.runtime import ray_executor as rx
 from swarm.runtime import run as runs
+from swarm.runtime.budget_gate import BudgetGate
 from swarm.runtime.executor import AttemptOutcome, AttemptSpec, LocalExecutor, run_spec
+from swarm.runtime.model_channel import CallAnswer, serve_call
+from swarm.store.ops import StepRecord
 from swarm.store.store import Store
 from tests.fakes import ScriptedProvider, plan_data
 from tests.workers.conftest import make_ctx
+from workers.base import TaskContext
 from workers.code import CodeWorker
 from workers.llm import LlmWorker
 
@@ -149,7 +154,7 @@ def test_an_unknown_executor_is_refused() -> None:
         executor_settings({"executor": "dask"})
 
 
-@pytest.mark.parametrize("kinds", [["llm"], ["code", "agent"], [" "]])
+@pytest.mark.parametrize("kinds", [["map"], ["code", "document"], [" "]])
 def test_model_bound_kinds_are_refused_on_the_cluster(kinds: list[str]) -> None:
     with pytest.raises(ConfigError, match="--ray-kinds"):
         rx.check_kinds(kinds)
@@ -187,3 +192,44 @@ def test_an_answering_address_passes_the_precheck() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         rx.check_address(f"ray://127.0.0.1:{s.getsockname()[1]}")
+
+
+class Loopback:
+    """A channel that serves each call on a driver-side context at once, as the driver does
+    for an attempt on the cluster (the calls and answers pickled as they would travel)."""
+
+    def __init__(self, driver_ctx: TaskContext) -> None:
+        self.ctx = driver_ctx
+
+    async def call(self, request: ModelRequest, steps: list[StepRecord]) -> CallAnswer:
+        request, steps = pickle.loads(pickle.dumps((request, steps)))
+        answer = await serve_call(self.ctx, request, steps)
+        back: CallAnswer = pickle.loads(pickle.dumps(answer))
+        return back
+
+
+async def test_model_calls_of_a_detached_attempt_are_made_on_the_driver_s_context(
+    tmp_path: Path,
+) -> None:
+    spec = {"kind": "llm", "prompt": "hello"}
+    local = make_ctx(tmp_path / "l", spec)
+    expected = await LlmWorker().run(local)
+    driver_ctx = make_ctx(tmp_path / "d", spec)
+    outcome = await run_spec(AttemptSpec.of(driver_ctx), LlmWorker(), Loopback(driver_ctx))
+    assert outcome.result == expected
+    assert outcome.apply(driver_ctx) == expected
+    assert [(s.n, s.kind, s.tokens_in) for s in driver_ctx.steps] == [
+        (s.n, s.kind, s.tokens_in) for s in local.steps
+    ]
+    assert (driver_ctx.tokens_in, driver_ctx.tokens_out) == (local.tokens_in, local.tokens_out)
+    assert driver_ctx.budget.budget.spent_tokens == local.tokens_in + local.tokens_out
+
+
+async def test_a_call_the_driver_s_budget_refuses_travels_back_as_its_error(
+    tmp_path: Path,
+) -> None:
+    driver_ctx = make_ctx(tmp_path, {"kind": "llm", "prompt": "hello"})
+    driver_ctx.budget = BudgetGate(Budget(5, None))  # less than any call's worst case
+    outcome = await run_spec(AttemptSpec.of(driver_ctx), LlmWorker(), Loopback(driver_ctx))
+    assert isinstance(outcome.error, errors.BudgetExhausted)  # the run pauses, resumable
+    assert outcome.steps == []  # refused before any call was made

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +55,29 @@ def test_without_binaries_the_error_says_how_to_enable(
     assert postgres.find_bin_dir() is None
     with pytest.raises(postgres.PostgresUnavailable, match="apt-get install postgresql"):
         postgres.start()
+
+
+def test_a_killed_starter_leaves_no_server_behind(postgres_server: PostgresServer) -> None:
+    """pytest killed with SIGKILL cannot stop its server: the watchdog does."""
+    starter = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal\n"
+            "from swarm.testing import postgres\n"
+            "s = postgres.start()\n"
+            "print(s.port, s.data_dir.parent, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert starter.returncode == -signal.SIGKILL, starter.stderr
+    port, root = starter.stdout.split()
+    deadline = time.monotonic() + 30
+    while Path(root).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(root).exists()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
