@@ -238,8 +238,9 @@ async def test_a_driver_killed_mid_run_is_resumed_on_the_cluster(
     cluster: Any, tmp_path: Path
 ) -> None:
     """kill -9 of a `swarm execute --executor ray` while its attempts run on the cluster; `swarm
-    resume` (here the same cluster, found through SWARM_RAY_ADDRESS) finishes the run, and no
-    task that had succeeded runs again."""
+    resume`, a new process on a FRESH cluster (found through SWARM_RAY_ADDRESS, which a resume
+    prefers over the address stored with the run), finishes the run, and no task that had
+    succeeded runs again."""
     import os
     import shutil
     import signal
@@ -266,14 +267,21 @@ async def test_a_driver_killed_mid_run_is_resumed_on_the_cluster(
         await driver.wait()
     before = dict(rows(db, "SELECT task_id, status FROM tasks"))
     assert "succeeded" in before.values() and "running" in before.values(), before
-    os.environ["SWARM_RAY_ADDRESS"] = cluster.address
-    store = await Store.open(db)
+    from ray.cluster_utils import Cluster
+
+    head = {"num_cpus": 2, "object_store_memory": NODE_STORE_BYTES, "include_dashboard": False}
+    fresh = Cluster(initialize_head=True, head_node_args=head)
     try:
-        summary = await runs.resume(store, "k", ScriptedProvider())
+        fresh.wait_for_nodes()
+        assert fresh.address != cluster.address
+        env = {**os.environ, "SWARM_RAY_ADDRESS": fresh.address}
+        resumed = await anyio.run_process(
+            [swarm, "resume", "k", "--db", str(db), "-q"], env=env, check=False
+        )
     finally:
-        await store.close()
-        del os.environ["SWARM_RAY_ADDRESS"]
-    assert summary["status"] == "succeeded"
+        fresh.shutdown()
+    assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
+    assert rows(db, "SELECT status FROM runs WHERE run_id = 'k'") == [("succeeded",)]
     per_task = rows(
         db, "SELECT task_id, SUM(status = 'succeeded'), COUNT(*) FROM attempts GROUP BY task_id"
     )
