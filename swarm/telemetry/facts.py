@@ -171,9 +171,33 @@ QUIET_NOTES = frozenset(
 )
 """Logged events a trace shows otherwise (as spans and their status) or not at all: a cancel
 request is written by another process, so a live exporter never sees it; nor an approval
-decided elsewhere (a wait is its attempt's span, ``swarm.attempt.outcome = suspended``); an
+decided elsewhere (a wait is its attempt's span, ``swarm.attempt.outcome = suspended``, and the
+gate's moments are run-span events made by :func:`approval_note`); an
 attempt stopped by a budget is the attempt span's outcome ``paused``, and why is the run span's
 ``run.paused``."""
+
+
+def approval_note(
+    at: float, event_type: str, task_id: str | None, attempt: int | None, data: JsonMap | None
+) -> Note | None:
+    """An approval gate's moment as an event of the run's span, from what the driver writes
+    (so the live trace and the rebuilt one agree): reached (``approval.requested``), approved
+    (the wake of a task that waited for an approval) or rejected (its wait failed). The
+    decision's own event is written by whichever process decided, which a live exporter never
+    sees, so it is not the source. The approver's note and the prompt are not recorded."""
+    data = data or {}
+    shown: JsonMap = {"attempt": attempt}
+    if event_type == "approval.requested":
+        if data.get("timeout_s") is not None:
+            shown["timeout_s"] = data["timeout_s"]
+        return Note(at, "approval.requested", task_id, None, shown)
+    if event_type == "task.woken" and data.get("reason") == "approval":
+        if isinstance(data.get("by"), str):
+            shown["by"] = data["by"]
+        return Note(at, f"approval.{data.get('decision') or 'approved'}", task_id, None, shown)
+    if event_type == "task.failed" and data.get("outcome") == "rejected":
+        return Note(at, "approval.rejected", task_id, None, shown)
+    return None
 
 
 def is_note(event_type: str) -> bool:

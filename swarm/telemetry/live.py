@@ -29,6 +29,7 @@ import anyio.to_thread
 
 from swarm.errors import ConfigError
 from swarm.store.ops import (
+    ApprovalRequested,
     AttemptFinished,
     AttemptStarted,
     Event,
@@ -41,11 +42,21 @@ from swarm.store.ops import (
     TasksReplaced,
     TasksSkipped,
     TaskWaiting,
+    TaskWoken,
+    WaitFailed,
 )
 from swarm.store.queries import Queries
 from swarm.store.store import Store
 from swarm.store.writer import OnCommit
-from swarm.telemetry.facts import AttemptFact, Note, RunLog, StepFact, is_note
+from swarm.telemetry.facts import (
+    AttemptFact,
+    JsonMap,
+    Note,
+    RunLog,
+    StepFact,
+    approval_note,
+    is_note,
+)
 from swarm.telemetry.load import load_run_log
 from swarm.telemetry.trace_model import Span, attempt_spans, run_spans
 
@@ -198,6 +209,8 @@ class LiveTrace:
             self._added(op)
         elif isinstance(op, TasksSkipped | TasksReplaced | Event):
             self._note(op)
+        elif isinstance(op, ApprovalRequested | TaskWoken | WaitFailed):
+            self._gate(op)
         elif isinstance(op, RunFinished):
             log.status, log.finished_at = op.status, op.at
             data = {"status": op.status, "cancelled_tasks": len(op.cancelled_tasks)}
@@ -223,6 +236,20 @@ class LiveTrace:
             log.planned_tasks += len(op.tasks)
             log.planned_at = max(log.planned_at or op.at, op.at)
         log.apply_plan(op.plan_json)
+
+    def _gate(self, op: ApprovalRequested | TaskWoken | WaitFailed) -> None:
+        """The event data the writer records for these ops (``store/batch.py``), read the way
+        the rebuilt trace reads it."""
+        data: JsonMap
+        if isinstance(op, ApprovalRequested):
+            kind, data = "approval.requested", {"timeout_s": op.timeout_s}
+        elif isinstance(op, TaskWoken):
+            kind, data = "task.woken", {"reason": op.reason, **(op.data or {})}
+        else:
+            kind, data = "task.failed", {"outcome": "rejected"}
+        gate = approval_note(op.at, kind, op.task_id, op.attempt, data)
+        if gate is not None:
+            self.log.notes.append(gate)
 
     def _note(self, op: TasksSkipped | TasksReplaced | Event) -> None:
         notes = self.log.notes

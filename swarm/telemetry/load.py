@@ -4,7 +4,7 @@ resumed run's live trace), through the read-side queries every inspection comman
 from __future__ import annotations
 
 from swarm.store.queries import EventRow, Queries
-from swarm.telemetry.facts import AttemptFact, Note, RunLog, StepFact, is_note
+from swarm.telemetry.facts import AttemptFact, Note, RunLog, StepFact, approval_note, is_note
 
 
 async def load_run_log(q: Queries, run_id: str) -> RunLog:
@@ -71,9 +71,11 @@ def _planning(log: RunLog, events: list[EventRow]) -> None:
     log.planned_tasks = len(log.tasks) - len(added) + len(planned)
     log.planned_at = max([log.created_at, *(e.at for e in planned)])
     for e in events:
+        data = e.data if isinstance(e.data, dict) else None
         if is_note(e.type):
-            data = e.data if isinstance(e.data, dict) else None
             log.notes.append(Note(e.at, e.type, e.task_id, e.attempt, data))
+        elif (gate := approval_note(e.at, e.type, e.task_id, e.attempt, data)) is not None:
+            log.notes.append(gate)
 
 
 _ENDED = frozenset({"succeeded", "failed", "cancelled", "paused", "waiting"})
