@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import anyio
@@ -18,8 +17,7 @@ import typer
 
 from swarm.cli.app import app
 from swarm.cli.inspect_text import clean, stdout_console, timestamp
-from swarm.cli.options import DbOption, JsonOption, db_path
-from swarm.errors import ConfigError, RunNotFound
+from swarm.cli.options import DbOption, JsonOption, existing_db
 
 if TYPE_CHECKING:
     from swarm.api_types import ApprovalDecision, PendingApproval
@@ -35,20 +33,6 @@ NoteOption = Annotated[
 ByOption = Annotated[str | None, typer.Option("--by", help="Who decides (default: the OS user).")]
 
 
-def _existing(db: str | None, run_id: str | None) -> Path | str:
-    from swarm.store.engine import exists
-
-    path = db_path(db)
-    if not exists(path):
-        if run_id is not None:
-            raise RunNotFound(run_id, str(path))
-        raise ConfigError(
-            f"no database at {path}",
-            hint="run a plan first (`swarm execute PLAN`), or point --db/SWARM_DB at the file",
-        )
-    return path
-
-
 @app.command("approvals")
 def approvals_command(
     run_id: Annotated[
@@ -60,7 +44,7 @@ def approvals_command(
     """List the tasks waiting for approval, with the upstream results to decide on."""
     from swarm.api import Swarm
 
-    path = _existing(db, run_id)
+    path = existing_db(db, run_id)
 
     async def main() -> list[PendingApproval]:
         async with Swarm(path) as sw:
@@ -131,7 +115,7 @@ def _decide(
 ) -> None:
     from swarm.api import Swarm
 
-    path = _existing(db, run_id)
+    path = existing_db(db, run_id)
 
     async def main() -> ApprovalDecision:
         async with Swarm(path) as sw:

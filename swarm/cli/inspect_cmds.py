@@ -36,8 +36,8 @@ from swarm.cli.inspect_text import (
     stdout_console,
     timestamp,
 )
-from swarm.cli.options import DbOption, JsonOption, db_path
-from swarm.errors import ConfigError, RunNotFound
+from swarm.cli.options import DbOption, JsonOption, db_path, existing_db
+from swarm.errors import ConfigError
 
 if TYPE_CHECKING:
     from swarm.runtime.metrics import RunMetrics
@@ -51,19 +51,10 @@ FOLLOW_POLL_S = 0.25
 @asynccontextmanager
 async def open_queries(db: str | Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
     """Queries over an existing database; never creates one (a missing file is an input error)."""
-    from swarm.store.engine import exists
     from swarm.store.queries import Queries
     from swarm.store.store import Store
 
-    path = db_path(db)
-    if not exists(path):
-        if run_id is not None:
-            raise RunNotFound(run_id, str(path))
-        raise ConfigError(
-            f"no database at {path}",
-            hint="run a plan first (`swarm execute PLAN`), or point --db/SWARM_DB at the file",
-        )
-    store = await Store.open(path)
+    store = await Store.open(existing_db(db, run_id))
     try:
         yield Queries(store)
     finally:

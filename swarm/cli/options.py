@@ -35,6 +35,23 @@ def db_path(value: str | Path | None) -> Path | str:
     return path
 
 
+def existing_db(value: str | Path | None, run_id: str | None = None) -> Path | str:
+    """:func:`db_path` for a command that reads a database: one that does not exist is bad
+    input (a run that cannot be there, when the command names one), never created."""
+    from swarm.errors import RunNotFound
+    from swarm.store.engine import exists
+
+    path = db_path(value)
+    if not exists(path):
+        if run_id is not None:
+            raise RunNotFound(run_id, str(path))
+        raise ConfigError(
+            f"no database at {path}",
+            hint="run a plan first (`swarm execute PLAN`), or point --db/SWARM_DB at the file",
+        )
+    return path
+
+
 def _check_db(value: str | None) -> str | None:
     db_path(value)  # at parse time, so every command taking --db refuses a bad one alike
     return value
