@@ -60,11 +60,19 @@ async def current_revision(engine: AsyncEngine) -> str | None:
             if found.scalar() is None:
                 return None
             row = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).first()
-    except (SQLAlchemyError, OSError) as exc:
+    except Exception as exc:
+        if not (isinstance(exc, SQLAlchemyError | OSError) or _from_driver(exc)):
+            raise
         raise StoreError(
             f"cannot read database {_db(engine)}: {_reason(exc)}", hint=_hint(engine)
         ) from exc
     return None if row is None else str(row[0])
+
+
+def _from_driver(exc: Exception) -> bool:
+    """An error of the database driver itself: SQLAlchemy before 2.0.3x let asyncpg's errors
+    at connect (a database that does not exist, a refused login) pass unwrapped."""
+    return type(exc).__module__.split(".")[0] == "asyncpg"
 
 
 async def upgrade(engine: AsyncEngine) -> None:
