@@ -135,18 +135,6 @@ def loads(text: str | None) -> JsonMap | None:
     return value if isinstance(value, dict) else None
 
 
-RUN_SPAN_NOTES = frozenset(
-    {
-        "run.started",
-        "run.resumed",
-        "run.finished",
-        "task.skipped",
-        "task.replaced",
-        "plan.revised",
-        "plan.revision_failed",
-    }
-)
-"""Logged events shown as events of the run's span."""
 RATE_NOTES = frozenset({"provider.rate_limited", "governor.waiting"})
 """A model call's waits on rate limits (one event per call): events of that call's span."""
 QUIET_NOTES = frozenset(
