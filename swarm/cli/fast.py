@@ -11,7 +11,6 @@ and exit codes.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from swarm.cli import root_help
 
@@ -22,8 +21,10 @@ EXIT_NO_COMMAND = 2
 
 def serve(argv: list[str]) -> int | None:
     """Answer ``argv`` and return the exit code, or None if the typer app must answer it."""
-    if argv in ([], ["--help"], ["-h"]):
-        return _root_help(EXIT_NO_COMMAND if not argv else EXIT_OK)
+    if argv in (["--help"], ["-h"]):
+        return _root_help(EXIT_OK)
+    if not argv:
+        return _root_help(EXIT_NO_COMMAND)
     if argv == ["--version"]:
         from swarm import __version__
 
@@ -38,7 +39,13 @@ def _root_help(code: int) -> int | None:
     out = root_help.console(sys.stdout)
     if out is None:
         return None
-    sys.stdout.write(root_help.render(out))
+    text = root_help.render(out)
+    if code == EXIT_NO_COMMAND:  # click shows it as a usage error: no blank line, one on stderr
+        sys.stdout.write(text[:-1])
+        sys.stdout.flush()
+        sys.stderr.write("\n")
+    else:
+        sys.stdout.write(text)
     sys.stdout.flush()
     return code
 
@@ -49,6 +56,8 @@ def _validate(args: list[str]) -> int | None:
     paths = [arg for arg in args if not arg.startswith("-")]
     if len(paths) != 1 or any(flag != "--json" for flag in flags) or len(flags) > 1:
         return None
+    from pathlib import Path
+
     from swarm.cli.answers import fail
     from swarm.cli.plan_summary import validate
 

@@ -14,11 +14,13 @@ import itertools
 import os
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TextIO
 
 from swarm.cli.commands import COMMAND_ORDER, HELP_HELP, LAZY_COMMANDS, ROOT_HELP, VERSION_HELP
+
+TYPE_CHECKING = False  # as typing's: typing is a tenth of this help's import time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
 
 MIN_WIDTH = 44
 """Below this width rich wraps the usage line: the typer app draws the help then."""
@@ -43,18 +45,18 @@ type), each with its padding: the help column takes the rest of the line."""
 
 BOLD, DIM, RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
 CYAN, GREEN, YELLOW = "\x1b[1;36m", "\x1b[1;32m", "\x1b[1;33m"
-_Paint = Callable[[str, str], str]
-"""Text in a style (an ANSI code) on a coloured console, as it is on a plain one."""
 _SWITCH = re.compile(r"(^|\W)(?P<switch>\-\w+)(?![a-zA-Z0-9])")
 _OPTION = re.compile(r"(^|\W)(?P<option>\-\-[\w\-]+)(?![a-zA-Z0-9])")
 
 
-@dataclass(frozen=True, slots=True)
 class Console:
     """Where the help goes: its width, and whether it is coloured (a terminal)."""
 
-    width: int
-    color: bool
+    __slots__ = ("color", "width")
+
+    def __init__(self, width: int, color: bool) -> None:
+        self.width = width
+        self.color = color
 
 
 def console(stream: TextIO = sys.stdout) -> Console | None:
@@ -108,6 +110,11 @@ def render(out: Console) -> str:
     lines += _panel("Options", _option_rows(width - 4, paint), width, paint)
     lines += _panel("Commands", _command_rows(width - 4, paint), width, paint)
     return "\n".join(lines) + "\n\n"
+
+
+if TYPE_CHECKING:
+    _Paint = Callable[[str, str], str]
+    """Text in a style (an ANSI code) on a coloured console, as it is on a plain one."""
 
 
 def _painter(color: bool) -> _Paint:
