@@ -100,9 +100,7 @@ async def _subscribe(
     conn: asyncpg.Connection, callback: Callable[[object, int, str, str], None]
 ) -> None:
     """LISTEN on the channel; a failure (the server went away meanwhile) is a StoreError."""
-    import asyncpg
-
     try:
         await conn.add_listener(CHANNEL, callback)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except Exception as exc:  # any of asyncpg's, as the link goes: the watchers poll meanwhile
         raise StoreError(f"cannot LISTEN on {CHANNEL}: {exc}") from exc
