@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
-from swarm.store import migrate, pg_sql
+from swarm.store import migrate, pg_sql, statements
 from swarm.store.engine import (
     READ_ONLY_API_HINT,
     READ_ONLY_HINT,
@@ -34,7 +34,6 @@ from swarm.store.engine import (
     reader,
 )
 from swarm.store.failures import is_read_only
-from swarm.store.pg_sql import dollar
 from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.target import DbTarget, is_postgres, shown
@@ -193,7 +192,7 @@ class Store:
                         "afterwards",
                     )
                 taken = await conn.exec_driver_sql(
-                    self._sql(sql_text.TAKE_SQL),
+                    self._statements.TAKE_SQL,
                     (pid, sql_text.HOST, now, run_id, row.owner_epoch),
                 )
                 epoch = taken.scalar()
@@ -216,12 +215,13 @@ class Store:
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
                 raise run_id_taken(run.run_id, self.path)
-            await conn.exec_driver_sql(self._sql(sql_text.INSERT_RUN_SQL), run_row)
+            await conn.exec_driver_sql(self._statements.INSERT_RUN_SQL, run_row)
             if task_rows and self.postgres:  # one statement for every row (pg_sql)
-                await conn.exec_driver_sql(pg_sql.INSERT_TASK_SQL, tuple(pg_sql.columns(task_rows)))
+                rows = tuple(pg_sql.columns(task_rows))
+                await conn.exec_driver_sql(self._statements.INSERT_TASK_SQL, rows)
             elif task_rows:
-                await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
-            await conn.exec_driver_sql(self._sql(sql_text.INSERT_EVENT_SQL), event_row)
+                await conn.exec_driver_sql(self._statements.INSERT_TASK_SQL, task_rows)
+            await conn.exec_driver_sql(self._statements.INSERT_EVENT_SQL, event_row)
 
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
@@ -564,9 +564,10 @@ class Store:
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self._reader, self.path)
 
-    def _sql(self, statement: str) -> str:
-        """One of :mod:`swarm.store.batch`'s statements in this database's placeholders."""
-        return dollar(statement) if self.postgres else statement
+    @property
+    def _statements(self) -> statements.Statements:
+        """The writer's statements in this database's dialect (generated from ``schema.py``)."""
+        return statements.for_dialect("postgresql" if self.postgres else "sqlite")
 
     def creation_order(self) -> tuple[Any, ...]:
         """Tasks in the order they were created: SQLite's ``rowid``; PostgreSQL has no such
