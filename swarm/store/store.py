@@ -34,6 +34,7 @@ from swarm.store.engine import (
     reader,
 )
 from swarm.store.failures import is_read_only
+from swarm.store.pg_notify import announce
 from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.target import DbTarget, is_postgres, shown
@@ -507,10 +508,12 @@ class Store:
                         data_json=json.dumps({"status": record.status}),
                     )
                 )
+                await announce(conn, "cancel", run_id)  # PostgreSQL: the driver wakes at commit
         return record
 
     async def cancel_requested(self, run_id: str) -> bool:
-        """Whether ``swarm cancel`` asked for this run to stop (the driver polls this)."""
+        """Whether ``swarm cancel`` asked for this run to stop (the driver polls this, and on
+        PostgreSQL reads it when :meth:`request_cancel`'s notification wakes it)."""
         query = select(runs.c.cancel_requested_at).where(runs.c.run_id == run_id)
         async with self._reading() as conn:
             value = (await conn.execute(query)).scalar()

@@ -380,7 +380,7 @@ class Writer:
                     refused = await self._transact_all(plan_batch(ops), beats)
                 except self._data_errors:
                     # One op's data cannot be bound: find it, store it repaired, go on.
-                    fixed = self._repair(ops)
+                    fixed = await self._repair(ops)
                     if fixed is None:
                         raise
                     ops = fixed
@@ -491,9 +491,13 @@ class Writer:
         if checkpoint_conn is not None:
             await anyio.to_thread.run_sync(checkpoint_conn.close, limiter=self._checkpoint_limiter)
 
-    def _repair(self, ops: list[Op]) -> list[Op] | None:
+    async def _repair(self, ops: list[Op]) -> list[Op] | None:
         """``ops`` with the one whose data cannot be bound stored repaired, or None."""
         return repair(self._connection(), ops)
+
+    def _write_error(self, exc: BaseException, count: int) -> StoreError:
+        """What ``exc`` means for the ``count`` ops it stopped, and what to do."""
+        return write_error(exc, self._path, count, recorded=self._new_run is None)
 
     def _is_duplicate_run(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "runs.run_id" in str(exc)
@@ -513,7 +517,7 @@ class Writer:
                 "the run to go on (what was committed is kept)",
             )
         else:
-            error = write_error(exc, self._path, count, recorded=self._new_run is None)
+            error = self._write_error(exc, count)
         self._error = error
         self._notify()
         raise error from exc
