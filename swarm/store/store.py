@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Row, func, insert, literal_column, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -573,11 +573,8 @@ class Store:
         return statements.for_dialect("postgresql" if self.postgres else "sqlite")
 
     def creation_order(self) -> tuple[Any, ...]:
-        """Tasks in the order they were created: SQLite's ``rowid``; PostgreSQL has no such
-        order, so tasks come by critical-path priority there (then id)."""
-        if self.postgres:
-            return (tasks.c.priority.desc(), tasks.c.task_id)
-        return (literal_column("rowid"),)
+        """Tasks in the order they were created (``tasks.seq``, given at insert)."""
+        return (tasks.c.seq, tasks.c.task_id)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
         self.refuse_if_read_only(what)
