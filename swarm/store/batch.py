@@ -104,6 +104,7 @@ class Segment:
     run_started: list[Row] = field(default_factory=list)
     tasks_added: list[Row] = field(default_factory=list)
     plans: list[Row] = field(default_factory=list)
+    deps: list[Row] = field(default_factory=list)
     attempt_started: list[Row] = field(default_factory=list)
     finished: list[tuple[int, AttemptFinished]] = field(default_factory=list)
     """Fenced results with their index in the batch, in submission order."""
@@ -132,6 +133,7 @@ class Plan:
         n = len(self.events)
         for s in self.segments:
             n += len(s.created) + len(s.run_started) + len(s.tasks_added) + len(s.plans)
+            n += len(s.deps)
             n += len(s.attempt_started) + 3 * len(s.finished) + len(s.skipped)
             n += len(s.run_finished) + len(s.cancelled) + len(s.calls) + len(s.calls_finished)
             n += len(s.replaced) + len(s.woken) + len(s.wait_failed) + len(s.approvals)
@@ -301,7 +303,8 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
     if isinstance(op, RunCreated):
         return _RUN_CREATED, [(op.run.run_id,)]
     if isinstance(op, TasksAdded):
-        return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks)]
+        changed = ((op.run_id, task_id) for task_id, _ in op.deps_changed)
+        return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks), *changed]
     if isinstance(op, TasksRecorded):
         return _TASKS_ADDED, [(op.run_id, t.task_id) for t in op.tasks]
     if isinstance(op, TasksSkipped):
@@ -377,6 +380,7 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
             )
             events.append((_NO_FENCE, (op.run_id, op.at, "task.added", t.task_id, None, data)))
         seg.plans.append((op.plan_json, op.run_id))
+        seg.deps.extend((deps_json(deps), op.run_id, task_id) for task_id, deps in op.deps_changed)
     elif isinstance(op, TasksReplaced):
         data = _dumps({"revision": op.revision})
         for task_id in op.task_ids:
@@ -449,6 +453,7 @@ def _has_rows(seg: Segment) -> bool:
         or seg.run_started
         or seg.tasks_added
         or seg.plans
+        or seg.deps
         or seg.attempt_started
         or seg.finished
         or seg.skipped

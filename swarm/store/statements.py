@@ -82,6 +82,7 @@ class Statements:
     RUN_STARTED_SQL: str
     INSERT_TASK_SQL: str
     UPDATE_PLAN_SQL: str
+    UPDATE_DEPS_SQL: str
     ATTEMPT_STARTED_SQL: str
     ATTEMPT_FINISHED_SQL: str
     INSERT_ATTEMPT_SQL: str
@@ -138,6 +139,7 @@ def build(name: DialectName, *, attempts: Table) -> Statements:
         RUN_STARTED_SQL=done(*_run_started()),
         INSERT_TASK_SQL=_insert_tasks(done, pg),
         UPDATE_PLAN_SQL=done(*_update(runs, [("plan_json", "=")], ["run_id"])),
+        UPDATE_DEPS_SQL=done(*_update(tasks, [("deps_json", "=")], ["run_id", "task_id"])),
         ATTEMPT_STARTED_SQL=_STARTED.compiled(done, pg),
         ATTEMPT_FINISHED_SQL=_FINISHED.compiled(done, pg),
         INSERT_ATTEMPT_SQL=done(_insert(attempts, attempt_names), attempt_names),

@@ -587,6 +587,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
         _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
         _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
+        _many(conn, sql.UPDATE_DEPS_SQL, seg.deps)
         _started(conn, seg.attempt_started)
         _many(conn, sql.INSERT_CALL_SQL, seg.calls)
         _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)
