@@ -110,6 +110,25 @@ class Halt:
     """Cancellation: dispatch nothing more."""
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A source of new tasks opened (a streaming planner, tasks recorded and not yet
+    committed, a revision being written): the run is not over until it is released."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A source of new tasks (see :class:`Hold`) has finished."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replaced:
+    """A failed branch (the failed task and its skipped descendants) was revised: its tasks
+    are replaced by the revision's."""
+
+    task_ids: tuple[str, ...]
+
+
 Event = (
     Tick
     | AttemptSucceeded
@@ -122,6 +141,9 @@ Event = (
     | TasksArrived
     | BudgetShort
     | Halt
+    | Hold
+    | Release
+    | Replaced
 )
 
 # -- commands ----------------------------------------------------------------------------------
@@ -162,17 +184,41 @@ class WakeAt:
     at: float
 
 
-Command = Dispatch | Retry | Failed | Skip | Pause | Stall | Finish | WakeAt
+@dataclass(frozen=True, slots=True)
+class WaitRefused:
+    """A wait that could never end (on itself, on a descendant, in a loop): the task failed
+    for good instead, its branch skipped as ``failed`` says."""
+
+    failed: Failed
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Revise:
+    """Ask for a revision of ``failed``'s branch (the run is held open until
+    :class:`Release`, and :class:`Replaced` if the revision came)."""
+
+    failed: Failed
+    revision: int
+
+
+Command = Dispatch | Retry | Failed | Skip | Pause | Stall | Finish | WakeAt | WaitRefused | Revise
 
 
 class Machine:
     """The scheduler behind one door; see the module's docstring."""
 
-    def __init__(self, core: Scheduler) -> None:
+    def __init__(self, core: Scheduler, *, revisions: int = 0) -> None:
         self.core = core
+        self.revisions = revisions
+        """How many failed branches may still be revised (:class:`Revise`); 0: a failure
+        just skips its descendants."""
+        self._revised = 0
         self.log: list[tuple[Event, ...]] = []
         """Every call's events, in order: replayed on a fresh core (:func:`replay`), they
         rebuild this one and the commands it gave."""
+        self.given: list[Command] = []
+        """Every command this machine gave, in order (what a replay must give again)."""
         self.now = 0.0
         self._paused_told = False
         self._stall_told: tuple[str, ...] = ()
@@ -184,11 +230,19 @@ class Machine:
         self.log.append(events)
         for event in events:
             self._apply(event, out)
-        if self._finished:
-            return out
-        out.extend(self.core.dispatch(self.now))
-        self._state_commands(out)
+        if not self._finished:
+            out.extend(self.core.dispatch(self.now))
+            self._state_commands(out)
+        self.given.extend(out)
         return out
+
+    def _failed(self, failed: Failed, out: list[Command]) -> None:
+        """A task failed for good: say so, and ask for a revision while any is left."""
+        out.append(failed)
+        if self._revised < self.revisions and not self.core.halted:
+            self._revised += 1
+            self.core.hold()  # the run stays open until the revision is in (or not)
+            out.append(Revise(failed, self._revised))
 
     def _apply(self, event: Event, out: list[Command]) -> None:
         core = self.core
@@ -199,13 +253,15 @@ class Machine:
                 core.on_success(task_id, attempt, steps)
             case AttemptFailed(task_id, attempt, steps, retryable, now, hint):
                 self.now = max(self.now, now)
-                out.append(
-                    core.on_failure(
-                        task_id, attempt, steps, retryable=retryable, now=now, retry_after_s=hint
-                    )
+                decision = core.on_failure(
+                    task_id, attempt, steps, retryable=retryable, now=now, retry_after_s=hint
                 )
-            case AttemptSuspended(task_id, attempt, steps, on):
-                core.suspend(task_id, attempt, steps, on=on)
+                if isinstance(decision, Failed):
+                    self._failed(decision, out)
+                else:
+                    out.append(decision)
+            case AttemptSuspended():
+                self._suspend(event, out)
             case AttemptPaused(task_id, attempt, steps, shortfall):
                 core.pause(shortfall)
                 core.on_paused(task_id, attempt, steps)
@@ -217,13 +273,31 @@ class Machine:
                 if approved:
                     core.wake(task_id)
                 else:
-                    out.append(core.fail_waiting(task_id))
+                    self._failed(core.fail_waiting(task_id), out)
             case TasksArrived(tasks):
                 out.extend(Skip(info.id) for info in tasks if not core.add_task(info))
             case BudgetShort(shortfall):
                 core.pause(shortfall)
             case Halt():
                 core.halt()
+            case Hold():
+                core.hold()
+            case Release():
+                core.release()
+            case Replaced(task_ids):
+                core.replace(list(task_ids))
+
+    def _suspend(self, event: AttemptSuspended, out: list[Command]) -> None:
+        """Suspend a running attempt; a wait that could never end fails the task instead."""
+        core = self.core
+        try:
+            core.suspend(event.task_id, event.attempt, event.steps_used, on=event.on)
+        except ValueError as exc:
+            failed = core.on_failure(
+                event.task_id, event.attempt, event.steps_used, retryable=False, now=self.now
+            )
+            assert isinstance(failed, Failed)
+            out.append(WaitRefused(failed, str(exc)))
 
     def _state_commands(self, out: list[Command]) -> None:
         core = self.core

@@ -25,6 +25,16 @@ from anyio.abc import TaskGroup
 
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock
+from swarm.core.machine import (
+    AttemptCancelled,
+    AttemptFailed,
+    AttemptPaused,
+    AttemptSucceeded,
+    BudgetShort,
+    Command,
+    Halt,
+)
+from swarm.core.machine import Event as CoreEvent
 from swarm.core.scheduler import TERMINAL, Dispatch, Failed, Retry, Scheduler, Status
 from swarm.errors import BudgetExhausted, TaskError, TaskTimeout, WorkerCrashed
 from swarm.plan import Plan, TaskSpec
@@ -82,8 +92,10 @@ class RunAttempts:
     _workers: int
     _cancelled_attempts: list[tuple[str, int]]
     _pump: Callable[[], None]
+    _decide: Callable[..., list[Command]]
+    _carry_out: Callable[[list[Command]], None]
+    _step: Callable[..., None]
     _expand: Callable[[Dispatch, TaskContext, dict[str, Any]], TaskError | None]
-    _maybe_replan: Callable[[Failed, str], None]
     _suspend_after: Callable[[Dispatch, dict[str, Any], tuple[str, ...], str], None]
     add_tasks: Callable[..., None]
     spawned_by: Callable[[str], list[str]]
@@ -313,24 +325,30 @@ class RunAttempts:
             # this result, so it is committed in the same transaction or a later one, and its
             # worker starts only once that commit (and so this result) is durable.
             if self._is_current(d.task_id, d.attempt):
-                self.core.on_success(d.task_id, d.attempt, len(steps))
-            self._pump()
+                self._step(AttemptSucceeded(d.task_id, d.attempt, len(steps)))
+            else:
+                self._pump()
             return
-        hint = getattr(error, "retry_after_s", None)
-        decision = self.core.on_failure(
-            d.task_id,
-            d.attempt,
-            len(steps),
-            retryable=error.retryable,
-            now=self.clock.now(),
-            retry_after_s=hint,
-        )
-        retry_at = None
-        if isinstance(decision, Retry):
-            retry_at = time.time() + (decision.at - self.clock.now())
+        self._failed(d, error, steps, common)
+
+    def _failed(
+        self, d: Dispatch, error: TaskError, steps: tuple[Any, ...], common: dict[str, Any]
+    ) -> None:
+        """Record a failed attempt as the core decides (retry, or fail and skip the branch)."""
         # An error that ends the run (a rejected key) is not the task's: its attempt failed, the
         # task stays pending, so `swarm resume` runs it once the cause is fixed.
         ends_run = bool(getattr(error, "ends_run", False))
+        now = self.clock.now()
+        hint = getattr(error, "retry_after_s", None)
+        failed = AttemptFailed(d.task_id, d.attempt, len(steps), error.retryable, now, hint)
+        # Every other call would fail the same way: halted first, nothing more starts.
+        commands = self._decide(Halt(), failed) if ends_run else self._decide(failed)
+        decision = next(
+            c for c in commands if isinstance(c, Retry | Failed) and c.task_id == d.task_id
+        )
+        retry_at = None
+        if isinstance(decision, Retry):
+            retry_at = time.time() + (decision.at - now)
         self._submit_result(
             AttemptFinished(
                 **common,
@@ -342,16 +360,14 @@ class RunAttempts:
                 retry_at=retry_at,
             )
         )
-        if ends_run:  # every other call would fail the same way
+        if ends_run:  # the task stays pending: no skips, and the run ends resumable
             if self.fatal is None:
                 self.fatal = error
             self.cancel(status="failed")
             return
         if isinstance(decision, Failed):
             self.state.errors[d.task_id] = clean_text(str(error))
-            self._submit_skips(decision)
-            self._maybe_replan(decision, str(error))
-        self._pump()
+        self._carry_out(commands)  # the branch's skips, a revision, the next starts
 
     def _wait_after(
         self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]
@@ -378,9 +394,10 @@ class RunAttempts:
     def _paused(self, d: Dispatch, error: BudgetExhausted, common: dict[str, Any]) -> None:
         """A call found the budget spent: the task goes back to pending and the run pauses
         (nothing more starts; what is in flight finishes)."""
-        self.core.pause(error.shortfall)
+        event: CoreEvent = BudgetShort(error.shortfall)
         if self._is_current(d.task_id, d.attempt):
-            self.core.on_paused(d.task_id, d.attempt, len(common["steps"]))
+            event = AttemptPaused(d.task_id, d.attempt, len(common["steps"]), error.shortfall)
+        commands = self._decide(event)
         self._submit_result(
             AttemptFinished(
                 **common,
@@ -391,7 +408,7 @@ class RunAttempts:
                 retryable=True,
             )
         )
-        self._pump()
+        self._carry_out(commands)
 
     def _submit_skips(self, failed: Failed) -> None:
         if failed.skipped:
@@ -407,8 +424,9 @@ class RunAttempts:
         steps: tuple[Any, ...],
         ctx: TaskContext | None = None,
     ) -> None:
-        if self.core.status(task_id) is Status.RUNNING and self.core.attempt(task_id) == attempt:
-            self.core.on_cancelled(task_id, attempt, len(steps))
+        commands: list[Command] = []
+        if self._is_current(task_id, attempt):
+            commands = self._decide(AttemptCancelled(task_id, attempt, len(steps)))
         self._cancelled_attempts.append((task_id, attempt))
         self._submit_result(
             AttemptFinished(
@@ -428,3 +446,4 @@ class RunAttempts:
                 cost_usd=ctx.cost_usd if ctx else 0.0,
             )
         )
+        self._carry_out(commands)

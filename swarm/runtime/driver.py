@@ -39,7 +39,24 @@ from anyio.abc import TaskGroup
 from swarm import interrupts
 from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
-from swarm.core.scheduler import Dispatch, Failed, Scheduler, TaskInfo
+from swarm.core.machine import (
+    AttemptExpanded,
+    AttemptSuspended,
+    Command,
+    Finish,
+    Halt,
+    Hold,
+    Machine,
+    Pause,
+    Release,
+    Revise,
+    Skip,
+    Tick,
+    WaitRefused,
+    WakeAt,
+)
+from swarm.core.machine import Event as CoreEvent
+from swarm.core.scheduler import Dispatch, Failed, Scheduler, Status, TaskInfo
 from swarm.dag import Dag
 from swarm.errors import StoreError, TaskError
 from swarm.plan import Plan, TaskSpec
@@ -63,6 +80,7 @@ from swarm.store.ops import (
     RunStarted,
     TasksAdded,
     TasksRecorded,
+    TasksSkipped,
     TaskWaiting,
 )
 from swarm.store.records import NewRun, NewTask, Wait
@@ -144,6 +162,10 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self.plan = plan
         self.specs = {spec.id: spec for spec in plan.tasks}
         self.core = scheduler
+        """The scheduler, for reads only (counts, a task's status): every change to it is an
+        event through :attr:`machine`."""
+        self.machine = Machine(scheduler, revisions=max_replans if replan is not None else 0)
+        """The core's one door (:meth:`_decide`): the driver carries out what it returns."""
         self.writer = writer
         self.provider = provider
         self.workers = workers
@@ -196,11 +218,11 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         """Set when the run ends: by :meth:`_pump` the moment the last task is settled (so the
         run's end shares a transaction with the last result), else when :meth:`execute` exits."""
         self._timer_at = math.inf
+        self._over = False
+        """The core said :class:`~swarm.core.machine.Finish`: nothing more can happen."""
         self._cancelled_attempts: list[tuple[str, int]] = []
         self._pending_infos: dict[str, TaskInfo] = {}
         self._expanding: dict[str, list[str]] = {}
-        self._adds_in_flight = 0
-        """TasksAdded ops submitted but not yet committed: the run is not over while any is."""
         self._stale_seen = 0
         self.superseded_by: str | None = None
         """Set when the database refused one of this process's results (see _taken_over)."""
@@ -250,8 +272,9 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                         inner.start_soon(self._watch_cancel_requests)
                     if self.cancel_requested is not None or self.approvals is not None:
                         inner.start_soon(self.wakeups.listen)
+                    if self.feeders:  # each holds the run open until it returns
+                        self._step(*(Hold() for _ in self.feeders))
                     for feeder in self.feeders:
-                        self.core.hold()
                         inner.start_soon(self._feed, feeder)
                     if self.approvals is not None:
                         self.approvals.begin(self)  # decisions made while no driver ran
@@ -266,7 +289,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                     inner.cancel_scope.cancel()
             except anyio.get_cancelled_exc_class():
                 self.cancelled = True  # cancelled from outside: record it like a signal
-                self.core.halt()
+                self._decide(Halt())  # nothing can start: the run's end is written below
                 raise
             finally:
                 # No await here, so nothing can be cancelled: the final ops are queued and the
@@ -332,7 +355,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
             return
         self.cancelled = True
         self.end_status = status
-        self.core.halt()
+        self._step(Halt())
         self._done.set()
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
@@ -434,38 +457,81 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         try:
             await feeder(self)
         finally:
-            self.core.release()
-            self._pump()
+            self._step(Release())
 
     # -- dispatch -------------------------------------------------------------------------
 
+    def _decide(self, *events: CoreEvent) -> list[Command]:
+        """The one door into the core: every change to it is an event handled here, with the
+        time; what it returns is carried out by :meth:`_carry_out` (a caller that records an
+        outcome first, such as a failure's, does that in between)."""
+        return self.machine.handle(Tick(self.clock.now()), *events)
+
+    def _step(self, *events: CoreEvent) -> None:
+        """Hand the core these events and carry out what it decides."""
+        self._carry_out(self._decide(*events))
+
     def _pump(self) -> None:
-        """Ask the core for work and hand it to the writer; notice the end of the run."""
+        """Ask the core for work (nothing has happened but the passing of time)."""
+        self._step()
+
+    def _carry_out(self, commands: list[Command]) -> None:
+        """Do what the core decided: record and start attempts, record skips and refused
+        waits, ask for revisions, log a pause, set the retry timer, notice the run's end."""
+        if not self._stopping:
+            self._note_wakes()  # recorded ahead of the woken tasks' next attempts
+        gated: list[CoreEvent] = []
+        for command in commands:
+            if isinstance(command, Dispatch):
+                if self._dispatched(command):
+                    gated.append(AttemptSuspended(command.task_id, command.attempt, 0))
+            elif isinstance(command, Failed):
+                self._submit_skips(command)
+            elif isinstance(command, Skip):
+                self._skip_added(command.task_id)
+            elif isinstance(command, WaitRefused):
+                self._record_failed_wait(command.failed, command.reason, "WaitRefused")
+                self._submit_skips(command.failed)
+            elif isinstance(command, Revise):
+                self._revise(command)
+            elif isinstance(command, Pause):
+                self._log_pause()
+            elif isinstance(command, Finish):
+                self._over = True
+            elif isinstance(command, WakeAt):
+                self._set_timer(command.at)
+        if gated:  # waits from the start: their workers never run these attempts
+            self._carry_out(self._decide(*gated))
+            return
         if self._stopping:
             return
-        self._note_wakes()  # recorded ahead of the woken tasks' next attempts
-        now = self.clock.now()
-        dispatches = self.core.dispatch(now)
-        self._awaiting += len(dispatches)
-        for d in dispatches:
-            self.state.started[d.task_id] = time.time()
-            self.writer.submit(
-                AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
-            )
-            if self.wait_gate is not None:
-                self._gated(d)  # waits from the start: its worker never runs this attempt
-        self._log_pause()
-        if (self.core.is_done() or self._ends_waiting()) and not self._adds_in_flight:
+        if self._over or self._ends_waiting():
             if not self.cancelled:
                 # Now, not after the pool is dismissed: the run's end joins the last result's
                 # transaction instead of waiting for a commit of its own.
                 self._finish()
             self._done.set()
-            return
-        wake = self.core.next_wakeup()
-        if wake is not None and wake < self._timer_at and self._tg is not None:
-            self._timer_at = wake
-            self._tg.start_soon(self._wake_at, wake)
+
+    def _dispatched(self, d: Dispatch) -> bool:
+        """Record a dispatch's start (its worker runs once that is committed); True if the
+        wait gate holds it first."""
+        self._awaiting += 1
+        self.state.started[d.task_id] = time.time()
+        self.writer.submit(
+            AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
+        )
+        return self.wait_gate is not None and self._gated(d)
+
+    def _skip_added(self, task_id: str) -> None:
+        """A task added behind a failed dependency is skipped at once."""
+        deps = self.core.info(task_id).deps
+        failed = next(d for d in deps if self.core.status(d) is not Status.SUCCEEDED)
+        self.writer.submit(TasksSkipped(self.run_id, (task_id,), failed, time.time()))
+
+    def _set_timer(self, at: float) -> None:
+        if at < self._timer_at and self._tg is not None and not self._stopping:
+            self._timer_at = at
+            self._tg.start_soon(self._wake_at, at)
 
     async def _wake_at(self, at: float) -> None:
         await self.clock.sleep(max(0.0, at - self.clock.now()))
@@ -491,8 +557,8 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                 and op.task_id in self._expanding
                 and self._is_current(op.task_id, op.attempt)
             ):
-                children = self._expanding.pop(op.task_id)
-                self.core.expand(op.task_id, op.attempt, len(op.steps), children)
+                children = tuple(self._expanding.pop(op.task_id))
+                self._step(AttemptExpanded(op.task_id, op.attempt, len(op.steps), children))
         if self._deferred_end is not None and not self._awaiting:
             op, self._deferred_end = self._deferred_end, None
             cancelled = {task for task, _ in self._cancelled_attempts}

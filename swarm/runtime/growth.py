@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from anyio.abc import TaskGroup
 
-from swarm.core.scheduler import Dispatch, Failed, Scheduler, Status, TaskInfo
+from swarm.core.machine import Hold, Release, Replaced, Revise, TasksArrived
+from swarm.core.scheduler import Dispatch, Failed, Scheduler, TaskInfo
 from swarm.errors import SwarmError, TaskError
 from swarm.plan import Plan, TaskSpec
 from swarm.store.ops import (
@@ -19,7 +20,6 @@ from swarm.store.ops import (
     Event,
     TasksAdded,
     TasksReplaced,
-    TasksSkipped,
 )
 from swarm.store.writer import Writer
 from workers.base import TaskContext
@@ -48,11 +48,12 @@ class RunGrowth:
     cancelled: bool
     _tg: TaskGroup | None
     _pending_infos: dict[str, TaskInfo]
-    _adds_in_flight: int
     _expanding: dict[str, list[str]]
     _spawned: dict[str, list[str]] | None = None
     """Task id → the sub-agents it spawned (see :meth:`spawned_by`)."""
     _pump: Callable[[], None]
+    _step: Callable[..., None]
+    start_soon: Callable[..., None]
     _submit_result: Callable[[AttemptFinished], None]
 
     def add_tasks(
@@ -88,7 +89,7 @@ class RunGrowth:
         self.writer.submit(
             TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason, changed)
         )
-        self._adds_in_flight += 1
+        self._step(Hold())  # the run is not over while the record is not committed
 
     def spawned_by(self, task_id: str) -> list[str]:
         """The sub-agents a task has spawned (ids ``<task id>:s<stage>-<n>``), in order; the
@@ -105,12 +106,9 @@ class RunGrowth:
             self._spawned.setdefault(found[0], []).append(task_id)
 
     def _tasks_added(self, op: TasksAdded) -> None:
-        self._adds_in_flight -= 1
-        for task in op.tasks:
-            info = self._pending_infos.pop(task.task_id)
-            if not self.core.add_task(info):
-                failed = next(d for d in info.deps if self.core.status(d) is not Status.SUCCEEDED)
-                self.writer.submit(TasksSkipped(self.run_id, (info.id,), failed, time.time()))
+        """Added tasks are durable: the core schedules them (or skips those behind a failure)."""
+        infos = tuple(self._pending_infos.pop(task.task_id) for task in op.tasks)
+        self._step(TasksArrived(infos), Release())
 
     def _expand(self, d: Dispatch, ctx: TaskContext, common: dict[str, Any]) -> TaskError | None:
         """Record a fan-out's new tasks; the fan-out task then waits for them (see on_commit)."""
@@ -127,14 +125,11 @@ class RunGrowth:
         )
         return None
 
-    def _maybe_replan(self, failed: Failed, error: str) -> None:
-        if self.replan is None or self.replans >= self.max_replans or self._tg is None:
-            return
-        if self.cancelled or self.core.halted:
-            return
-        self.replans += 1
-        self.core.hold()  # the run stays open until the revision is in
-        self._tg.start_soon(self._replan, failed, error, self.replans)
+    def _revise(self, command: Revise) -> None:
+        """The core asks for a revision of a failed branch (it holds the run open meanwhile)."""
+        self.replans = command.revision
+        error = self.state.errors.get(command.failed.task_id, "")
+        self.start_soon(self._replan, command.failed, error, command.revision)
 
     async def _replan(self, failed: Failed, error: str, revision: int) -> None:
         """Ask for a revision of the failed branch; run its tasks instead of the branch's."""
@@ -147,13 +142,11 @@ class RunGrowth:
         except SwarmError as exc:
             note = {"failed": failed.task_id, "revision": revision, "error": str(exc)}
             self.writer.submit(Event(self.run_id, "plan.revision_failed", time.time(), data=note))
+            self._step(Release())
             return
-        finally:
-            self.core.release()
         replaced = [spec.id for spec in branch]
-        self.core.replace(replaced)
         self.writer.submit(TasksReplaced(self.run_id, tuple(replaced), revision, time.time()))
-        self.add_tasks(new, reason="replan")
+        self.add_tasks(new, reason="replan")  # held open until recorded (then scheduled)
         data = {
             "revision": revision,
             "failed": failed.task_id,
@@ -162,4 +155,4 @@ class RunGrowth:
             "added": [spec.id for spec in new],
         }
         self.writer.submit(Event(self.run_id, "plan.revised", time.time(), data=data))
-        self._pump()
+        self._step(Replaced(tuple(replaced)), Release())

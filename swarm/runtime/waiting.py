@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from swarm.core.machine import AttemptSuspended, Command, Decided, WaitRefused
 from swarm.core.scheduler import Dispatch, Failed, Scheduler, Status
-from swarm.store.ops import TasksSkipped, TaskWaiting, TaskWoken, WaitFailed
+from swarm.store.ops import TaskWaiting, TaskWoken, WaitFailed
 from swarm.store.records import Wait
 from swarm.store.writer import Writer
 
@@ -45,7 +46,9 @@ class RunWaiting:
     clock: Clock
     state: RunState
     _pump: Callable[[], None]
-    _maybe_replan: Callable[[Failed, str], None]
+    _decide: Callable[..., list[Command]]
+    _carry_out: Callable[[list[Command]], None]
+    _step: Callable[..., None]
     _waits: dict[str, Wait]
     """Tasks waiting (as this driver recorded or restored them): attempt, on, reason."""
     _suspending: dict[str, TaskWaiting]
@@ -58,12 +61,12 @@ class RunWaiting:
     # -- beginning a wait -------------------------------------------------------------------
 
     def _gated(self, d: Dispatch) -> bool:
-        """Suspend a dispatch the gate holds, before any worker runs it (True if it did)."""
+        """Record the wait of a dispatch the gate holds, before any worker runs it (True if it
+        does: the caller hands the core its suspension)."""
         reason = self.wait_gate(d.task_id, d.attempt) if self.wait_gate is not None else None
         if reason is None:
             return False
         now = time.time()
-        self.core.suspend(d.task_id, d.attempt, 0)
         self._waits[d.task_id] = Wait(d.attempt, (), reason)
         self.writer.submit(TaskWaiting(self.run_id, d.task_id, d.attempt, now, now, (), reason))
         return True
@@ -87,41 +90,34 @@ class RunWaiting:
         del self._suspending[op.task_id]
         if self.core.status(op.task_id) is not Status.RUNNING:
             return  # cancelled meanwhile
-        try:
-            self.core.suspend(op.task_id, op.attempt, len(op.steps), on=op.on)
-        except ValueError as exc:
-            failed = self.core.on_failure(
-                op.task_id, op.attempt, len(op.steps), retryable=False, now=self.clock.now()
-            )
-            assert isinstance(failed, Failed)
-            self._record_failed_wait(failed, str(exc), "WaitRefused")
-            return
-        self._waits[op.task_id] = Wait(op.attempt, op.on, op.reason)
+        commands = self._decide(AttemptSuspended(op.task_id, op.attempt, len(op.steps), op.on))
+        if not any(isinstance(c, WaitRefused) for c in commands):
+            # Known before the woken task's next start is recorded (see _note_wakes).
+            self._waits[op.task_id] = Wait(op.attempt, op.on, op.reason)
+        self._carry_out(commands)
 
     # -- ending a wait ----------------------------------------------------------------------
 
     def wake(self, task_id: str, data: dict[str, Any] | None = None) -> None:
         """A decision lets a waiting task go on (``data``: who and why, for its event)."""
-        self.core.wake(task_id)
         if data:
             self._wake_data[task_id] = data
-        self._pump()
+        self._step(Decided(task_id, approved=True))
 
     def fail_waiting(self, task_id: str, error: str, kind: str = "Rejected") -> None:
         """A decision fails a waiting task for good; its branch is skipped (or revised)."""
         self._waits.pop(task_id, None)
-        failed = self.core.fail_waiting(task_id)
+        self.state.errors[task_id] = error
+        commands = self._decide(Decided(task_id, approved=False))
+        failed = next(c for c in commands if isinstance(c, Failed) and c.task_id == task_id)
         self._record_failed_wait(failed, error, kind)
-        self._maybe_replan(failed, error)
-        self._pump()
+        self._carry_out(commands)  # its branch skipped (or revised)
 
     def _record_failed_wait(self, failed: Failed, error: str, kind: str) -> None:
-        now = time.time()
+        """Record a wait that ended in failure (the skips of its branch follow it)."""
         self.writer.submit(
-            WaitFailed(self.run_id, failed.task_id, failed.attempt, now, error, kind)
+            WaitFailed(self.run_id, failed.task_id, failed.attempt, time.time(), error, kind)
         )
-        if failed.skipped:
-            self.writer.submit(TasksSkipped(self.run_id, failed.skipped, failed.task_id, now))
 
     def _note_wakes(self) -> None:
         """Record every wait the core has ended since the last pump, ahead of the next
