@@ -320,10 +320,13 @@ class Machine:
             out.append(WakeAt(wake))
 
 
-def replay(core: Scheduler, log: list[tuple[Event, ...]]) -> tuple[Machine, list[Command]]:
-    """Feed a recorded log to a fresh core (same tasks, limits and seed, already started):
-    returns the machine and every command it gave, which are the original's."""
-    machine = Machine(core)
+def replay(
+    core: Scheduler, log: list[tuple[Event, ...]], *, revisions: int = 0
+) -> tuple[Machine, list[Command]]:
+    """Feed a recorded log to a fresh core (same tasks, limits and seed, already started;
+    ``revisions`` as the original machine's): returns the machine and every command it gave,
+    which are the original's."""
+    machine = Machine(core, revisions=revisions)
     commands: list[Command] = []
     for events in log:
         commands.extend(machine.handle(*events))

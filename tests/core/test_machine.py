@@ -18,12 +18,17 @@ from swarm.core.machine import (
     Event,
     Finish,
     Halt,
+    Hold,
     Machine,
     Pause,
+    Release,
+    Replaced,
+    Revise,
     Skip,
     Stall,
     TasksArrived,
     Tick,
+    WaitRefused,
     WakeAt,
     replay,
 )
@@ -182,3 +187,23 @@ def test_replaying_the_log_rebuilds_the_core_and_its_commands(
     assert snapshot(again.core, ids) == snapshot(original.core, ids)
     assert again.core.counts() == original.core.counts()
     assert again.core.waiting() == original.core.waiting()
+
+
+def test_holds_revisions_and_refused_waits_are_events_and_commands() -> None:
+    m = Machine(fresh([info("t0", attempts=1), info("t1", "t0"), info("t2")]), revisions=1)
+    m.handle(Tick(0.0), Hold())  # tasks recorded, not yet committed: the run stays open
+    out = m.handle(AttemptSucceeded("t2", 1, 1))
+    assert not any(isinstance(c, Finish) for c in out)
+    out = m.handle(AttemptFailed("t0", 1, 0, retryable=False, now=1.0))
+    failed = Failed("t0", 1, ("t1",))
+    assert out[:2] == [failed, Revise(failed, 1)]  # one revision allowed: asked once
+    out = m.handle(TasksArrived((info("t3"),)), Release())
+    [d] = [c for c in out if isinstance(c, Dispatch)]
+    out = m.handle(Replaced(("t0", "t1")), Release(), AttemptSucceeded(d.task_id, 1, 1))
+    assert isinstance(out[-1], Finish) and out[-1].counts["replaced"] == 2
+    waits = Machine(fresh([info("t0"), info("t1", "t0")]))
+    waits.handle(Tick(0.0))
+    out = waits.handle(AttemptSuspended("t0", 1, 0, on=("t1",)))  # on its own dependent
+    [refused] = [c for c in out if isinstance(c, WaitRefused)]
+    assert refused.failed == Failed("t0", 1, ("t1",)) and "cannot wait" in refused.reason
+    assert not any(isinstance(c, Failed) for c in out)  # said once, by the refusal
