@@ -3,7 +3,6 @@ all reported together."""
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from collections.abc import Mapping
@@ -270,6 +269,8 @@ def did_you_mean(problem: Problem) -> Problem:
         return Problem(problem.where, problem.field, plain_message(problem.message))
     *path, name = problem.field.split(".")
     known = _fields_at(problem.where, path)
+    import difflib  # for an unknown field only
+
     guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if not guess:
         guess = [k for k in known if k.startswith(name) or name.startswith(k)][:1]

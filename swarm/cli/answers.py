@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 from typing import Any
 
 from swarm.errors import PlanError, SwarmError
@@ -78,6 +77,8 @@ def fail(exc: BaseException, *, as_json: bool) -> int:
         return EXIT_CANCELLED
     if not as_json:
         raise exc
+    import traceback
+
     traceback.print_exc(file=sys.stderr)
     echo(error_json(exc, EXIT_FAILED, "InternalError"))
     return EXIT_FAILED

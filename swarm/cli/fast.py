@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import sys
 
-from swarm.cli import root_help
-
 EXIT_OK = 0
 EXIT_NO_COMMAND = 2
 """`swarm` with no arguments prints the root help and exits 2, as click does."""
@@ -36,6 +34,8 @@ def serve(argv: list[str]) -> int | None:
 
 
 def _root_help(code: int) -> int | None:
+    from swarm.cli import root_help
+
     out = root_help.console(sys.stdout)
     if out is None:
         return None

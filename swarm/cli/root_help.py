@@ -81,7 +81,7 @@ def _terminal_width() -> int:
     else 80."""
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
-        return int(columns) or 80
+        return int(columns)  # even 0, which rich takes as given (and this module declines)
     for fd in (0, 1, 2):
         try:
             return os.get_terminal_size(fd).columns or 80

@@ -641,9 +641,7 @@ def _started(conn: sqlite3.Connection, rows: list[Row]) -> None:
     if not rows or conn.executemany(sql.ATTEMPT_STARTED_SQL, rows).rowcount == len(rows):
         return
     for _, _, _, run_id, task_id in rows:
-        found = conn.execute(
-            "SELECT status FROM tasks WHERE run_id = ? AND task_id = ?", (run_id, task_id)
-        ).fetchone()
+        found = conn.execute(sql.TASK_STATUS_SQL, (run_id, task_id)).fetchone()
         if found is None or found[0] == "succeeded":
             what = "has no row" if found is None else "is already succeeded"
             raise _Conflict(f"refused to start an attempt of task {task_id!r}: it {what}")

@@ -212,3 +212,14 @@ def test_validate_imports_the_plan_models_and_nothing_else(tmp_path: Path) -> No
     assert not _packages(modules) & AVOIDED
     code, modules = _entry_modules(["validate", str(plans["bad"]), "--json"])
     assert code == 2 and not _packages(modules) & AVOIDED  # an invalid plan's JSON too
+
+
+@pytest.mark.parametrize("module", ["swarm", "swarm.cli"])
+def test_python_dash_m_is_the_console_script(module: str, tmp_path: Path) -> None:
+    plan = _plans(tmp_path)["ok"]
+    for args, code in ((["--version"], 0), (["validate", str(plan)], 0), (["nope"], 2)):
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args], capture_output=True, text=True, env=_clean_env()
+        )
+        assert done.returncode == code, (module, args, done.stderr)
+    assert "No such command 'nope'" in done.stderr  # the typer app answered it
