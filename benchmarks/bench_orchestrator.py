@@ -178,6 +178,7 @@ def one(
         "cpu_ms_per_step": 1000 * cpu / max(metrics["steps_total"], 1),
         "peak_mib": cpu1.ru_maxrss / 1024,
         "ideal_s": ideal_makespan(db, concurrency),
+        "lower_bound_s": metrics["lower_bound_s"],
     }
 
 
@@ -246,9 +247,16 @@ def render(
         ("harness CPU per step", "{cpu_ms_per_step:.1f} ms"),
         ("sandbox CPU (sub-agents' python)", "{sandbox_cpu_s:.1f} s"),
         ("peak memory (RSS)", "{peak_mib:.0f} MiB"),
-        ("zero-overhead schedule of the same durations", "{ideal_s:.2f} s"),
+        ("zero-overhead schedule of the same durations (longest first)", "{ideal_s:.2f} s"),
+        ("lower bound: max(critical path, work ÷ slots)", "{lower_bound_s:.2f} s"),
     ]
     efficiency = swarm["ideal_s"] / swarm["makespan_s"]
+    bound = swarm["lower_bound_s"] / swarm["makespan_s"]
+    ids = [f"orchestrator:s1-{n}" for n in range(1, subagents + 1)]
+    slowest = max(range(subagents), key=lambda i: (work.steps(ids[i]), -i)) + 1
+    slowest_place = f"sub-agent {slowest} of {subagents}" + (
+        " (in the plan's order, past the first 100 slots)" if slowest > 100 else ""
+    )
     lines = [
         HEADING,
         "",
@@ -282,6 +290,9 @@ def render(
         f"| efficiency (zero-overhead schedule ÷ makespan) | "
         f"{efficiency:.3f} | "
         f"{single['ideal_s'] / single['makespan_s']:.3f} |",
+        f"| efficiency (lower bound ÷ makespan) | "
+        f"{swarm['lower_bound_s'] / swarm['makespan_s']:.3f} | "
+        f"{single['lower_bound_s'] / single['makespan_s']:.3f} |",
         "",
         "Critical steps as the K2.5 report defines them: per stage, the orchestrator's steps "
         "plus the slowest sub-agent's, summed over the stages (`RunMetrics.stages`); one "
@@ -291,15 +302,22 @@ def render(
         "wide stage (its steps in sequence) and by the 2 cores, not by the orchestrator.",
         "",
         "What falls short, and why:",
-        f"- **Efficiency {efficiency:.3f}"
-        + (", under the 0.98 aimed at.** " if efficiency < 0.98 else ".** ")
-        + "The zero-overhead schedule replays the recorded attempt durations (the "
-        "orchestrator's turns in sequence, each stage's sub-agents packed longest first on the "
-        "slots). What is lost is mostly the hand-off of a slot inside the wide stage: between "
-        "a sub-agent's end and the start of the one it makes room for, the result and the "
-        "next start are committed first, while 100 sub-agents' sandboxed `python` processes "
-        "and other engineers' work load the 2 cores the event loop and the writer run on "
-        "(the driver's slot hand-off is issue 19's work, not this section's).",
+        f"- **Efficiency {bound:.3f} against the lower bound, {efficiency:.3f} against the "
+        "longest-first replay**"
+        + (" (the 0.98 aimed at is met against the replay only). " if bound < 0.98 else ". ")
+        + "The replay packs the recorded attempt durations with every length known in "
+        "advance (the orchestrator's turns in sequence, each stage's sub-agents longest first "
+        "on the slots): a heuristic within 4/3 of the best, not a bound, and the run's own "
+        "order beat it or came close. The lower bound (the run's `RunMetrics.lower_bound_s`: "
+        "the longest chain, now through the slowest sub-agent into its orchestrator, or the "
+        "work spread on the slots) no schedule can beat, but no schedule need reach it "
+        "either: the scheduler cannot know a sub-agent's length before it runs, and the "
+        f"slowest sub-agent ({swarm['slowest_subagent_steps']} steps) is "
+        f"{slowest_place} of the wide stage, so it starts only when an earlier one has "
+        "ended. What the harness itself loses is the hand-off of a slot inside the wide "
+        "stage (the result and the next start are committed first) while 100 sub-agents' "
+        "sandboxed `python` processes and other engineers' work load the 2 cores the event "
+        "loop and the writer run on (the driver's slot hand-off is another issue's work).",
         f"- **The swarm is CPU-bound here**: its sub-agents' sandboxed `python` steps take "
         f"{swarm['sandbox_cpu_s']:.0f} s of CPU and the harness "
         f"{swarm['cpu_ms_per_step']:.1f} ms a step, on 2 shared cores, so the speedup depends "
@@ -312,6 +330,13 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def rerender(log: Path, out: Path, subagents: int, scale: float, work: WorkModel) -> None:
+    """Write the section again from a finished run's printed figures (no new measurement)."""
+    text = log.read_text()
+    figures = json.loads(text[: text.index("\n## ")])
+    write_section(out, HEADING, render(figures["swarm"], figures["single"], subagents, scale, work))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="40 sub-agents, print only")
@@ -320,9 +345,13 @@ def main() -> None:
     parser.add_argument("--steps-median", type=float, default=WorkModel.median)
     parser.add_argument("--steps-sigma", type=float, default=WorkModel.sigma)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--from-log", help="write the section from a run's printed output")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     work = WorkModel(median=args.steps_median, sigma=args.steps_sigma)
+    if args.from_log:
+        rerender(Path(args.from_log), Path(args.out), args.subagents, args.scale, work)
+        return
     if args.one is not None:
         with tempfile.TemporaryDirectory() as d:
             print(json.dumps(one(args.subagents, args.one, args.scale, work, Path(d))))

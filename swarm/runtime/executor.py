@@ -69,6 +69,8 @@ class AttemptSpec:
     run_dir: str
     """Absolute: the attempt's workspace is ``run_dir/work/<task>`` wherever it runs."""
     dep_titles: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    """An orchestrator's sub-agents that did not succeed, with their errors."""
 
     @classmethod
     def of(cls, ctx: TaskContext) -> AttemptSpec:
@@ -83,6 +85,7 @@ class AttemptSpec:
             price=ctx.price,
             run_dir=str(ctx.run_dir.absolute()),
             dep_titles=dict(ctx.dep_titles),
+            failures=dict(ctx.failures),
         )
 
 
@@ -98,6 +101,10 @@ class AttemptOutcome:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    wait_on: tuple[str, ...] | None = None
+    """An orchestrator's turn: what it waits on (see :attr:`TaskContext.wait_on`)."""
+    own_config: dict[str, Any] | None = None
+    """With :attr:`wait_on`: the task's new ``config`` (its recorded turns)."""
 
     @classmethod
     def of(cls, ctx: TaskContext, result: str | None, error: TaskError | None) -> AttemptOutcome:
@@ -110,6 +117,8 @@ class AttemptOutcome:
             tokens_in=ctx.tokens_in,
             tokens_out=ctx.tokens_out,
             cost_usd=ctx.cost_usd,
+            wait_on=ctx.wait_on,
+            own_config=ctx.own_config,
         )
 
     def apply(self, ctx: TaskContext) -> str:
@@ -122,6 +131,7 @@ class AttemptOutcome:
         ctx.expansion[:] = self.expansion
         ctx.tokens_in, ctx.tokens_out = self.tokens_in, self.tokens_out
         ctx.cost_usd = self.cost_usd
+        ctx.wait_on, ctx.own_config = self.wait_on, self.own_config
         if self.error is not None:
             raise self.error
         assert self.result is not None
@@ -168,6 +178,7 @@ def detached_context(spec: AttemptSpec, channel: ModelChannel | None = None) -> 
         price=spec.price,
         run_dir=Path(spec.run_dir),
         dep_titles=dict(spec.dep_titles),
+        failures=dict(spec.failures),
         channel=channel,
     )
 

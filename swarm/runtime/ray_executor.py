@@ -4,10 +4,10 @@ Ray as it is meant to be used: one ``num_cpus=1`` task per attempt (no fractiona
 start a process per task), Ray's own retries off (``max_retries=0``: the scheduler owns
 retries), refs awaited through ``asyncio.wrap_future(ref.future())`` (ray#45895, #31606), and
 ``ray.cancel`` when the driver gives up on the attempt (timeout, budget stop, cancel, Ctrl-C).
-Model-bound kinds (``llm``, ``agent``) run on async actors (one attempt host per node, many
-attempts each) and their model calls come back to the driver through a mailbox actor on the
-driver's node: the driver makes them on the attempt's own context, so the run's budget gate,
-rate governor and call journal stay single. A lost worker, node or actor is
+Model-bound kinds (``llm``, ``agent``, ``orchestrator``) run on async actors (one attempt host
+per node, many attempts each) and their model calls come back to the driver through a mailbox
+actor on the driver's node: the driver makes them on the attempt's own context, so the run's
+budget gate, rate governor and call journal stay single. A lost worker, node or actor is
 :class:`~swarm.errors.AttemptLost`, a retryable failure recorded as such. What runs on the
 nodes is ``swarm/runtime/ray_remote.py``.
 """
@@ -36,10 +36,12 @@ from swarm.store.ops import StepRecord
 from workers.base import TaskContext, Worker
 
 INSTALL_HINT = "install the extra: pip install 'swarm-harness[ray]'"
-MODEL_KINDS = frozenset({"llm", "agent"})
+MODEL_KINDS = frozenset({"llm", "agent", "orchestrator"})
 """Model-bound kinds: on async actors, their calls served by the driver through the mailbox
-(an agent whose task names MCP or fetch tools runs in the driver, where the run's tool
-sessions are)."""
+(an agent or orchestrator whose task names MCP or fetch tools runs in the driver, where the
+run's tool sessions are). An orchestrator's turn comes back with what it spawns and waits on:
+the driver records it as a local turn."""
+TOOL_KINDS = frozenset({"agent", "orchestrator"})
 RAY_KINDS = frozenset({"code"}) | MODEL_KINDS
 """Kinds that may run on the cluster (the others write files or grow the run: they stay)."""
 HOST_CONCURRENCY = 1000
@@ -149,7 +151,7 @@ class RayExecutor:
 
     async def run(self, ctx: TaskContext, worker: Worker) -> str:
         kind = ctx.spec.kind
-        if kind not in self.kinds or (kind == "agent" and ctx.spec.tools):
+        if kind not in self.kinds or (kind in TOOL_KINDS and ctx.spec.tools):
             return await worker.run(ctx)
         spec = AttemptSpec.of(ctx)
         if kind not in MODEL_KINDS:
