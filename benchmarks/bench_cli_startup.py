@@ -4,10 +4,13 @@ Each command runs as a fresh subprocess (as a user's shell runs it), a few warm-
 then ``--runs`` timed runs; the median and the spread are reported, as hyperfine does. The
 commands take turns (one run of each, then the next round), so a load that comes and goes on a
 shared machine weighs on all of them alike; a baseline of ``python -c pass`` shows what the
-interpreter alone costs, and each row's min is also given as a multiple of the baseline's min.
-Rows for the libraries every command pays for (typer, its rich help, pydantic, the plan models)
-show the floor. ``--against DIR`` adds the same commands run from another checkout (its
-``swarm`` first on ``PYTHONPATH``, same venv), e.g. ``main``, for a before/after in one run.
+interpreter alone costs, and each row's min and median are also given as multiples of the
+baseline's.
+Rows for the libraries a command may pay for (typer, its rich help, pydantic, the plan models)
+show the floors: `--help` and `validate` are served by the fast entry without typer or rich,
+so `validate`'s floor is pydantic and the plan models. ``--against DIR`` adds the same commands
+run from another checkout (its ``swarm`` first on ``PYTHONPATH``, same venv), e.g. ``main``, for
+a before/after in one run.
 
     python benchmarks/bench_cli_startup.py [--runs 15] [--markdown] [--against ../main]
 """
@@ -89,10 +92,13 @@ def measure(runs: int, against: Path | None = None) -> list[Timing]:
     cli = [python, "-m", "swarm.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         plan = str(plan_file(Path(tmp), 300))
+        script = Path(python).parent / "swarm"  # the console script, where the venv has one
         commands = [
             ("swarm --help", [*cli, "--help"]),
+            *([("swarm -h (the console script)", [str(script), "-h"])] if script.exists() else []),
             ("swarm --version", [*cli, "--version"]),
             ("swarm validate (300 tasks)", [*cli, "validate", plan]),
+            ("swarm validate --json (300 tasks)", [*cli, "validate", plan, "--json"]),
             ("swarm execute --help", [*cli, "execute", "--help"]),
         ]
         floors = [
@@ -112,14 +118,15 @@ def measure(runs: int, against: Path | None = None) -> list[Timing]:
 
 
 def markdown(timings: list[Timing]) -> str:
-    bare = timings[0].min_s
+    bare, bare_median = timings[0].min_s, timings[0].median_s
     rows = [
-        "| command | median s | min s | max s | min ÷ bare min | runs | exit |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| command | median s | min s | max s | min ÷ bare min | median ÷ bare median "
+        "| runs | exit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows += [
         f"| `{t.label}` | {t.median_s:.3f} | {t.min_s:.3f} | {t.max_s:.3f} "
-        f"| {t.min_s / bare:.1f}× | {t.runs} | {t.exit_code} |"
+        f"| {t.min_s / bare:.1f}× | {t.median_s / bare_median:.1f}× | {t.runs} | {t.exit_code} |"
         for t in timings
     ]
     return "\n".join(rows)
@@ -131,21 +138,27 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="Print a Markdown table.")
     parser.add_argument("--against", type=Path, help="Another checkout to time beside this one.")
     args = parser.parse_args()
+    before = _load()
     timings = measure(args.runs, args.against.resolve() if args.against else None)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"Machine: {platform.machine()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, load average {load:.1f}"
+        f"{os.cpu_count()} cores, load average {before:.1f} at the start, {_load():.1f} at the end"
     )
     if args.markdown:
         print(markdown(timings))
         return
-    bare = timings[0].min_s
+    bare, bare_median = timings[0].min_s, timings[0].median_s
     for t in timings:
         print(
-            f"{t.label:<52} median {t.median_s:.3f}s  (min {t.min_s:.3f}, max {t.max_s:.3f}, "
-            f"min {t.min_s / bare:.1f}x bare)" + (f"  exit {t.exit_code}" if t.exit_code else "")
+            f"{t.label:<52} median {t.median_s:.3f}s  (min {t.min_s:.3f}, max {t.max_s:.3f}; "
+            f"bare x{t.min_s / bare:.1f} min, x{t.median_s / bare_median:.1f} median)"
+            + (f"  exit {t.exit_code}" if t.exit_code else "")
         )
+
+
+def _load() -> float:
+    """The 1-minute load average (NaN where the OS has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 if __name__ == "__main__":

@@ -8,24 +8,10 @@ protocols a plug-in implements (:class:`Worker` with its :class:`TaskContext`, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from swarm.errors import (
-    AlreadyDecided,
-    BudgetExceeded,
-    ConfigError,
-    InputError,
-    PlanError,
-    PlannerError,
-    ProviderError,
-    RunNotFound,
-    StoreError,
-    SwarmError,
-    TaskError,
-)
-from swarm.providers.base import ModelRequest, ModelResponse, Provider
-
+TYPE_CHECKING = False  # as typing's, without importing typing for `swarm --help`
 if TYPE_CHECKING:
+    from typing import Any
+
     from swarm.api import RunHandle, Swarm, SwarmWarning
     from swarm.api_settings import RunSettings
     from swarm.api_types import (
@@ -37,7 +23,21 @@ if TYPE_CHECKING:
         RunSummary,
         TaskResult,
     )
+    from swarm.errors import (
+        AlreadyDecided,
+        BudgetExceeded,
+        ConfigError,
+        InputError,
+        PlanError,
+        PlannerError,
+        ProviderError,
+        RunNotFound,
+        StoreError,
+        SwarmError,
+        TaskError,
+    )
     from swarm.plan import ModelParams, Plan, RunBudget, TaskDefaults, TaskSpec
+    from swarm.providers.base import ModelRequest, ModelResponse, Provider
     from workers.base import TaskContext, Worker
 
 __version__ = "0.1.0"
@@ -57,6 +57,23 @@ _LAZY = {
     "TaskContext": "workers.base",
     "Worker": "workers.base",
     **dict.fromkeys(("ModelParams", "Plan", "RunBudget", "TaskDefaults", "TaskSpec"), "swarm.plan"),
+    **dict.fromkeys(("ModelRequest", "ModelResponse", "Provider"), "swarm.providers.base"),
+    **dict.fromkeys(
+        (
+            "AlreadyDecided",
+            "BudgetExceeded",
+            "ConfigError",
+            "InputError",
+            "PlanError",
+            "PlannerError",
+            "ProviderError",
+            "RunNotFound",
+            "StoreError",
+            "SwarmError",
+            "TaskError",
+        ),
+        "swarm.errors",
+    ),
 }
 
 
@@ -64,7 +81,8 @@ def __getattr__(name: str) -> Any:
     # The API pulls in the runtime, the store and the planners, which themselves import swarm's
     # modules: loaded on first use, so that `import planners` (or any swarm module) stays
     # acyclic. The plan models are loaded on first use too: pydantic costs `swarm --help` most
-    # of its start.
+    # of its start, and the error tree and the provider protocol (dataclasses, typing) are
+    # loaded on first use too: `swarm --help` imports neither.
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'swarm' has no attribute {name!r}")

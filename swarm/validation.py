@@ -3,7 +3,6 @@ all reported together."""
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from collections.abc import Mapping
@@ -75,8 +74,9 @@ def tool_problems(raw: dict[str, Any]) -> list[Problem]:
 
 def _glob_problems(task: dict[str, Any], servers: list[str]) -> list[Problem]:
     where = f"task {task.get('id')!r}"
-    if task["tools"] and task.get("kind") != "agent":
-        return [Problem(where, "tools", "only agent tasks call tools; remove the list")]
+    if task["tools"] and task.get("kind") not in ("agent", "orchestrator"):
+        message = "only agent and orchestrator tasks call tools; remove the list"
+        return [Problem(where, "tools", message)]
     problems = []
     for glob in task["tools"]:
         if not isinstance(glob, str):
@@ -269,6 +269,8 @@ def did_you_mean(problem: Problem) -> Problem:
         return Problem(problem.where, problem.field, plain_message(problem.message))
     *path, name = problem.field.split(".")
     known = _fields_at(problem.where, path)
+    import difflib  # for an unknown field only
+
     guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if not guess:
         guess = [k for k in known if k.startswith(name) or name.startswith(k)][:1]

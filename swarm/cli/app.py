@@ -15,27 +15,25 @@ none and lists every command from its one-line summary here.
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-import traceback
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from swarm import interrupts
-from swarm.errors import PlanError, SwarmError
+from swarm.cli.answers import error_json, fail, wants_json
+from swarm.cli.commands import COMMAND_ORDER, HELP_OPTIONS, LAZY_COMMANDS, ROOT_HELP, VERSION_HELP
+from swarm.errors import SwarmError
 
 app = typer.Typer(
     name="swarm",
-    help="Run agent swarms: plans as DAGs, executed durably over SQLite.",
+    help=ROOT_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},  # = HELP_OPTIONS
+    context_settings={"help_option_names": HELP_OPTIONS},
 )
-HELP_OPTIONS = ["-h", "--help"]
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK = 0
@@ -46,29 +44,6 @@ EXIT_WAITING = 5
 """The run waits for decisions (approvals): `swarm approve`/`reject`, then `swarm resume`."""
 EXIT_CANCELLED = 130
 
-COMMAND_ORDER = (
-    "validate",
-    "graph",
-    "schema",
-    "plan",
-    "execute",
-    "run",
-    "resume",
-    "retry",
-    "runs",
-    "show",
-    "events",
-    "artifacts",
-    "cancel",
-    "approvals",
-    "approve",
-    "reject",
-    "export",
-    "report",
-    "dashboard",
-    "db",
-)
-"""How ``swarm --help`` lists the commands: from reading a plan, to running, to inspecting."""
 LIGHT_MODULES = (
     "plan_cmds",
     "planner_cmds",
@@ -80,87 +55,6 @@ LIGHT_MODULES = (
 )
 """Command modules that are cheap to import (they import their heavy parts lazily): all of them
 are imported for a command :data:`LAZY_COMMANDS` does not list."""
-LAZY_COMMANDS = {
-    "validate": (
-        "plan_cmds",
-        "Check a plan file: its fields, its DAG, each task kind's own rules, and its budgets.",
-    ),
-    "graph": (
-        "plan_cmds",
-        "Draw a plan's DAG: a text tree (critical path marked *), Mermaid or Graphviz dot.",
-    ),
-    "schema": (
-        "plan_cmds",
-        "Print the JSON Schema of plan files (for editors and for planners' structured output).",
-    ),
-    "plan": (
-        "planner_cmds",
-        "Turn GOAL into a plan with the planner model (Kimi K2.6; `--provider sim` offline).",
-    ),
-    "execute": (
-        "run_cmds",
-        "Run a plan: validate it, record it in the database, and execute its DAG.",
-    ),
-    "resume": (
-        "run_cmds",
-        "Continue a run from the database alone; finished tasks are not run again.",
-    ),
-    "retry": (
-        "retry_cmds",
-        "Run failed tasks again (all, or those named) with their skipped descendants.",
-    ),
-    "run": (
-        "submit_cmds",
-        "Plan GOAL with the planner model and run the plan while it is being written.",
-    ),
-    "runs": (
-        "inspect_cmds",
-        "List recent runs: goal, status, task counts, makespan, tokens and cost.",
-    ),
-    "show": (
-        "inspect_cmds",
-        "A run's tasks (status, attempts, steps, tokens, cost, duration), metrics and DAG.",
-    ),
-    "events": (
-        "inspect_cmds",
-        "The run's event log, oldest first; --follow tails a live run from any process.",
-    ),
-    "artifacts": ("inspect_cmds", "The files the run's tasks wrote, with their paths on disk."),
-    "cancel": (
-        "inspect_cmds",
-        "Ask the process driving a run to cancel it; the run stays resumable.",
-    ),
-    "approvals": (
-        "approval_cmds",
-        "List the tasks waiting for approval, with the upstream results to decide on.",
-    ),
-    "approve": (
-        "approval_cmds",
-        "Approve a waiting task: it runs (now if a driver goes, else at `swarm resume`).",
-    ),
-    "reject": (
-        "approval_cmds",
-        "Reject a waiting task: it fails with the note and its descendants are skipped.",
-    ),
-    "export": (
-        "inspect_cmds",
-        "The whole run as one JSON document: run, plan, metrics, tasks, attempts, steps, events, "
-        "artifacts (--json is accepted; the output is always JSON). --format otlp: the run's "
-        "OpenTelemetry trace instead, as OTLP/JSON or sent to --endpoint. --sqlite FILE: the run "
-        "copied into a SQLite file instead (from PostgreSQL, for the dashboard).",
-    ),
-    "report": (
-        "report_cmds",
-        "One HTML file about a run, with no network needs: DAG, timeline, metrics, tasks, files.",
-    ),
-    "dashboard": (
-        "dashboard_cmds",
-        "Serve the database on http://127.0.0.1:PORT with Datasette and swarm's dashboards.",
-    ),
-    "db": ("db_cmds", "Manage the swarm database (a SQLite file or PostgreSQL)."),
-}
-"""command -> (its module, its one-line help): a command's module is imported only when the
-command is invoked (`swarm --help` imports none; a test pins these summaries to the real ones)."""
 
 
 def version_callback(value: bool) -> None:
@@ -176,7 +70,7 @@ def _root(
     version: bool = typer.Option(
         False,
         "--version",
-        help="Print the version and exit.",
+        help=VERSION_HELP,
         callback=version_callback,
         is_eager=True,
     ),
@@ -274,36 +168,6 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
-def wants_json(argv: list[str]) -> bool:
-    """``--json`` was given (before a ``--``): failures are then reported as JSON on stdout."""
-    args = argv[: argv.index("--")] if "--" in argv else argv
-    return "--json" in args
-
-
-def error_json(exc: BaseException, exit_code: int, kind: str | None = None) -> str:
-    """The one JSON object a ``--json`` command prints when it fails."""
-    formatted = getattr(exc, "format_message", None)  # click's usage errors name the flag
-    message = formatted() if callable(formatted) else getattr(exc, "message", None)
-    error: dict[str, Any] = {
-        "type": kind or type(exc).__name__,
-        "message": message or str(exc),
-        "hint": getattr(exc, "cli_hint", None) or getattr(exc, "hint", None),
-        "exit_code": exit_code,
-    }
-    if isinstance(exc, PlanError):
-        error["source"] = exc.source
-        error["problems"] = [
-            {"where": p.where, "field": p.field, "message": p.message} for p in exc.problems
-        ]
-    return json.dumps({"ok": False, "error": error}, default=str)
-
-
-def _cli_text(exc: SwarmError) -> str:
-    """The error as the CLI words it (its CLI hint, where the error tree gives one)."""
-    words = getattr(exc, "cli_text", None)
-    return str(words()) if callable(words) else str(exc)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every :class:`SwarmError` becomes a message on stderr (or, with ``--json``,
     a JSON object on stdout) and its exit code."""
@@ -312,30 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Outside standalone mode click *returns* the code of a ``typer.Exit`` (and of --help).
         code = build(args)(args=args, prog_name="swarm", standalone_mode=False)
-    except SwarmError as exc:
-        if as_json:
-            typer.echo(error_json(exc, exc.exit_code))
-        else:
-            err_console.print(f"[bold red]error:[/] {escape(_cli_text(exc))}", markup=True)
-        return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt) as exc:
-        if as_json:
-            typer.echo(error_json(exc, EXIT_CANCELLED, "Cancelled"))
-        return EXIT_CANCELLED
+    except typer.Abort:
+        return fail(KeyboardInterrupt(), as_json=as_json)
     except Exception as exc:  # click's usage errors: bad flags, missing arguments
-        if isinstance(exc, _usage_errors()):
-            if as_json:
-                typer.echo(error_json(exc, EXIT_INPUT, "UsageError"))
-            else:
-                exc.show(file=sys.stderr)  # type: ignore[attr-defined]
-            return EXIT_INPUT
-        if not as_json:
-            raise
-        traceback.print_exc(file=sys.stderr)
-        typer.echo(error_json(exc, EXIT_FAILED, "InternalError"))
-        return EXIT_FAILED
+        if not isinstance(exc, _usage_errors()) or isinstance(exc, SwarmError):
+            return fail(exc, as_json=as_json)
+        if as_json:
+            typer.echo(error_json(exc, EXIT_INPUT, "UsageError"))
+        else:
+            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+        return EXIT_INPUT
+    except KeyboardInterrupt as exc:
+        return fail(exc, as_json=as_json)
     return code if isinstance(code, int) and not isinstance(code, bool) else EXIT_OK
 
 

@@ -7,22 +7,16 @@ read as markup tags) so their output can be piped into files, Graphviz or a Merm
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from swarm.cli.app import EXIT_INPUT, app, error_json
-from swarm.errors import ConfigError, PlanError
-
-if TYPE_CHECKING:
-    import networkx as nx
-
-    from swarm.dag import Dag
-    from swarm.plan import Plan
+from swarm.cli.app import app
+from swarm.cli.plan_summary import unit_critical_path
+from swarm.cli.plan_summary import validate as validate_plan
+from swarm.errors import ConfigError
 
 PlanArg = Annotated[
     Path, typer.Argument(metavar="PLAN", help="The plan file (JSON).", show_default=False)
@@ -33,60 +27,6 @@ class GraphFormat(StrEnum):
     tree = "tree"
     mermaid = "mermaid"
     dot = "dot"
-
-
-def unit_critical_path(graph: nx.DiGraph[str] | Dag) -> list[str]:
-    """The critical path counting every task as one unit of work (plans carry no estimates)."""
-    from swarm.dag import critical_path
-
-    return critical_path(graph, {node: 1.0 for node in graph})
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What `swarm validate` reports about a valid plan."""
-
-    tasks: int
-    edges: int
-    kinds: dict[str, int]
-    critical_path: int
-    """Tasks on the critical path: the fewest rounds the run needs, however wide it goes."""
-
-    @classmethod
-    def of(cls, plan: Plan) -> Summary:
-        from swarm.dag import Dag  # successor lists: no networkx for `swarm validate`
-
-        graph = Dag(plan)
-        kinds = Counter(spec.kind for spec in plan.tasks)
-        return cls(
-            tasks=len(graph),
-            edges=sum(len(children) for children in graph.succ.values()),
-            kinds=dict(sorted(kinds.items())),
-            critical_path=len(unit_critical_path(graph)),
-        )
-
-    def line(self, source: str) -> str:
-        kinds = ", ".join(f"{kind}={n}" for kind, n in self.kinds.items())
-        return (
-            f"{source}: ok, {_plural(self.tasks, 'task')}, {_plural(self.edges, 'edge')}, "
-            f"kinds {kinds}, critical path {_plural(self.critical_path, 'task')}"
-        )
-
-    def json(self) -> str:
-        return json.dumps({"ok": True, **asdict(self)}, indent=2)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def problems_json(error: PlanError) -> str:
-    """The JSON answer for an invalid plan: the problems at the top (as `swarm validate --json`
-    has always printed them) and the ``error`` object every failing ``--json`` command prints."""
-    problems = [{"where": p.where, "field": p.field, "message": p.message} for p in error.problems]
-    data = {"ok": False, "source": error.source, "problems": problems}
-    data["error"] = json.loads(error_json(error, error.exit_code))["error"]
-    return json.dumps(data, indent=2)
 
 
 @app.command()
@@ -102,17 +42,9 @@ def validate(
     step pool, token or dollar budget even at its cheapest is a problem too (naming the budget
     field to raise). Exits 2 if there are any.
     """
-    from swarm.validation import check_budget, validate_file
-
-    try:
-        plan = check_budget(validate_file(plan_file), source=str(plan_file))
-    except PlanError as exc:
-        if not as_json:
-            raise
-        typer.echo(problems_json(exc))
-        raise typer.Exit(EXIT_INPUT) from None
-    summary = Summary.of(plan)
-    typer.echo(summary.json() if as_json else summary.line(str(plan_file)))
+    code = validate_plan(plan_file, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

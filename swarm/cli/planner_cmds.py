@@ -20,7 +20,7 @@ from swarm.cli.options import (
     RateLimitOption,
     ReasoningEffortOption,
 )
-from swarm.cli.plan_cmds import Summary, problems_json
+from swarm.cli.plan_summary import Summary, problems_json
 from swarm.errors import ConfigError, PlanError, ProviderError
 
 if TYPE_CHECKING:

@@ -262,7 +262,7 @@ class SimProvider:
             if malformed:
                 return '{"truncated": ['
             if sim_orchestrator.is_turn_schema(request.json_schema):
-                return sim_orchestrator.turn(request.prompt)
+                return sim_orchestrator.turn(request.prompt, request.json_schema)
             if sim_agent.is_agent_schema(request.json_schema):
                 return sim_agent.act(request.prompt, request.json_schema, random.Random(digest))
             value = fake_json(request.json_schema, random.Random(digest))

@@ -65,7 +65,7 @@ def _turn(
     outside = [name for name in tools if name not in BUILTIN]
     routine = [
         *(
-            (name, f"Ask the {name} tool.", _tool_args(tools[name], task, prompt))
+            (name, f"Ask the {name} tool.", tool_args(tools[name], task, prompt))
             for name in outside
         ),
         ("python", "Compute a few figures about the task first.", {"code": _code(task)}),
@@ -86,7 +86,7 @@ def _turn(
     return [("finish", "I have what I need.", {"answer": answer})]
 
 
-def _tool_args(variant: dict[str, Any], task: str, prompt: str) -> dict[str, Any]:
+def tool_args(variant: dict[str, Any], task: str, prompt: str) -> dict[str, Any]:
     """Arguments for an MCP or fetch tool from its schema: the task's words for strings, the
     first URL in the prompt for a ``url``, the smallest value allowed for numbers."""
     schema = variant["properties"]["args"]

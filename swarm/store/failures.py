@@ -164,6 +164,7 @@ def _rows(op: Op) -> Iterator[Row]:
             seg.run_started,
             seg.tasks_added,
             seg.plans,
+            seg.deps,
             seg.attempt_started,
             seg.skipped,
             seg.cancelled,

@@ -179,6 +179,7 @@ async def _apply(conn: asyncpg.Connection, plan: Plan, beats: list[Row]) -> set[
         if seg.tasks_added:
             await conn.execute(sql.INSERT_TASK_SQL, *sql.columns(seg.tasks_added))
         await _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
+        await _many(conn, sql.UPDATE_DEPS_SQL, seg.deps)
         await _started(conn, seg.attempt_started)
         await _many(conn, sql.INSERT_CALL_SQL, seg.calls)
         await _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)

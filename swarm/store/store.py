@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Row, func, insert, literal_column, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
-from swarm.store import migrate, pg_sql
+from swarm.store import migrate, pg_sql, statements
 from swarm.store.engine import (
     READ_ONLY_API_HINT,
     READ_ONLY_HINT,
@@ -35,7 +35,6 @@ from swarm.store.engine import (
 )
 from swarm.store.failures import is_read_only
 from swarm.store.pg_notify import announce
-from swarm.store.pg_sql import dollar
 from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.target import DbTarget, is_postgres, shown
@@ -194,7 +193,7 @@ class Store:
                         "afterwards",
                     )
                 taken = await conn.exec_driver_sql(
-                    self._sql(sql_text.TAKE_SQL),
+                    self._statements.TAKE_SQL,
                     (pid, sql_text.HOST, now, run_id, row.owner_epoch),
                 )
                 epoch = taken.scalar()
@@ -217,12 +216,13 @@ class Store:
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
                 raise run_id_taken(run.run_id, self.path)
-            await conn.exec_driver_sql(self._sql(sql_text.INSERT_RUN_SQL), run_row)
+            await conn.exec_driver_sql(self._statements.INSERT_RUN_SQL, run_row)
             if task_rows and self.postgres:  # one statement for every row (pg_sql)
-                await conn.exec_driver_sql(pg_sql.INSERT_TASK_SQL, tuple(pg_sql.columns(task_rows)))
+                rows = tuple(pg_sql.columns(task_rows))
+                await conn.exec_driver_sql(self._statements.INSERT_TASK_SQL, rows)
             elif task_rows:
-                await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
-            await conn.exec_driver_sql(self._sql(sql_text.INSERT_EVENT_SQL), event_row)
+                await conn.exec_driver_sql(self._statements.INSERT_TASK_SQL, task_rows)
+            await conn.exec_driver_sql(self._statements.INSERT_EVENT_SQL, event_row)
 
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
@@ -567,16 +567,14 @@ class Store:
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self._reader, self.path)
 
-    def _sql(self, statement: str) -> str:
-        """One of :mod:`swarm.store.batch`'s statements in this database's placeholders."""
-        return dollar(statement) if self.postgres else statement
+    @property
+    def _statements(self) -> statements.Statements:
+        """The writer's statements in this database's dialect (generated from ``schema.py``)."""
+        return statements.for_dialect("postgresql" if self.postgres else "sqlite")
 
     def creation_order(self) -> tuple[Any, ...]:
-        """Tasks in the order they were created: SQLite's ``rowid``; PostgreSQL has no such
-        order, so tasks come by critical-path priority there (then id)."""
-        if self.postgres:
-            return (tasks.c.priority.desc(), tasks.c.task_id)
-        return (literal_column("rowid"),)
+        """Tasks in the order they were created (``tasks.seq``, given at insert)."""
+        return (tasks.c.seq, tasks.c.task_id)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
         self.refuse_if_read_only(what)

@@ -587,6 +587,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
         _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
         _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
+        _many(conn, sql.UPDATE_DEPS_SQL, seg.deps)
         _started(conn, seg.attempt_started)
         _many(conn, sql.INSERT_CALL_SQL, seg.calls)
         _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)
@@ -640,9 +641,7 @@ def _started(conn: sqlite3.Connection, rows: list[Row]) -> None:
     if not rows or conn.executemany(sql.ATTEMPT_STARTED_SQL, rows).rowcount == len(rows):
         return
     for _, _, _, run_id, task_id in rows:
-        found = conn.execute(
-            "SELECT status FROM tasks WHERE run_id = ? AND task_id = ?", (run_id, task_id)
-        ).fetchone()
+        found = conn.execute(sql.TASK_STATUS_SQL, (run_id, task_id)).fetchone()
         if found is None or found[0] == "succeeded":
             what = "has no row" if found is None else "is already succeeded"
             raise _Conflict(f"refused to start an attempt of task {task_id!r}: it {what}")
