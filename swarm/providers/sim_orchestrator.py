@@ -2,7 +2,7 @@
 
 Asked for a turn (recognised by the turn schema's title), it plays a three-turn routine read
 from the prompt alone: first (when the turn schema offers MCP or fetch tools) one call of each
-at once, then one ``AgentSwarm`` per 50 items of the task's list (the task's
+not yet called, at once, then one ``AgentSwarm`` per 50 items of the task's list (the task's
 ``-``, ``*`` or numbered lines; three aspects of the task if it has no list), then one ``Agent``
 that cross-checks what came back, then ``final`` with an answer that counts the sub-agents'
 results. With one step left it answers ``final`` at once. Every answer is labelled simulated;
@@ -25,7 +25,6 @@ CHUNK = 50
 _ITEM = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(.+?)\s*$", re.MULTILINE)
 _RESULTS = re.compile(r"^## Turn (\d+) results$", re.MULTILINE)
 _OUTCOME = re.compile(r"^### \S+(?: \(.*\))?: (succeeded|FAILED)$", re.MULTILINE)
-_USED = re.compile(r"^## Turn \d+ tool calls", re.MULTILINE)
 _LOOKED = re.compile(r"^### (\S+) \{.*$", re.MULTILINE)
 _LEFT = re.compile(r"^You have (\d+) step\(s\) left", re.MULTILINE)
 
@@ -42,8 +41,9 @@ def turn(prompt: str, schema: dict[str, Any] | None = None) -> str:
     left = _LEFT.search(prompt)
     if (left and int(left.group(1)) < 2) or done >= 2:
         return _answer("I have what I need.", [_final(first, prompt)])
-    outside = _outside_tools(schema or {})
-    if outside and done == 0 and not _USED.search(prompt):
+    looked = set(_LOOKED.findall(prompt))
+    outside = {n: v for n, v in _outside_tools(schema or {}).items() if n not in looked}
+    if outside and done == 0:
         calls = [(name, tool_args(v, first, prompt)) for name, v in outside.items()]
         return _answer("Look the task up with my own tools before splitting it.", calls)
     if done == 1:

@@ -78,10 +78,12 @@ class Store:
         ``path``: a SQLite file, or a ``postgresql://`` URL (the database must exist; its tables
         are created on first open). A file that cannot be written is opened read-only
         (``read_only=None``, the default, decides by the file's permissions and file system,
-        and by the first write refused).
+        and by the first write refused). ``read_only=True`` opens either read-only: nothing is
+        migrated (the schema must be this swarm's), reads work and every write refuses; on
+        PostgreSQL each transaction is also ``READ ONLY`` on the server.
         """
         if is_postgres(path):
-            return await cls._open_postgres(str(path))
+            return await cls._open_postgres(str(path), read_only=bool(read_only))
         file = check_path(path)
         if read_only or (read_only is None and file.exists() and not is_writable(file)):
             return await cls._open_read_only(file)
@@ -102,34 +104,30 @@ class Store:
         return cls(engine)
 
     @classmethod
-    async def _open_postgres(cls, url: str) -> Store:
+    async def _open_postgres(cls, url: str, *, read_only: bool) -> Store:
         from swarm.store.pg_engine import create_pg_engine
 
-        engine = create_pg_engine(url)
+        engine = create_pg_engine(url, read_only=read_only)
         try:
-            await migrate.upgrade(engine)
+            if read_only:
+                await _check_revision(engine, shown(url), _PG_BEHIND_HINT)
+            else:
+                await migrate.upgrade(engine)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await engine.dispose()
             raise
-        return cls(engine, url=url)
+        return cls(engine, url=url, read_only=read_only)
 
     @classmethod
     async def _open_read_only(cls, file: Path) -> Store:
         engine = create_engine(file, read_only=True)
         try:
-            revision = await migrate.current_revision(engine)
+            await _check_revision(engine, str(file), _FILE_BEHIND_HINT)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await engine.dispose()
             raise
-        if revision != migrate.HEAD:
-            await engine.dispose()
-            raise StoreError(
-                f"database {file} is read-only and its schema (revision {revision}) is not "
-                f"this swarm's ({migrate.HEAD}): it cannot be upgraded",
-                hint="open it once with write access (any swarm command upgrades it)",
-            )
         return cls(engine, read_only=True, path=str(file))
 
     async def close(self) -> None:
@@ -584,9 +582,29 @@ class Store:
         if self.read_only:
             raise StoreError(
                 f"cannot {what}: database {self.path} is read-only (nothing was written)",
-                hint=READ_ONLY_API_HINT,
-                cli_hint=READ_ONLY_HINT,
+                hint=READ_ONLY_PG_HINT if self.postgres else READ_ONLY_API_HINT,
+                cli_hint=READ_ONLY_PG_HINT if self.postgres else READ_ONLY_HINT,
             )
+
+
+READ_ONLY_PG_HINT = (
+    "it was opened read-only (as the read commands open PostgreSQL): to write, open it without "
+    "read_only=True, or use a command that runs or changes runs"
+)
+_PG_BEHIND_HINT = "upgrade it first with: swarm db upgrade --db URL (a role that may write)"
+_FILE_BEHIND_HINT = "open it once with write access (any swarm command upgrades it)"
+
+
+async def _check_revision(engine: AsyncEngine, where: str, hint: str) -> None:
+    """:class:`StoreError` unless the database, opened read-only, has this swarm's schema."""
+    revision = await migrate.current_revision(engine)
+    if revision != migrate.HEAD:
+        schema_of = "no swarm schema" if revision is None else f"schema revision {revision}"
+        raise StoreError(
+            f"database {where} is read-only and has {schema_of}, not this swarm's "
+            f"({migrate.HEAD}): it cannot be upgraded",
+            hint=hint,
+        )
 
 
 def reading(engine: AsyncEngine, path: object) -> AbstractAsyncContextManager[AsyncConnection]:
