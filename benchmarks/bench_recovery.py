@@ -3,6 +3,7 @@ of 1,000 tasks at concurrency 300 through faults and a 429 storm (F4 at scale).
 
     python benchmarks/bench_recovery.py                    # all three, 200 kill seeds
     python benchmarks/bench_recovery.py --parts crash --seeds 20 --csv seeds.csv
+    python benchmarks/bench_recovery.py --parts crash --backend postgres   # F1 on PostgreSQL
     python benchmarks/bench_recovery.py --parts outage scale
     python benchmarks/bench_recovery.py --parts replicate --replicate-seeds 20
 
@@ -48,6 +49,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +99,7 @@ def machine() -> str:
     )
 
 
-def render_crash(rows: list[dict[str, Any]], wall_s: float) -> str:
+def render_crash(rows: list[dict[str, Any]], wall_s: float, backend: str = "sqlite") -> str:
     resumed = [r for r in rows if r["recorded"]]
     first = [r["to_first_dispatch_s"] for r in resumed if r["to_first_dispatch_s"] is not None]
     done = [r["to_done_s"] for r in resumed]
@@ -109,7 +112,8 @@ def render_crash(rows: list[dict[str, Any]], wall_s: float) -> str:
         )
 
     lines = [
-        f"### F1: kill -9 at {len(rows)} seeds, then `swarm resume` ({wall_s / 60:.1f} min)",
+        f"### F1: kill -9 at {len(rows)} seeds, then `swarm resume` ({wall_s / 60:.1f} min"
+        + (", PostgreSQL)" if backend == "postgres" else ")"),
         "",
         *table(
             [
@@ -157,16 +161,20 @@ def table(pairs: list[tuple[str, object]]) -> list[str]:
     return ["| figure | value |", "|---|---:|", *(f"| {name} | {value} |" for name, value in pairs)]
 
 
-def crash_part(seeds: range, csv_path: Path | None) -> str:
+def crash_part(seeds: range, csv_path: Path | None, backend: str = "sqlite") -> str:
     started = time.perf_counter()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="swarm-recovery-") as tmp_name:
+    with (
+        tempfile.TemporaryDirectory(prefix="swarm-recovery-") as tmp_name,
+        _databases(backend) as fresh,
+    ):
         tmp = Path(tmp_name)
         reference = run_reference(tmp)
         for seed in seeds:
             seed_dir = tmp / str(seed)
             seed_dir.mkdir()
-            rows.append(row(crash_and_resume(seed_dir, reference, seed), reference))
+            recovery = crash_and_resume(seed_dir, reference, seed, database=fresh(seed))
+            rows.append(row(recovery, reference))
             done = rows[-1]
             print(
                 f"seed {seed}: in flight {done['in_flight']}, duplicated {done['duplicated']}, "
@@ -178,7 +186,20 @@ def crash_part(seeds: range, csv_path: Path | None) -> str:
             writer = csv.DictWriter(out, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    return render_crash(rows, time.perf_counter() - started)
+    return render_crash(rows, time.perf_counter() - started, backend)
+
+
+@contextmanager
+def _databases(backend: str) -> Iterator[Callable[[int], str | None]]:
+    """Each seed's database: a new SQLite file in its folder (None), or a new database on one
+    throwaway local PostgreSQL server (:mod:`swarm.testing.postgres`)."""
+    if backend == "sqlite":
+        yield lambda _seed: None
+        return
+    from swarm.testing import postgres
+
+    with postgres.running() as server:
+        yield lambda seed: server.create_database(f"seed_{seed}")
 
 
 def outage_part() -> str:
@@ -339,6 +360,12 @@ def main() -> None:
         "--replicate-seeds", type=int, default=20, help="kill seeds through Replicate (20)"
     )
     parser.add_argument("--csv", type=Path, help="write one row per kill seed here")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the kill seeds' store: a SQLite file (default) or a local PostgreSQL server",
+    )
     parser.add_argument("--tasks", type=int, default=1000, help="tasks of the scale run")
     parser.add_argument("--concurrency", type=int, default=300, help="of the scale run")
     args = parser.parse_args()
@@ -346,7 +373,7 @@ def main() -> None:
     print(f"Machine: {machine()}; command: `{command}`.", flush=True)
     if "crash" in args.parts:
         seeds = range(args.first_seed, args.first_seed + args.seeds)
-        print(f"\n{crash_part(seeds, args.csv)}", flush=True)
+        print(f"\n{crash_part(seeds, args.csv, args.backend)}", flush=True)
     if "outage" in args.parts:
         print(f"\n{outage_part()}", flush=True)
     if "scale" in args.parts:

@@ -110,8 +110,9 @@ class TaskSpec(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     """Settings specific to the task's kind, checked by that kind's worker."""
     tools: list[str] = Field(default_factory=list, max_length=256)
-    """Extra tools an ``agent`` task may call, as globs over ``server.tool`` names of the plan's
-    ``mcp_servers`` and ``fetch`` (``["kb.*", "fetch"]``); nothing else can be called."""
+    """Extra tools an ``agent`` or ``orchestrator`` task may call, as globs over ``server.tool``
+    names of the plan's ``mcp_servers`` and ``fetch`` (``["kb.*", "fetch"]``); nothing else can
+    be called."""
     approval: bool | Approval = False
     """Wait for a person's decision before the task runs (`swarm approve`/`swarm reject`): its
     branch waits, holding no worker slot, while independent branches go on."""

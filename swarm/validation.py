@@ -74,8 +74,9 @@ def tool_problems(raw: dict[str, Any]) -> list[Problem]:
 
 def _glob_problems(task: dict[str, Any], servers: list[str]) -> list[Problem]:
     where = f"task {task.get('id')!r}"
-    if task["tools"] and task.get("kind") != "agent":
-        return [Problem(where, "tools", "only agent tasks call tools; remove the list")]
+    if task["tools"] and task.get("kind") not in ("agent", "orchestrator"):
+        message = "only agent and orchestrator tasks call tools; remove the list"
+        return [Problem(where, "tools", message)]
     problems = []
     for glob in task["tools"]:
         if not isinstance(glob, str):

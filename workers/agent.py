@@ -23,7 +23,7 @@ import anyio
 import jsonschema
 
 from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError, ToolCallError
-from swarm.mcp.names import FETCH, ToolDef, matches
+from swarm.mcp.names import ToolDef
 from swarm.plan import TaskSpec
 from swarm.untrusted import clean_text
 from workers.actions import (
@@ -37,7 +37,6 @@ from workers.actions import (
 from workers.base import TaskContext
 from workers.config import Number, number_problems, schema_problems, setting
 from workers.context_window import CHARS_PER_TOKEN, CONTEXT_TOKENS, fit_inputs
-from workers.fetch_tool import FETCH_ARGS, FETCH_DESCRIPTION, Fetcher
 from workers.sandbox import Limits, ProcessSandbox, Sandbox
 from workers.tools import Observation, Toolbox, ToolError, cap_text, utf8_safe
 
@@ -149,19 +148,7 @@ class Episode:
             await self._use_all(fresh[: max(1, self.ctx.steps_left - 2)])
 
     async def _discover(self) -> None:
-        """The MCP and fetch tools the task's ``tools`` globs allow (MCP tool lists come from
-        the run's pooled sessions, fetched once per TTL for all agents)."""
-        globs = self.ctx.spec.tools
-        if not globs:
-            return
-        run_tools = self.ctx.tool_hub
-        found: list[ToolDef] = []
-        if matches(FETCH, globs) and run_tools is not None:
-            found.append(ToolDef(FETCH, None, FETCH, FETCH_DESCRIPTION, FETCH_ARGS))
-            self.tools.fetcher = Fetcher(run_tools.fetch)
-        if run_tools is not None:
-            found.extend(await run_tools.mcp_tools(globs))
-        self.tools.extra = {t.name: t for t in found}
+        await self.tools.discover(self.ctx.spec.tools)
 
     def _restore(self) -> None:
         """Take back the tool calls an interrupted attempt saw return (a resumed run): they

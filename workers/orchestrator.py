@@ -23,11 +23,14 @@ from typing import Any, ClassVar
 from swarm.errors import Problem, TaskError
 from swarm.plan import TaskSpec
 from workers.base import TaskContext
+from workers.orchestrator_tools import OrchestratorTools, render
 from workers.orchestrator_turns import (
     ITEM,
     MAX_ITEMS,
     MIN_ITEMS,
     SUBAGENT_TYPES,
+    TOOLS,
+    Call,
     Limits,
     Refused,
     final_answer,
@@ -37,6 +40,7 @@ from workers.orchestrator_turns import (
     stage_of,
     turn_schema,
 )
+from workers.sandbox import ProcessSandbox, Sandbox
 
 DEFAULT_STEPS = 15
 """Kimi's orchestrator budget in its BrowseComp evaluation."""
@@ -58,6 +62,8 @@ with a complete prompt.
 run_in_background?): one sub-agent per item ({MIN_ITEMS} to {MAX_ITEMS} items), each prompt the \
 template with {ITEM} replaced by the item.
 - final(answer): your answer to the task, once you have what you need.
+- your own tools (listed with the task): call them yourself, to look something up or check a \
+sub-agent's work; each call is one of your steps, and its result comes in your next turn.
 subagent_type is one of {", ".join(SUBAGENT_TYPES)} (default agent); timeout is in seconds. \
 Your next turn comes when the turn's sub-agents have answered; those started with \
 run_in_background: true are not waited for, and their answers come in a later turn.
@@ -83,6 +89,9 @@ class OrchestratorWorker:
         "by turn, waits for their final messages and answers with final"
     )
     default_steps: ClassVar[int] = DEFAULT_STEPS
+
+    def __init__(self, sandbox: Sandbox | None = None) -> None:
+        self.sandbox: Sandbox = sandbox or ProcessSandbox()
 
     def check(self, spec: TaskSpec) -> list[Problem]:
         where = f"task {spec.id!r}"
@@ -124,9 +133,10 @@ class OrchestratorWorker:
             max_depth=int(spec.config.get("max_depth", DEFAULT_MAX_DEPTH)),
             max_subagents=int(spec.config.get("max_subagents", DEFAULT_MAX_SUBAGENTS)),
         )
+        tools = await OrchestratorTools.open(ctx, self.sandbox)
         unended = _unended_wait(ctx, history)
         if unended:  # the last turn was recorded but its wait was not: wait, ask nothing
-            ctx.wait_on = unended
+            ctx.wait_on = unended  # (its tool calls, given back just now, are in that turn)
             return ""
         stage, problem = len(history) + 1, ""
         while True:
@@ -138,27 +148,36 @@ class OrchestratorWorker:
                     retryable=False,
                     hint="raise the orchestrator's max_steps, or make its task clearer",
                 )
-            prompt = build_prompt(ctx, history, left, problem)
+            prompt = build_prompt(ctx, history, left, problem, tools)
             response = await ctx.call_model(
                 ctx.request(
                     prompt,
                     system_prompt=_system(ctx),
-                    json_schema=turn_schema(),
-                    tools=native_tools(),
+                    json_schema=turn_schema(tools.schemas),
+                    tools=native_tools(tools.schemas, tools.descriptions),
                 )
             )
             try:
-                thought, calls = parse_turn(response.text, response.tool_calls)
+                thought, calls = parse_turn(response.text, response.tool_calls, tools.schemas)
                 answer = final_answer(calls)
+                own = [c for c in calls if c.tool not in TOOLS]  # its own tools' calls
+                calls = [c for c in calls if c.tool in TOOLS]
                 if answer is None:
-                    if left < 2:
-                        raise Refused("this is your last step: call final with your answer now")
+                    _check_steps(left, own)
                     spawned = spawn(spec, stage, calls, limits)
             except Refused as exc:
                 problem = str(exc)
                 ctx.annotate_step({"turn": stage, "refused": problem})
                 continue
+            problem = ""
+            if own:
+                ctx.annotate_step({"turn": stage, "tool_calls": len(own)})
+                await tools.use(own, thought)
+                if not calls:
+                    continue  # the tools' results come in the next model step of this turn
             turn: dict[str, Any] = {"thought": thought, "calls": [c.to_json() for c in calls]}
+            if tools.done:
+                turn["tools"] = list(tools.done)
             if answer is not None:
                 running = _running(ctx, history)
                 if not running or left < 2:
@@ -170,7 +189,8 @@ class OrchestratorWorker:
                 turn["waits_on"] = list(running)
                 ctx.wait_on = running
             else:
-                ctx.annotate_step({"turn": stage, "spawned": len(spawned.children)})
+                if not own:
+                    ctx.annotate_step({"turn": stage, "spawned": len(spawned.children)})
                 turn.update(
                     children=[c.id for c in spawned.children],
                     background=list(spawned.background),
@@ -181,6 +201,19 @@ class OrchestratorWorker:
                 ctx.wait_on = spawned.waited_on
             ctx.own_config = {**spec.config, "history": [*history, turn]}
             return ""  # not a result: the runtime records the turn and waits for the sub-agents
+
+
+def _check_steps(left: int, own: list[Call]) -> None:
+    """Refuse a turn that would leave no step for the next one (``left`` counts this one)."""
+    if left < 2:
+        raise Refused("this is your last step: call final with your answer now")
+    if own and len(own) > left - 2:
+        room = left - 2
+        raise Refused(
+            f"{len(own)} tool call(s) would leave you no step to answer: make at most {room}"
+            if room
+            else "you have one step left after this one: call final with your answer now"
+        )
 
 
 def _unended_wait(ctx: TaskContext, history: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -203,16 +236,26 @@ def _system(ctx: TaskContext) -> str:
     return f"{own}\n\n{SYSTEM}" if own else SYSTEM
 
 
-def build_prompt(ctx: TaskContext, history: list[dict[str, Any]], left: int, problem: str) -> str:
-    """The orchestrator's conversation, rebuilt from its recorded turns and the sub-agents'
-    stored final messages (or their failures)."""
+def build_prompt(
+    ctx: TaskContext,
+    history: list[dict[str, Any]],
+    left: int,
+    problem: str,
+    tools: OrchestratorTools | None = None,
+) -> str:
+    """The orchestrator's conversation, rebuilt from its recorded turns (with the tool calls
+    each made), the sub-agents' stored final messages (or their failures), and this turn's
+    tool calls so far."""
     spec = ctx.spec
     parts = [f"# Task\n{spec.prompt}"]
+    if tools is not None:
+        parts.append(f"# Your own tools (each call is one step)\n{tools.listing()}")
     upstream = {k: v for k, v in ctx.inputs.items() if not k.startswith(spec.id + ":")}
     if upstream:
         parts.append("# Results of the tasks this one depends on")
         parts.extend(f"## {k}\n{v[: RESULT_CHARS * 4]}" for k, v in upstream.items())
     for n, turn in enumerate(history, 1):
+        parts.extend(render(turn.get("tools", []), f"## Turn {n} tool calls"))
         calls = json.dumps(
             {"thought": turn.get("thought", ""), "calls": turn.get("calls", [])}, ensure_ascii=False
         )
@@ -224,6 +267,8 @@ def build_prompt(ctx: TaskContext, history: list[dict[str, Any]], left: int, pro
                 "(final waited for the sub-agents still running in the background; their "
                 "answers are in the results above: answer final again, or spawn more)"
             )
+    if tools is not None:
+        parts.extend(render(tools.done, f"## Turn {len(history) + 1} tool calls so far"))
     parts.append(
         f"# Your turn {len(history) + 1}\nYou have {left} step(s) left, this one included"
         + (": call final now." if left < 2 else ".")

@@ -2,18 +2,24 @@
 ``final``, from a model answer that is untrusted input. No I/O.
 
 A turn is either one ``final`` call or one or more spawning calls, all of whose sub-agents run
-at once; each problem (bad JSON, an unknown tool, one or 51 items, an empty or too thin
-prompt, nesting too deep) is a :class:`Refused` whose message is quoted back to the model in a
-re-ask. Sub-agents get ids ``<orchestrator id>:s<stage>-<n>``.
+at once, and calls of the orchestrator's own tools (the agent's tools and its MCP and fetch
+tools, their arguments checked against their schemas here). Each problem (bad JSON, an unknown
+tool, one or 51 items, an empty or too thin prompt, nesting too deep) is a :class:`Refused`
+whose message is quoted back to the model in a re-ask. Sub-agents get ids
+``<orchestrator id>:s<stage>-<n>``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema
+
+from swarm.mcp.names import native_name
 from swarm.plan import TaskSpec
 from swarm.providers.base import ToolCall
 from swarm.untrusted import loads_json
@@ -22,6 +28,7 @@ from workers.llm import extract_json
 TURN_TITLE = "swarm orchestrator turn v1"
 """Must equal ``swarm.providers.sim_orchestrator.TURN_TITLE`` (a test pins it)."""
 TOOLS = ("Agent", "AgentSwarm", "final")
+SPAWNING = ("Agent", "AgentSwarm")
 SUBAGENT_TYPES = ("agent", "llm", "orchestrator")
 """What a sub-agent may be: a multi-step agent (the default), one model call, or an
 orchestrator of its own (within the depth limit)."""
@@ -72,13 +79,24 @@ def child_id(orchestrator_id: str, stage: int, n: int) -> str:
     return f"{orchestrator_id}:s{stage}-{n}"
 
 
-def turn_schema() -> dict[str, Any]:
-    """The JSON Schema of a turn in text (for providers without native tool calls)."""
-    call = {
+def turn_schema(tools: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON Schema of a turn in text (for providers without native tool calls); ``tools``:
+    the argument schemas of the orchestrator's own tools, by name."""
+    call: dict[str, Any] = {
         "type": "object",
         "properties": {"tool": {"enum": list(TOOLS)}, "args": {"type": "object"}},
         "required": ["tool", "args"],
     }
+    if tools:
+        variants = [
+            {
+                "type": "object",
+                "properties": {"tool": {"const": name}, "args": args},
+                "required": ["tool", "args"],
+            }
+            for name, args in tools.items()
+        ]
+        call = {"anyOf": [call, *variants]}
     return {
         "title": TURN_TITLE,
         "type": "object",
@@ -90,8 +108,11 @@ def turn_schema() -> dict[str, Any]:
     }
 
 
-def native_tools() -> tuple[dict[str, Any], ...]:
-    """The three tools in OpenAI's function format, for providers with native tool calls."""
+def native_tools(
+    tools: Mapping[str, dict[str, Any]] | None = None, descriptions: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], ...]:
+    """Kimi's tools and the orchestrator's own (``tools``: argument schemas by name) in
+    OpenAI's function format, for providers with native tool calls."""
 
     def fn(name: str, doc: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
         params = {"type": "object", "properties": props, "required": required}
@@ -124,12 +145,30 @@ def native_tools() -> tuple[dict[str, Any], ...]:
             ["prompt_template", "items"],
         ),
         fn("final", "Finish with your answer.", {"answer": {"type": "string"}}, ["answer"]),
+        *(
+            {
+                "type": "function",
+                "function": {
+                    "name": native_name(name),
+                    "description": (descriptions or {}).get(name, name)[:1000],
+                    "parameters": args,
+                },
+            }
+            for name, args in (tools or {}).items()
+        ),
     )
 
 
-def parse_turn(text: str, tool_calls: tuple[ToolCall, ...] = ()) -> tuple[str, list[Call]]:
-    """(thought, calls) of an answer: native tool calls if there are any, else the JSON text."""
+def parse_turn(
+    text: str,
+    tool_calls: tuple[ToolCall, ...] = (),
+    tools: Mapping[str, dict[str, Any]] | None = None,
+) -> tuple[str, list[Call]]:
+    """(thought, calls) of an answer: native tool calls if there are any, else the JSON text.
+    ``tools``: the argument schemas of the orchestrator's own tools, by name."""
+    own = dict(tools or {})
     if tool_calls:
+        names = {native_name(n): n for n in own}
         calls = []
         for tc in tool_calls[: MAX_CALLS + 1]:
             try:
@@ -138,7 +177,7 @@ def parse_turn(text: str, tool_calls: tuple[ToolCall, ...] = ()) -> tuple[str, l
                 raise Refused(
                     f"the arguments of your {tc.name!r} call are not JSON: {exc}"
                 ) from None
-            calls.append(_call({"tool": tc.name, "args": args}))
+            calls.append(_call({"tool": names.get(tc.name, tc.name), "args": args}, own))
         return text.strip()[:2000], _checked_count(calls)
     try:
         value = loads_json(extract_json(text))
@@ -149,18 +188,26 @@ def parse_turn(text: str, tool_calls: tuple[ToolCall, ...] = ()) -> tuple[str, l
             'answer a JSON object {"thought": "...", "calls": [{"tool": ..., "args": ...}]}'
         )
     thought = value.get("thought")
-    calls = [_call(c) for c in value["calls"][: MAX_CALLS + 1]]
+    calls = [_call(c, own) for c in value["calls"][: MAX_CALLS + 1]]
     return (thought if isinstance(thought, str) else "")[:2000], _checked_count(calls)
 
 
-def _call(raw: Any) -> Call:
+def _call(raw: Any, own: dict[str, dict[str, Any]]) -> Call:
     if not isinstance(raw, dict):
         raise Refused("each call must be an object with 'tool' and 'args'")
     tool, args = raw.get("tool"), raw.get("args", {})
-    if tool not in TOOLS:
-        raise Refused(f"unknown tool {str(tool)[:40]!r}: use one of {', '.join(TOOLS)}")
+    if tool not in TOOLS and tool not in own:
+        known = ", ".join([*TOOLS, *own])
+        raise Refused(f"unknown or unavailable tool {str(tool)[:60]!r}: use one of {known}")
     if not isinstance(args, dict):
         raise Refused(f"the args of {tool} must be an object")
+    if tool in own:
+        errors = sorted(jsonschema.Draft202012Validator(own[tool]).iter_errors(args), key=str)
+        if errors:
+            path = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
+            raise Refused(
+                f"the args of {tool} do not fit its schema at {path}: {errors[0].message[:300]}"
+            )
     return Call(str(tool), args)
 
 
@@ -207,6 +254,8 @@ def spawn(parent: TaskSpec, stage: int, calls: list[Call], limits: Limits) -> Sp
     for i, call in enumerate(calls, 1):
         where = f"call {i} ({call.tool})"
         first = len(children)
+        if call.tool not in SPAWNING:  # the orchestrator's own tool: run, not spawned
+            continue
         if call.tool == "Agent":
             _known(call, where, {"description", "prompt", "subagent_type", "timeout", BACKGROUND})
             prompts = [_prompt(call.args.get("prompt"), where, "prompt")]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from swarm.mcp.names import ToolDef
+from swarm.mcp.names import FETCH, ToolDef, matches
 from workers.actions import TOOL_ARGS, Action
 from workers.sandbox import Limits, Sandbox
 
@@ -85,6 +85,20 @@ class Toolbox:
     """The MCP and fetch tools the task lists, by name: the only ones beyond the built-ins."""
     run_tools: RunTools | None = None
     fetcher: Fetcher | None = None
+
+    async def discover(self, globs: list[str]) -> None:
+        """Take the MCP and fetch tools the task's ``tools`` globs allow (MCP tool lists come
+        from the run's pooled sessions, fetched once per TTL for all agents)."""
+        if not globs or self.run_tools is None:
+            return
+        from workers.fetch_tool import FETCH_ARGS, FETCH_DESCRIPTION, Fetcher
+
+        found: list[ToolDef] = []
+        if matches(FETCH, globs):
+            found.append(ToolDef(FETCH, None, FETCH, FETCH_DESCRIPTION, FETCH_ARGS))
+            self.fetcher = Fetcher(self.run_tools.fetch)
+        found.extend(await self.run_tools.mcp_tools(globs))
+        self.extra = {t.name: t for t in found}
 
     async def call(self, action: Action) -> Observation:
         """Run one (non-``finish``) action; a :class:`ToolError` is the caller's to report."""

@@ -68,10 +68,11 @@ async def copy_between(source: Path | str, target: Path | str, run_ids: list[str
     from swarm.store.copy import copy_runs
     from swarm.store.engine import exists
     from swarm.store.store import Store
+    from swarm.store.target import is_postgres
 
     if not exists(source):
         raise ConfigError(f"no database at {source}", hint="name an existing database as SRC")
-    src = await Store.open(source)
+    src = await Store.open(source, read_only=True if is_postgres(source) else None)
     try:
         dst = await Store.open(target)
         try:

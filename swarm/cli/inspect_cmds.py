@@ -49,12 +49,18 @@ FOLLOW_POLL_S = 0.25
 
 
 @asynccontextmanager
-async def open_queries(db: str | Path | None, run_id: str | None = None) -> AsyncIterator[Queries]:
-    """Queries over an existing database; never creates one (a missing file is an input error)."""
+async def open_queries(
+    db: str | Path | None, run_id: str | None = None, *, writes: bool = False
+) -> AsyncIterator[Queries]:
+    """Queries over an existing database; never creates one (a missing file is an input error).
+    PostgreSQL is opened read-only unless the command ``writes`` (nothing migrated, every
+    transaction ``READ ONLY``); SQLite as the file allows."""
     from swarm.store.queries import Queries
     from swarm.store.store import Store
+    from swarm.store.target import is_postgres
 
-    store = await Store.open(existing_db(db, run_id))
+    target = existing_db(db, run_id)
+    store = await Store.open(target, read_only=True if is_postgres(target) and not writes else None)
     try:
         yield Queries(store)
     finally:
@@ -367,7 +373,7 @@ def cancel_command(
 
 
 async def _cancel(db: str | Path | None, run_id: str, wait: float) -> dict[str, Any]:
-    async with open_queries(db, run_id) as q:
+    async with open_queries(db, run_id, writes=True) as q:
         run = await q.run(run_id)
         if run.status in ENDED:
             return {"run_id": run_id, "status": run.status, "requested": False}

@@ -28,6 +28,7 @@ from swarm.dashboard.sql import (
     run_heading,
     simulated,
 )
+from swarm.dashboard.stages import canned_queries, stages
 from swarm.plan import RunBudget
 
 __all__ = ["DB", "dashboards", "escaped", "metadata"]
@@ -392,6 +393,7 @@ def dashboards() -> dict[str, dict[str, Any]]:
         "failures": failures(),
         "concurrency": concurrency(),
         "approvals": pending_approvals(),
+        "stages": stages(),
     }
 
 
@@ -401,4 +403,5 @@ def metadata() -> dict[str, Any]:
         "title": "swarm runs",
         "description": "Runs recorded by swarm. Dashboards: /-/dashboards",
         "plugins": {"datasette-dashboards": dashboards()},
+        "databases": canned_queries(),
     }

@@ -11,6 +11,10 @@ call's key (task, attempt, step), so they are reproducible too. Configured by en
 - ``SWARM_SIM_LEDGER``: a file to which every call appends one JSON line (the crash tests
   count executions with it).
 
+An ``agent`` task plays the sim agent's research routine, 9 steps long (without MCP tools);
+``SimProvider(agent_steps=...)``, a function of the task id, makes it longer, task by task
+(a benchmark's work model: Kimi's sub-agents take up to 100 steps).
+
 A planning prompt (from ``planners/``) gets a simulated plan in the planner's line protocol
 (:mod:`swarm.providers.sim_planner`); ``stream()`` sends any answer in chunks, its latency
 spread over them. Everything it answers is labelled simulated.
@@ -24,7 +28,7 @@ import math
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +176,9 @@ class SimProvider:
     name: str = "sim"
     simulated: bool = True
     calls: int = 0
+    agent_steps: Callable[[str], int] | None = None
+    """How many steps the ``agent`` task with this id takes (its routine is lengthened with
+    notes written and read back, two steps each); None: the 9-step routine."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SimProvider:
@@ -224,7 +231,8 @@ class SimProvider:
         schema = request.json_schema
         if request.tools and schema and sim_agent.is_agent_schema(schema) and fault != "malformed":
             roll = random.Random(_digest("answer", request.model, request.prompt))
-            calls = sim_agent.calls(request.prompt, schema, roll)  # the text stays the action
+            extra = self._extra(request)
+            calls = sim_agent.calls(request.prompt, schema, roll, extra)  # text: the action
         return ModelResponse(
             tool_calls=calls,
             text=text,
@@ -254,6 +262,14 @@ class SimProvider:
             x -= rate
         return None
 
+    def _extra(self, request: ModelRequest) -> int:
+        """The extra actions of this agent task's routine (see :attr:`agent_steps`)."""
+        if self.agent_steps is None:
+            return 0
+        parts = request.call_key.split("/")
+        task = parts[1] if len(parts) > 2 else request.call_key
+        return max(0, (self.agent_steps(task) - sim_agent.ROUTINE_STEPS) // 2)
+
     def _answer(self, request: ModelRequest, *, malformed: bool) -> str:
         if sim_planner.is_planning_request(request):
             return sim_planner.answer(request, malformed=malformed)
@@ -262,9 +278,10 @@ class SimProvider:
             if malformed:
                 return '{"truncated": ['
             if sim_orchestrator.is_turn_schema(request.json_schema):
-                return sim_orchestrator.turn(request.prompt)
+                return sim_orchestrator.turn(request.prompt, request.json_schema)
             if sim_agent.is_agent_schema(request.json_schema):
-                return sim_agent.act(request.prompt, request.json_schema, random.Random(digest))
+                rng = random.Random(digest)
+                return sim_agent.act(request.prompt, request.json_schema, rng, self._extra(request))
             value = fake_json(request.json_schema, random.Random(digest))
             return json.dumps(value)  # in the schema's order, as a model answers
         if malformed:

@@ -26,6 +26,8 @@ AGENT_SCHEMA_TITLE = "swarm agent action v1"
 """Must equal ``workers.actions.ACTION_TITLE`` (a test pins it); the provider layer does not
 import the workers."""
 NOTES = "notes.md"
+ROUTINE_STEPS = 9
+"""Steps of the routine without MCP tools or ``extra`` actions: 4 tools and 5 model calls."""
 BUILTIN = {"python", "read_result", "read_file", "write_file", "list_files", "finish"}
 FETCH_HEAD = re.compile(r"^(url|status|content-type): ")
 """The header lines of a fetch observation (the page's text follows them)."""
@@ -36,23 +38,31 @@ def is_agent_schema(schema: dict[str, Any]) -> bool:
     return str(schema.get("title", "")).startswith(AGENT_SCHEMA_TITLE)
 
 
-def act(prompt: str, schema: dict[str, Any], rng: random.Random) -> str:
-    """The next action, as the JSON text a model would answer."""
-    tool, thought, args = _turn(prompt, schema, rng)[0]
+def act(prompt: str, schema: dict[str, Any], rng: random.Random, extra: int = 0) -> str:
+    """The next action, as the JSON text a model would answer; ``extra`` lengthens the routine
+    by that many actions (notes written and read back, each two steps)."""
+    tool, thought, args = _turn(prompt, schema, rng, extra=extra)[0]
     return json.dumps({"thought": f"[simulated] {thought}", "tool": tool, "args": args})
 
 
-def calls(prompt: str, schema: dict[str, Any], rng: random.Random) -> tuple[ToolCall, ...]:
+def calls(
+    prompt: str, schema: dict[str, Any], rng: random.Random, extra: int = 0
+) -> tuple[ToolCall, ...]:
     """The next actions as native tool calls: the same routine, except that the first turn
     calls every MCP and fetch tool at once (a parallel turn)."""
     return tuple(
         ToolCall(f"call_{i}", native_name(tool), json.dumps(args))
-        for i, (tool, _, args) in enumerate(_turn(prompt, schema, rng, parallel=True))
+        for i, (tool, _, args) in enumerate(_turn(prompt, schema, rng, parallel=True, extra=extra))
     )
 
 
 def _turn(
-    prompt: str, schema: dict[str, Any], rng: random.Random, *, parallel: bool = False
+    prompt: str,
+    schema: dict[str, Any],
+    rng: random.Random,
+    *,
+    parallel: bool = False,
+    extra: int = 0,
 ) -> list[tuple[str, str, dict[str, Any]]]:
     sections = _sections(prompt)
     task = prompt.strip().splitlines()[0] if prompt.strip() else "(empty task)"
@@ -65,7 +75,7 @@ def _turn(
     outside = [name for name in tools if name not in BUILTIN]
     routine = [
         *(
-            (name, f"Ask the {name} tool.", _tool_args(tools[name], task, prompt))
+            (name, f"Ask the {name} tool.", tool_args(tools[name], task, prompt))
             for name in outside
         ),
         ("python", "Compute a few figures about the task first.", {"code": _code(task)}),
@@ -75,6 +85,7 @@ def _turn(
             {"path": NOTES, "content": _notes(task, steps)},
         ),
         ("list_files", "Check what is in my workspace.", {"path": "."}),
+        *_more(task, extra),
         _reading(deps),
     ]
     if parallel and done == 0 and len(outside) > 1:
@@ -86,7 +97,7 @@ def _turn(
     return [("finish", "I have what I need.", {"answer": answer})]
 
 
-def _tool_args(variant: dict[str, Any], task: str, prompt: str) -> dict[str, Any]:
+def tool_args(variant: dict[str, Any], task: str, prompt: str) -> dict[str, Any]:
     """Arguments for an MCP or fetch tool from its schema: the task's words for strings, the
     first URL in the prompt for a ``url``, the smallest value allowed for numbers."""
     schema = variant["properties"]["args"]
@@ -158,6 +169,20 @@ def _computed(steps: str) -> str:
 
 def _notes(task: str, steps: str) -> str:
     return f"# Notes [simulated]\n\nTask: {task}\n\nComputed: {_computed(steps)}\n"
+
+
+def _more(task: str, extra: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """``extra`` more actions: a finding noted, then read back, each with its own file (no two
+    alike, so the agent's loop detector lets them through)."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for k in range(extra):
+        path = f"finding-{k // 2 + 1:03d}.md"
+        if k % 2 == 0:
+            content = f"# Finding {k // 2 + 1} [simulated]\n\n{task[:200]}\n"
+            out.append(("write_file", "Note one more finding.", {"path": path, "content": content}))
+        else:
+            out.append(("read_file", "Check the finding I noted.", {"path": path}))
+    return out
 
 
 def _reading(deps: list[str]) -> tuple[str, str, dict[str, Any]]:

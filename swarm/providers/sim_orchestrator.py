@@ -1,7 +1,8 @@
 """The sim provider's orchestrator: deterministic turns for the ``orchestrator`` kind, offline.
 
 Asked for a turn (recognised by the turn schema's title), it plays a three-turn routine read
-from the prompt alone: first one ``AgentSwarm`` per 50 items of the task's list (the task's
+from the prompt alone: first (when the turn schema offers MCP or fetch tools) one call of each
+not yet called, at once, then one ``AgentSwarm`` per 50 items of the task's list (the task's
 ``-``, ``*`` or numbered lines; three aspects of the task if it has no list), then one ``Agent``
 that cross-checks what came back, then ``final`` with an answer that counts the sub-agents'
 results. With one step left it answers ``final`` at once. Every answer is labelled simulated;
@@ -14,6 +15,8 @@ import json
 import re
 from typing import Any
 
+from swarm.providers.sim_agent import BUILTIN, tool_args
+
 TURN_TITLE = "swarm orchestrator turn v1"
 """Must equal ``workers.orchestrator_turns.TURN_TITLE`` (a test pins it); the provider layer
 does not import the workers."""
@@ -22,6 +25,7 @@ CHUNK = 50
 _ITEM = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(.+?)\s*$", re.MULTILINE)
 _RESULTS = re.compile(r"^## Turn (\d+) results$", re.MULTILINE)
 _OUTCOME = re.compile(r"^### \S+(?: \(.*\))?: (succeeded|FAILED)$", re.MULTILINE)
+_LOOKED = re.compile(r"^### (\S+) \{.*$", re.MULTILINE)
 _LEFT = re.compile(r"^You have (\d+) step\(s\) left", re.MULTILINE)
 
 
@@ -29,7 +33,7 @@ def is_turn_schema(schema: dict[str, Any]) -> bool:
     return str(schema.get("title", "")) == TURN_TITLE
 
 
-def turn(prompt: str) -> str:
+def turn(prompt: str, schema: dict[str, Any] | None = None) -> str:
     """The next turn, as the JSON text a model would answer."""
     task = _task(prompt)
     first = task.splitlines()[0][:160] if task else "(empty task)"
@@ -37,6 +41,11 @@ def turn(prompt: str) -> str:
     left = _LEFT.search(prompt)
     if (left and int(left.group(1)) < 2) or done >= 2:
         return _answer("I have what I need.", [_final(first, prompt)])
+    looked = set(_LOOKED.findall(prompt))
+    outside = {n: v for n, v in _outside_tools(schema or {}).items() if n not in looked}
+    if outside and done == 0:
+        calls = [(name, tool_args(v, first, prompt)) for name, v in outside.items()]
+        return _answer("Look the task up with my own tools before splitting it.", calls)
     if done == 1:
         check = {
             "description": "cross-check the findings",
@@ -67,6 +76,19 @@ def turn(prompt: str) -> str:
     return _answer(f"Fan out over {len(items)} items, one sub-agent each.", calls)
 
 
+def _outside_tools(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The MCP and fetch tools a turn schema offers, by name (each a ``tool``/``args``
+    variant, as the agent's action schema has them)."""
+    items = schema.get("properties", {}).get("calls", {}).get("items", {})
+    variants = items.get("anyOf", []) if isinstance(items, dict) else []
+    found = {}
+    for v in variants:
+        name = v.get("properties", {}).get("tool", {}).get("const")
+        if isinstance(name, str) and name not in BUILTIN:
+            found[name] = v
+    return found
+
+
 def _task(prompt: str) -> str:
     head, _, rest = prompt.partition("# Task\n")
     body = rest if rest else head
@@ -89,7 +111,10 @@ def _digest(prompt: str) -> str:
 
 
 def _final(first: str, prompt: str) -> tuple[str, dict[str, Any]]:
-    return "final", {"answer": f"{LABEL} Orchestrated answer to: {first} ({_digest(prompt)})."}
+    looked = sorted(set(_LOOKED.findall(prompt)))
+    also = f"; looked up with {', '.join(looked)}" if looked else ""
+    answer = f"{LABEL} Orchestrated answer to: {first} ({_digest(prompt)}{also})."
+    return "final", {"answer": answer}
 
 
 def _answer(thought: str, calls: list[tuple[str, dict[str, Any]]]) -> str:

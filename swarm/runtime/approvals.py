@@ -8,7 +8,8 @@ driver; the gate reads them and applies them to the core under the driver's owne
 
 - at the start of a session (decisions made while no driver ran), before the first dispatch;
 - while the run goes, by polling every :data:`POLL_S` (a decision from another process takes
-  effect within about that long);
+  effect within about that long), and on PostgreSQL at once, woken by the deciding
+  transaction's notification (:mod:`swarm.runtime.notify`);
 - when a timeout fires (read on the injected clock, so tests cover hours in virtual time): the
   gate decides ``approve`` or ``reject`` itself, through the same compare-and-set as a person
   (so a person deciding at that instant either wins or is told it was decided), or, with
@@ -21,8 +22,6 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
-
-import anyio
 
 from swarm.core.clock import Clock
 from swarm.core.scheduler import Status
@@ -97,9 +96,12 @@ class ApprovalGate:
                 self._start_timer(task_id, wait.attempt, gate)
 
     async def watch(self) -> None:
-        """Poll for decisions while the run goes (in the driver's task group)."""
+        """Poll for decisions while the run goes (in the driver's task group), at once when
+        the driver's :class:`~swarm.runtime.notify.Wakeups` hears of one."""
+        assert self._driver is not None, "the gate is not attached to a driver"
         while True:
-            await anyio.sleep(POLL_S)  # people decide in wall-clock time
+            # People decide in wall-clock time; a notification (PostgreSQL) cuts the wait short.
+            await self._driver.wakeups.wait("approval", POLL_S)
             await self.poll()
 
     async def poll(self) -> None:

@@ -51,6 +51,7 @@ from swarm.runtime.budget_gate import BudgetGate
 from swarm.runtime.executor import Executor, LocalExecutor
 from swarm.runtime.growth import Replanner, RunGrowth
 from swarm.runtime.metrics import RunMetrics, compute_metrics
+from swarm.runtime.notify import Wakeups
 from swarm.runtime.waiting import Gate, RunWaiting
 from swarm.store.ops import (
     AttemptFinished,
@@ -137,6 +138,7 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         waits: Mapping[str, Wait] | None = None,
         approvals: ApprovalGate | None = None,
         executor: Executor | None = None,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -164,6 +166,9 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self.make_info = make_info
         self.cancel_requested = cancel_requested
         """Asks the store whether `swarm cancel` (any process) wants this run stopped."""
+        self.wakeups = wakeups or Wakeups(run_id)
+        """Wakes the watchers of decisions and cancel requests sooner than their polls
+        (PostgreSQL's LISTEN/NOTIFY; without a URL they only poll)."""
         self.journal: CallJournal | None = None
         self.tool_hub = None  # the run's fetch settings and MCP servers, set for its lifetime
         self.replan = replan
@@ -243,6 +248,8 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
                         inner.start_soon(self._ticker)
                     if self.cancel_requested is not None:
                         inner.start_soon(self._watch_cancel_requests)
+                    if self.cancel_requested is not None or self.approvals is not None:
+                        inner.start_soon(self.wakeups.listen)
                     for feeder in self.feeders:
                         self.core.hold()
                         inner.start_soon(self._feed, feeder)
@@ -524,10 +531,11 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
             interrupts.after_run(interrupted=self.interrupted)
 
     async def _watch_cancel_requests(self) -> None:
-        """`swarm cancel` from another process: poll the store and cancel like a signal."""
+        """`swarm cancel` from another process: poll the store (sooner when woken by its
+        notification) and cancel like a signal."""
         assert self.cancel_requested is not None
         while True:
-            await anyio.sleep(CANCEL_POLL_S)
+            await self.wakeups.wait("cancel", CANCEL_POLL_S)
             requested = False
             with contextlib.suppress(StoreError):  # a busy database: ask again next time
                 # Shielded, whatever the callable is (the store's own reads are): a query cut

@@ -62,7 +62,9 @@ class RunGrowth:
 
         Dependencies must name tasks already in the run (the caller validates the order).
         ``replace`` updates an existing task's spec in the stored plan in the same record (a
-        fan-out task that now also depends on the tasks it added).
+        fan-out task that now also depends on the tasks it added), and its row's deps: those
+        of its spec and every sub-agent it has spawned (an orchestrator waits on them rather
+        than depending on them in its spec, but the stored DAG connects them).
         """
         if not specs and replace is None:
             return
@@ -79,8 +81,12 @@ class RunGrowth:
             info = self.make_info(spec, len(self.specs) - 1)
             self._pending_infos[spec.id] = info
             added.append(AddedTask(spec.id, spec.kind, tuple(spec.deps), info.priority, spec.title))
+        changed: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        if replace is not None:
+            row_deps = tuple(dict.fromkeys([*replace.deps, *self.spawned_by(replace.id)]))
+            changed = ((replace.id, row_deps),)
         self.writer.submit(
-            TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason)
+            TasksAdded(self.run_id, tuple(added), time.time(), self.plan.to_json(), reason, changed)
         )
         self._adds_in_flight += 1
 

@@ -32,6 +32,7 @@ from swarm.runtime.executor import open_executor
 from swarm.runtime.journal import StoreJournal
 from swarm.runtime.limits import changed_limits
 from swarm.runtime.metrics import record_run_metrics
+from swarm.runtime.notify import Wakeups
 from swarm.runtime.replanning import make_replanner
 from swarm.runtime.schedule import build_scheduler, task_info, task_weight
 from swarm.runtime.tool_journal import StoreToolJournal, interrupted_calls
@@ -401,6 +402,7 @@ async def _drive(
         graph=setup.graph,
         waits=setup.waits,
         approvals=await _approval_gate(store, setup, clock),
+        wakeups=Wakeups(setup.run_id, store.url),
         keep_waiting=hooks.wait_approvals,
         clock=clock,
     )

@@ -5,7 +5,8 @@ task's wait, through its writer). A decision is a compare-and-set on that row
 (``decision IS NULL``), in its own short ``BEGIN IMMEDIATE`` transaction with its event, so
 two people (or a person and a timeout) deciding at once get one winner and one
 :class:`~swarm.errors.AlreadyDecided`. A decision does not touch the task: the driver that
-owns the run applies it (a live driver polls for it; a resume reads it), so the task's state
+owns the run applies it (a live driver polls for it, and on PostgreSQL is woken by the
+transaction's ``pg_notify``, :mod:`swarm.store.pg_notify`; a resume reads it), so the task's state
 is only ever written under the owner epoch. Kill -9 anywhere loses nothing: a decision is
 either committed or was never made.
 """
@@ -21,6 +22,7 @@ from sqlalchemy import and_, insert, select, text
 
 from swarm.errors import AlreadyDecided, NoApproval, RunNotFound
 from swarm.store import views
+from swarm.store.pg_notify import announce
 from swarm.store.schema import approvals, events, runs, tasks
 from swarm.store.store import Store
 
@@ -152,6 +154,7 @@ class ApprovalStore:
                     data_json=json.dumps({"by": by, "note": note, "at": now}),
                 )
             )
+            await announce(conn, "approval", run_id)  # PostgreSQL: the driver wakes at commit
         return Decision(task_id, latest.attempt, decision, by, now, note)
 
     async def decisions(self, run_id: str, task_ids: list[str] | None = None) -> list[Decision]:

@@ -11,13 +11,17 @@ the whole batch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
+from swarm.store import statements
 from swarm.store.ops import (
     ApprovalRequested,
     AttemptFinished,
@@ -42,108 +46,22 @@ from swarm.store.schema import ATTEMPT_STATUSES
 
 Row = tuple[Any, ...]
 
-INSERT_RUN_SQL = (
-    "INSERT INTO runs (run_id, goal, plan_json, config_json, status, created_at, owner_epoch)"
-    " VALUES (?, ?, ?, ?, 'created', ?, ?)"
-)
-"""``owner_epoch`` is :data:`FIRST_EPOCH` for a run written by its driver (``RunCreated``: the
-insert is the take) and 0 for one only recorded (``Store.create_run``: whoever drives it takes
-it first)."""
 FIRST_EPOCH = 1
+"""``owner_epoch`` of a run written by its driver (``RunCreated``: the insert is the take); a
+run only recorded (``Store.create_run``) has 0 (whoever drives it takes it first)."""
 HOST = socket.gethostname()
 """This machine, written as the owner's host with its pid (drivers write from their own)."""
-GUARD_SQL = "SELECT owner_epoch FROM runs WHERE run_id = ?"
-"""The fence, read at the top of each of a driver's transactions: they all begin ``IMMEDIATE``
-(the write lock is held from the first statement to the commit), so no take can come between
-this read and the commit. PostgreSQL: ``SELECT owner_epoch … FOR SHARE`` (a take's ``UPDATE``
-then waits for the commit)."""
-TAKE_SQL = (
-    "UPDATE runs SET owner_epoch = owner_epoch + 1, owner_pid = ?, owner_host = ?,"
-    " heartbeat_at = ?, status = 'running' WHERE run_id = ? AND owner_epoch = ?"
-    " RETURNING owner_epoch"
-)
-"""Taking a run (resume): a compare-and-set on the epoch read in the same transaction, which
-also judged the previous owner gone. ``status = 'running'`` and the fresh heartbeat make a
-second resume, right behind, see a live owner."""
-RUN_STARTED_SQL = (
-    "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?), heartbeat_at = ?,"
-    " owner_pid = ?, owner_host = ?, finished_at = NULL, summary_json = NULL WHERE run_id = ?"
-)
-INSERT_TASK_SQL = (
-    "INSERT INTO tasks (run_id, task_id, kind, title, deps_json, priority, status)"
-    " VALUES (?, ?, ?, ?, ?, ?, 'pending')"
-)
-UPDATE_PLAN_SQL = "UPDATE runs SET plan_json = ? WHERE run_id = ?"
-ATTEMPT_STARTED_SQL = (
-    "UPDATE tasks SET status = 'running', attempt = ?, allowance = ?, started_at = ?,"
-    " finished_at = NULL, error = NULL, error_kind = NULL, retry_at = NULL"
-    " WHERE run_id = ? AND task_id = ? AND status <> 'succeeded'"
-)
-"""Never over a success: a row it does not match is a conflict that stops the writer."""
-ATTEMPT_FINISHED_SQL = (
-    "UPDATE tasks SET status = ?, result = ?, error = ?, error_kind = ?, finished_at = ?,"
-    " retry_at = ?, steps_used = steps_used + ?, tokens_in = tokens_in + ?,"
-    " tokens_out = tokens_out + ?, cost_usd = cost_usd + ?"
-    " WHERE run_id = ? AND task_id = ? AND attempt = ? AND status = 'running'"
-)
-"""Fenced: matches only while ``attempt`` is the task's current, still running, attempt."""
-INSERT_ATTEMPT_SQL = (
-    "INSERT INTO attempts (run_id, task_id, attempt, status, started_at, finished_at, error,"
-    " error_kind, retryable, steps_used, tokens_in, tokens_out, cost_usd)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-INSERT_STEP_SQL = (
-    "INSERT INTO steps (run_id, task_id, attempt, n, kind, name, started_at, latency_s,"
-    " tokens_in, tokens_out, cost_usd, ref, detail_json)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-INSERT_ARTIFACT_SQL = (
-    "INSERT OR REPLACE INTO artifacts (run_id, task_id, kind, path, size, sha256, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-"""A re-run after a resume writes the same paths again: the newest row replaces the old."""
-TASK_SKIPPED_SQL = (
-    "UPDATE tasks SET status = 'skipped', error = ?, finished_at = ?"
-    " WHERE run_id = ? AND task_id = ?"
-)
-RUN_FINISHED_SQL = (
-    "UPDATE runs SET status = ?, finished_at = ?, summary_json = ?, owner_pid = NULL"
-    " WHERE run_id = ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.run_id = runs.run_id"
-    " AND tasks.status = 'running')"
-)
-"""A run's end is not written while any of its tasks is ``running`` (the writer reports it).
-It releases the run (no owner process): the same process may take it again at once."""
-TASK_CANCELLED_SQL = (
-    "UPDATE tasks SET status = 'cancelled', finished_at = ?"
-    " WHERE run_id = ? AND task_id = ? AND status IN ('pending', 'running')"
-)
-"""Only unfinished tasks: a result committed just before the run ended is kept."""
-INSERT_EVENT_SQL = (
-    "INSERT INTO events (run_id, at, type, task_id, attempt, data_json) VALUES (?, ?, ?, ?, ?, ?)"
-)
-INSERT_CALL_SQL = (
-    "INSERT INTO calls (run_id, task_id, attempt, step, provider, ref, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-FINISH_CALL_SQL = "UPDATE calls SET status = ?, finished_at = ? WHERE run_id = ? AND ref = ?"
-TASK_REPLACED_SQL = (
-    "UPDATE tasks SET status = 'replaced' WHERE run_id = ? AND task_id = ?"
-    " AND status IN ('failed', 'skipped')"
-)
-TASK_WOKEN_SQL = (
-    "UPDATE tasks SET status = 'pending' WHERE run_id = ? AND task_id = ? AND attempt = ?"
-    " AND status = 'waiting'"
-)
-"""Only a task still waiting after that attempt (a decision applied twice changes nothing)."""
-WAIT_FAILED_SQL = (
-    "UPDATE tasks SET status = 'failed', error = ?, error_kind = ?, finished_at = ?"
-    " WHERE run_id = ? AND task_id = ? AND attempt = ? AND status = 'waiting'"
-)
-INSERT_APPROVAL_SQL = (
-    "INSERT INTO approvals (run_id, task_id, attempt, requested_at, prompt)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-HEARTBEAT_SQL = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
+
+
+def __getattr__(name: str) -> str:
+    """SQLite's statements (``INSERT_RUN_SQL`` …), generated from ``schema.py`` at first use
+    (:mod:`swarm.store.statements`) and then module attributes like any other."""
+    if not name.endswith("_SQL"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    statement: str = getattr(statements.for_dialect("sqlite"), name)
+    globals()[name] = statement
+    return statement
+
 
 FINISH_EVENTS = {
     "succeeded": "task.succeeded",
@@ -186,6 +104,7 @@ class Segment:
     run_started: list[Row] = field(default_factory=list)
     tasks_added: list[Row] = field(default_factory=list)
     plans: list[Row] = field(default_factory=list)
+    deps: list[Row] = field(default_factory=list)
     attempt_started: list[Row] = field(default_factory=list)
     finished: list[tuple[int, AttemptFinished]] = field(default_factory=list)
     """Fenced results with their index in the batch, in submission order."""
@@ -214,6 +133,7 @@ class Plan:
         n = len(self.events)
         for s in self.segments:
             n += len(s.created) + len(s.run_started) + len(s.tasks_added) + len(s.plans)
+            n += len(s.deps)
             n += len(s.attempt_started) + 3 * len(s.finished) + len(s.skipped)
             n += len(s.run_finished) + len(s.cancelled) + len(s.calls) + len(s.calls_finished)
             n += len(s.replaced) + len(s.woken) + len(s.wait_failed) + len(s.approvals)
@@ -292,23 +212,33 @@ def deps_json(deps: Sequence[str]) -> str:
     return json.dumps(list(deps))
 
 
+_ATTEMPT_VALUES: dict[str, Callable[[AttemptFinished], object]] = {
+    "status": lambda op: op.outcome,
+    "retryable": lambda op: None if op.retryable is None else int(op.retryable),
+    "steps_used": lambda op: len(op.steps),
+}
+"""The columns of ``attempts`` whose value is not the op's field of the same name."""
+
+
+@cache
+def _attempt_values() -> tuple[Callable[[AttemptFinished], object], ...]:
+    """One getter per column of ``schema.attempts`` (:func:`statements.attempt_columns`): a
+    column added there is written from the op's field of that name, on both backends."""
+    fields = {f.name for f in dataclasses.fields(AttemptFinished)}
+    getters = []
+    for name in statements.attempt_columns():
+        if name not in _ATTEMPT_VALUES and name not in fields:
+            raise AssertionError(
+                f"attempts.{name} has no value: give AttemptFinished a field {name!r}, or "
+                "name its value in swarm.store.batch._ATTEMPT_VALUES"
+            )
+        getters.append(_ATTEMPT_VALUES.get(name) or attrgetter(name))
+    return tuple(getters)
+
+
 def attempt_row(op: AttemptFinished) -> Row:
-    retryable = None if op.retryable is None else int(op.retryable)
-    return (
-        op.run_id,
-        op.task_id,
-        op.attempt,
-        op.outcome,
-        op.started_at,
-        op.finished_at,
-        op.error,
-        op.error_kind,
-        retryable,
-        len(op.steps),
-        op.tokens_in,
-        op.tokens_out,
-        op.cost_usd,
-    )
+    """The op's ``attempts`` row (``INSERT_ATTEMPT_SQL``), column by column of the table."""
+    return tuple([value(op) for value in _attempt_values()])
 
 
 def artifact_rows(op: AttemptFinished) -> list[Row]:
@@ -373,7 +303,8 @@ def _stage_and_keys(op: Op) -> tuple[int, list[tuple[str, ...]]]:
     if isinstance(op, RunCreated):
         return _RUN_CREATED, [(op.run.run_id,)]
     if isinstance(op, TasksAdded):
-        return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks)]
+        changed = ((op.run_id, task_id) for task_id, _ in op.deps_changed)
+        return _TASKS_ADDED, [(op.run_id,), *((op.run_id, t.task_id) for t in op.tasks), *changed]
     if isinstance(op, TasksRecorded):
         return _TASKS_ADDED, [(op.run_id, t.task_id) for t in op.tasks]
     if isinstance(op, TasksSkipped):
@@ -449,6 +380,7 @@ def _add(seg: Segment, events: list[tuple[int, Row]], index: int, op: Op) -> Non
             )
             events.append((_NO_FENCE, (op.run_id, op.at, "task.added", t.task_id, None, data)))
         seg.plans.append((op.plan_json, op.run_id))
+        seg.deps.extend((deps_json(deps), op.run_id, task_id) for task_id, deps in op.deps_changed)
     elif isinstance(op, TasksReplaced):
         data = _dumps({"revision": op.revision})
         for task_id in op.task_ids:
@@ -521,6 +453,7 @@ def _has_rows(seg: Segment) -> bool:
         or seg.run_started
         or seg.tasks_added
         or seg.plans
+        or seg.deps
         or seg.attempt_started
         or seg.finished
         or seg.skipped

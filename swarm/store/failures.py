@@ -1,4 +1,5 @@
-"""What a failed write means, and the one op whose data SQLite cannot take.
+"""What a failed write means, and the one op whose data SQLite cannot take (PostgreSQL's
+counterparts: :mod:`swarm.store.pg_failures`).
 
 :func:`write_error` turns what SQLite (or the OS) raised into a :class:`StoreError` that says
 what happened (a full disk, a read-only file, a lock held too long, a broken constraint) and
@@ -18,7 +19,7 @@ import errno
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from swarm.errors import StoreError
@@ -97,37 +98,49 @@ def _diagnose(exc: BaseException) -> tuple[str, str]:
 def repair(conn: sqlite3.Connection, ops: list[Op]) -> list[Op] | None:
     """``ops`` with each op SQLite cannot bind rewritten to storable values and followed by a
     ``store.data_repaired`` event; None if every op binds (the failure was not their data)."""
+    return repaired(ops, [_unbindable(conn, op) for op in ops], storable, "SQLite")
+
+
+def repaired(
+    ops: list[Op], problems: list[str | None], fix: Callable[[Any], Any], database: str
+) -> list[Op] | None:
+    """``ops`` with each op that has a problem (``problems``, one per op) rewritten by ``fix``,
+    its ``error`` saying so if it is a result without one, and followed by a
+    ``store.data_repaired`` event; None if no op has a problem. Both writers' repair."""
     out: list[Op] = []
-    found = False
-    for op in ops:
-        problem = _unbindable(conn, op)
+    for op, problem in zip(ops, problems, strict=True):
         if problem is None:
             out.append(op)
             continue
-        found = True
-        fixed = storable(op)
+        fixed = fix(op)
         if isinstance(fixed, AttemptFinished) and fixed.error is None:
-            note = f"stored with values SQLite cannot hold replaced (U+FFFD): {problem}"
+            note = f"stored with values {database} cannot hold replaced (U+FFFD): {problem}"
             fixed = dataclasses.replace(fixed, error=note)
         out.extend([fixed, _note(op, problem)])
-    return out if found else None
+    return out if any(p is not None for p in problems) else None
 
 
-def storable(value: Any) -> Any:
-    """``value`` with lone surrogates replaced by U+FFFD and integers clamped to 64 bits,
-    through tuples, lists, dicts and (frozen) dataclasses."""
+def storable(value: Any, *, nul: bool = False, int_max: int = _INT_MAX) -> Any:
+    """``value`` with lone surrogates (and with ``nul``, NULs) replaced by U+FFFD and integers
+    clamped to ``int_max`` (64 bits: SQLite's), through tuples, lists, dicts and (frozen)
+    dataclasses."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        text = _SURROGATE.sub("\ufffd", value)
+        return text.replace("\x00", "\ufffd") if nul else text
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return max(-_INT_MAX - 1, min(_INT_MAX, value))
+        return max(-int_max - 1, min(int_max, value))
+
+    def again(inner: Any) -> Any:
+        return storable(inner, nul=nul, int_max=int_max)
+
     if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
+        return {again(k): again(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return type(value)(storable(v) for v in value)
+        return type(value)(again(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: storable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        changes = {f.name: again(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
     return value
 
@@ -151,6 +164,7 @@ def _rows(op: Op) -> Iterator[Row]:
             seg.run_started,
             seg.tasks_added,
             seg.plans,
+            seg.deps,
             seg.attempt_started,
             seg.skipped,
             seg.cancelled,

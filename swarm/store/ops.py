@@ -227,6 +227,10 @@ class TasksAdded:
     plan_json: str
     reason: str = "plan"
     """``plan`` (streamed from the planner), ``expand`` (fan-out) or ``replan``."""
+    deps_changed: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Tasks already in the run whose rows' dependencies this addition changes, with their
+    new deps: a fan-out that now joins the tasks it added, an orchestrator that now lists
+    every sub-agent it has spawned (so the stored DAG connects them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,10 @@
 """Opening a PostgreSQL store: SQLAlchemy's async engine over asyncpg, for reads and the few
-writes made before a run's writer exists (the writer has a connection of its own)."""
+writes made before a run's writer exists (the writer has a connection of its own).
+
+A read-only engine (``read_only=True``, what the read commands open) sets the session's
+``default_transaction_read_only`` on every connection it makes: each transaction is ``READ
+ONLY``, so the server itself refuses any write, not only the store's own checks, and a role with
+nothing but ``SELECT`` can read."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from swarm.store.target import shown, sqlalchemy_url
 INSTALL_HINT = 'install the PostgreSQL extra: pip install "swarm-harness[postgres]"'
 
 
-def create_pg_engine(url: str) -> AsyncEngine:
+def create_pg_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     """An async engine for the database at ``url``; :class:`StoreError` without asyncpg."""
     try:
         import asyncpg  # noqa: F401
@@ -19,4 +24,10 @@ def create_pg_engine(url: str) -> AsyncEngine:
         raise StoreError(
             f"cannot open {shown(url)}: asyncpg is not installed", hint=INSTALL_HINT
         ) from exc
-    return create_async_engine(sqlalchemy_url(url), pool_size=5, max_overflow=10)
+    settings = {"default_transaction_read_only": "on"} if read_only else {}
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"server_settings": settings},
+    )

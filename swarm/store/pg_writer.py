@@ -20,8 +20,9 @@ import anyio
 from swarm.errors import StoreError
 from swarm.store import pg_sql as sql
 from swarm.store.batch import Plan, Row, artifact_rows, attempt_row, finish_row, step_rows
-from swarm.store.failures import storable
+from swarm.store.failures import repaired
 from swarm.store.ops import AttemptFinished, Op
+from swarm.store.pg_failures import LostConnection, pg_storable, pg_write_error, unstorable
 from swarm.store.target import asyncpg_dsn, shown
 from swarm.store.writer import (
     Fence,
@@ -128,10 +129,14 @@ class PgWriter(Writer):
         async with self._lock:
             await self._drop_pg()
 
-    def _repair(self, ops: list[Op]) -> list[Op] | None:
-        """Ops with unstorable values (lone surrogates, huge integers) made storable."""
-        fixed = [storable(op) for op in ops]
-        return None if fixed == ops else fixed
+    async def _repair(self, ops: list[Op]) -> list[Op] | None:
+        """``ops`` with each one whose data the server refuses stored repaired (lone
+        surrogates and NULs → U+FFFD, integers clamped), noted as on SQLite; or None."""
+        problems = await unstorable(await self._pg_connection(), ops, _apply, self._data_errors)
+        return repaired(ops, problems, pg_storable, "PostgreSQL")
+
+    def _write_error(self, exc: BaseException, count: int) -> StoreError:
+        return pg_write_error(exc, self._path, count, recorded=self._new_run is None)
 
     def _is_duplicate_run(self, exc: BaseException) -> bool:
         return getattr(exc, "constraint_name", None) == "pk_runs"
@@ -144,9 +149,12 @@ class PgWriter(Writer):
                 return await _apply(conn, plan, beats)
         except (_TakenOver, _Conflict):
             raise
-        except BaseException:
-            if conn.is_closed():
-                self._pg = None
+        except BaseException as exc:
+            if not conn.is_closed():
+                raise
+            self._pg = None
+            if isinstance(exc, Exception):  # whatever asyncpg raised as the link went
+                raise LostConnection(f"the connection closed: {exc}") from exc
             raise
 
     async def _check_fence_pg(self, conn: asyncpg.Connection, plan: Plan) -> None:
@@ -171,6 +179,7 @@ async def _apply(conn: asyncpg.Connection, plan: Plan, beats: list[Row]) -> set[
         if seg.tasks_added:
             await conn.execute(sql.INSERT_TASK_SQL, *sql.columns(seg.tasks_added))
         await _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
+        await _many(conn, sql.UPDATE_DEPS_SQL, seg.deps)
         await _started(conn, seg.attempt_started)
         await _many(conn, sql.INSERT_CALL_SQL, seg.calls)
         await _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)

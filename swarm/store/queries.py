@@ -283,9 +283,8 @@ class Queries:
 @functools.cache
 def _postgres(statement: str) -> str:
     """A query in PostgreSQL's SQL: its functions (:func:`views.to_postgres`), ``$n``
-    placeholders, and tasks by priority where SQLite has its creation order (``rowid``)."""
-    translated = dollar(to_postgres(statement))
-    return translated.replace("ORDER BY t.rowid", "ORDER BY t.priority DESC, t.task_id")
+    placeholders."""
+    return dollar(to_postgres(statement))
 
 
 def active_seconds(marks: Sequence[tuple[str, float]], end: float | None) -> float:
@@ -334,7 +333,7 @@ LEFT JOIN (
     FROM attempts WHERE run_id = ? GROUP BY task_id
 ) AS w ON w.task_id = t.task_id
 WHERE t.run_id = ?
-ORDER BY t.rowid
+ORDER BY t.seq, t.task_id
 """
 
 _SESSIONS_SQL = """

@@ -108,10 +108,15 @@ tasks = Table(
     Column("finished_at", REAL),
     Column("retry_at", REAL),
     *_counters(),
+    Column("seq", Integer, nullable=False, server_default=_ZERO),
     PrimaryKeyConstraint("run_id", "task_id"),
     ForeignKeyConstraint(["run_id"], ["runs.run_id"]),
     Index("ix_tasks_run_id_status", "run_id", "status"),
+    Index("ix_tasks_run_id_seq", "run_id", "seq"),
 )
+"""``seq``: the task's place in its run's creation order (1, 2, …), given by the insert (the
+rows of one statement in their order, after every task of the run already written), so a run's
+tasks are listed in the order they were created on every backend (migration ``0007``)."""
 
 attempts = Table(
     "attempts",

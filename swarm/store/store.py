@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Row, func, insert, literal_column, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from swarm.errors import ConfigError, RunNotFound, RunTakenOver, StoreError
 from swarm.providers.base import CallIntent
 from swarm.store import batch as sql_text
-from swarm.store import migrate, pg_sql
+from swarm.store import migrate, pg_sql, statements
 from swarm.store.engine import (
     READ_ONLY_API_HINT,
     READ_ONLY_HINT,
@@ -34,7 +34,7 @@ from swarm.store.engine import (
     reader,
 )
 from swarm.store.failures import is_read_only
-from swarm.store.pg_sql import dollar
+from swarm.store.pg_notify import announce
 from swarm.store.records import NewRun, RunRecord, TaskRecord, Wait
 from swarm.store.schema import TASK_STATUSES, attempts, calls, events, runs, tasks
 from swarm.store.target import DbTarget, is_postgres, shown
@@ -78,10 +78,12 @@ class Store:
         ``path``: a SQLite file, or a ``postgresql://`` URL (the database must exist; its tables
         are created on first open). A file that cannot be written is opened read-only
         (``read_only=None``, the default, decides by the file's permissions and file system,
-        and by the first write refused).
+        and by the first write refused). ``read_only=True`` opens either read-only: nothing is
+        migrated (the schema must be this swarm's), reads work and every write refuses; on
+        PostgreSQL each transaction is also ``READ ONLY`` on the server.
         """
         if is_postgres(path):
-            return await cls._open_postgres(str(path))
+            return await cls._open_postgres(str(path), read_only=bool(read_only))
         file = check_path(path)
         if read_only or (read_only is None and file.exists() and not is_writable(file)):
             return await cls._open_read_only(file)
@@ -102,34 +104,30 @@ class Store:
         return cls(engine)
 
     @classmethod
-    async def _open_postgres(cls, url: str) -> Store:
+    async def _open_postgres(cls, url: str, *, read_only: bool) -> Store:
         from swarm.store.pg_engine import create_pg_engine
 
-        engine = create_pg_engine(url)
+        engine = create_pg_engine(url, read_only=read_only)
         try:
-            await migrate.upgrade(engine)
+            if read_only:
+                await _check_revision(engine, shown(url), _PG_BEHIND_HINT)
+            else:
+                await migrate.upgrade(engine)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await engine.dispose()
             raise
-        return cls(engine, url=url)
+        return cls(engine, url=url, read_only=read_only)
 
     @classmethod
     async def _open_read_only(cls, file: Path) -> Store:
         engine = create_engine(file, read_only=True)
         try:
-            revision = await migrate.current_revision(engine)
+            await _check_revision(engine, str(file), _FILE_BEHIND_HINT)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await engine.dispose()
             raise
-        if revision != migrate.HEAD:
-            await engine.dispose()
-            raise StoreError(
-                f"database {file} is read-only and its schema (revision {revision}) is not "
-                f"this swarm's ({migrate.HEAD}): it cannot be upgraded",
-                hint="open it once with write access (any swarm command upgrades it)",
-            )
         return cls(engine, read_only=True, path=str(file))
 
     async def close(self) -> None:
@@ -193,7 +191,7 @@ class Store:
                         "afterwards",
                     )
                 taken = await conn.exec_driver_sql(
-                    self._sql(sql_text.TAKE_SQL),
+                    self._statements.TAKE_SQL,
                     (pid, sql_text.HOST, now, run_id, row.owner_epoch),
                 )
                 epoch = taken.scalar()
@@ -216,12 +214,13 @@ class Store:
         async with self._writing("create a run") as conn:
             if await _run_exists(conn, run.run_id):
                 raise run_id_taken(run.run_id, self.path)
-            await conn.exec_driver_sql(self._sql(sql_text.INSERT_RUN_SQL), run_row)
+            await conn.exec_driver_sql(self._statements.INSERT_RUN_SQL, run_row)
             if task_rows and self.postgres:  # one statement for every row (pg_sql)
-                await conn.exec_driver_sql(pg_sql.INSERT_TASK_SQL, tuple(pg_sql.columns(task_rows)))
+                rows = tuple(pg_sql.columns(task_rows))
+                await conn.exec_driver_sql(self._statements.INSERT_TASK_SQL, rows)
             elif task_rows:
-                await conn.exec_driver_sql(sql_text.INSERT_TASK_SQL, task_rows)
-            await conn.exec_driver_sql(self._sql(sql_text.INSERT_EVENT_SQL), event_row)
+                await conn.exec_driver_sql(self._statements.INSERT_TASK_SQL, task_rows)
+            await conn.exec_driver_sql(self._statements.INSERT_EVENT_SQL, event_row)
 
     async def run_exists(self, run_id: str) -> bool:
         async with self._reading() as conn:
@@ -507,10 +506,12 @@ class Store:
                         data_json=json.dumps({"status": record.status}),
                     )
                 )
+                await announce(conn, "cancel", run_id)  # PostgreSQL: the driver wakes at commit
         return record
 
     async def cancel_requested(self, run_id: str) -> bool:
-        """Whether ``swarm cancel`` asked for this run to stop (the driver polls this)."""
+        """Whether ``swarm cancel`` asked for this run to stop (the driver polls this, and on
+        PostgreSQL reads it when :meth:`request_cancel`'s notification wakes it)."""
         query = select(runs.c.cancel_requested_at).where(runs.c.run_id == run_id)
         async with self._reading() as conn:
             value = (await conn.execute(query)).scalar()
@@ -564,16 +565,14 @@ class Store:
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self._reader, self.path)
 
-    def _sql(self, statement: str) -> str:
-        """One of :mod:`swarm.store.batch`'s statements in this database's placeholders."""
-        return dollar(statement) if self.postgres else statement
+    @property
+    def _statements(self) -> statements.Statements:
+        """The writer's statements in this database's dialect (generated from ``schema.py``)."""
+        return statements.for_dialect("postgresql" if self.postgres else "sqlite")
 
     def creation_order(self) -> tuple[Any, ...]:
-        """Tasks in the order they were created: SQLite's ``rowid``; PostgreSQL has no such
-        order, so tasks come by critical-path priority there (then id)."""
-        if self.postgres:
-            return (tasks.c.priority.desc(), tasks.c.task_id)
-        return (literal_column("rowid"),)
+        """Tasks in the order they were created (``tasks.seq``, given at insert)."""
+        return (tasks.c.seq, tasks.c.task_id)
 
     def _writing(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
         self.refuse_if_read_only(what)
@@ -583,9 +582,29 @@ class Store:
         if self.read_only:
             raise StoreError(
                 f"cannot {what}: database {self.path} is read-only (nothing was written)",
-                hint=READ_ONLY_API_HINT,
-                cli_hint=READ_ONLY_HINT,
+                hint=READ_ONLY_PG_HINT if self.postgres else READ_ONLY_API_HINT,
+                cli_hint=READ_ONLY_PG_HINT if self.postgres else READ_ONLY_HINT,
             )
+
+
+READ_ONLY_PG_HINT = (
+    "it was opened read-only (as the read commands open PostgreSQL): to write, open it without "
+    "read_only=True, or use a command that runs or changes runs"
+)
+_PG_BEHIND_HINT = "upgrade it first with: swarm db upgrade --db URL (a role that may write)"
+_FILE_BEHIND_HINT = "open it once with write access (any swarm command upgrades it)"
+
+
+async def _check_revision(engine: AsyncEngine, where: str, hint: str) -> None:
+    """:class:`StoreError` unless the database, opened read-only, has this swarm's schema."""
+    revision = await migrate.current_revision(engine)
+    if revision != migrate.HEAD:
+        schema_of = "no swarm schema" if revision is None else f"schema revision {revision}"
+        raise StoreError(
+            f"database {where} is read-only and has {schema_of}, not this swarm's "
+            f"({migrate.HEAD}): it cannot be upgraded",
+            hint=hint,
+        )
 
 
 def reading(engine: AsyncEngine, path: object) -> AbstractAsyncContextManager[AsyncConnection]:

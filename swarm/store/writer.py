@@ -380,7 +380,7 @@ class Writer:
                     refused = await self._transact_all(plan_batch(ops), beats)
                 except self._data_errors:
                     # One op's data cannot be bound: find it, store it repaired, go on.
-                    fixed = self._repair(ops)
+                    fixed = await self._repair(ops)
                     if fixed is None:
                         raise
                     ops = fixed
@@ -491,9 +491,13 @@ class Writer:
         if checkpoint_conn is not None:
             await anyio.to_thread.run_sync(checkpoint_conn.close, limiter=self._checkpoint_limiter)
 
-    def _repair(self, ops: list[Op]) -> list[Op] | None:
+    async def _repair(self, ops: list[Op]) -> list[Op] | None:
         """``ops`` with the one whose data cannot be bound stored repaired, or None."""
         return repair(self._connection(), ops)
+
+    def _write_error(self, exc: BaseException, count: int) -> StoreError:
+        """What ``exc`` means for the ``count`` ops it stopped, and what to do."""
+        return write_error(exc, self._path, count, recorded=self._new_run is None)
 
     def _is_duplicate_run(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "runs.run_id" in str(exc)
@@ -513,7 +517,7 @@ class Writer:
                 "the run to go on (what was committed is kept)",
             )
         else:
-            error = write_error(exc, self._path, count, recorded=self._new_run is None)
+            error = self._write_error(exc, count)
         self._error = error
         self._notify()
         raise error from exc
@@ -583,6 +587,7 @@ def _apply(conn: sqlite3.Connection, plan: Plan, beats: list[Row], careful: bool
         _many(conn, sql.RUN_STARTED_SQL, seg.run_started)
         _many(conn, sql.INSERT_TASK_SQL, seg.tasks_added)
         _many(conn, sql.UPDATE_PLAN_SQL, seg.plans)
+        _many(conn, sql.UPDATE_DEPS_SQL, seg.deps)
         _started(conn, seg.attempt_started)
         _many(conn, sql.INSERT_CALL_SQL, seg.calls)
         _many(conn, sql.FINISH_CALL_SQL, seg.calls_finished)
@@ -636,9 +641,7 @@ def _started(conn: sqlite3.Connection, rows: list[Row]) -> None:
     if not rows or conn.executemany(sql.ATTEMPT_STARTED_SQL, rows).rowcount == len(rows):
         return
     for _, _, _, run_id, task_id in rows:
-        found = conn.execute(
-            "SELECT status FROM tasks WHERE run_id = ? AND task_id = ?", (run_id, task_id)
-        ).fetchone()
+        found = conn.execute(sql.TASK_STATUS_SQL, (run_id, task_id)).fetchone()
         if found is None or found[0] == "succeeded":
             what = "has no row" if found is None else "is already succeeded"
             raise _Conflict(f"refused to start an attempt of task {task_id!r}: it {what}")

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_orchestrator import LatencyModel, _list_schedule, plan_for  # noqa: E402
+from bench_orchestrator import LatencyModel, WorkModel, _list_schedule, plan_for  # noqa: E402
 
 
 def test_the_latency_model_is_seeded_by_the_call_and_scaled() -> None:
@@ -35,3 +35,17 @@ def test_the_plan_is_one_orchestrator_with_a_pool_for_every_sub_agent() -> None:
     assert root.kind == "orchestrator" and root.prompt.count("\n- source ") == 300
     assert plan.budget.max_concurrency == 100
     assert plan.budget.max_steps >= 300 * root.config["subagent_steps"]
+
+
+def test_the_work_model_gives_300_sub_agents_about_4000_steps() -> None:
+    """Kimi's shape: sub-agents of up to 100 steps; a seeded draw per sub-agent's id, odd (the
+    sim agent's 9-step routine, two steps at a time), the same in every run."""
+    work = WorkModel()
+    ids = [f"orchestrator:s1-{n}" for n in range(1, 301)]
+    steps = [work.steps(i) for i in ids]
+    assert steps == [WorkModel().steps(i) for i in ids]
+    assert 3700 <= sum(steps) <= 4300 and all(s % 2 == 1 and 9 <= s <= 99 for s in steps)
+    assert (
+        len(set(steps)) > 5 and max(steps) <= plan_for(300, 100).tasks[0].config["subagent_steps"]
+    )
+    assert WorkModel(median=60.0, sigma=0.0).steps("x") == 59

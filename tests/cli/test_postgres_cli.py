@@ -9,6 +9,7 @@ from typing import Any
 
 from swarm.testing import crash
 from swarm.testing.crash import fan_plan
+from swarm.testing.postgres import PostgresServer
 from tests.cli.conftest import CliRunner
 
 
@@ -24,7 +25,6 @@ def _export(cli: CliRunner, db: str | Path, run_id: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(done.out)
     for event in data["events"]:
         event.pop("id")  # each database numbers its own log (in the same order)
-    data["tasks"].sort(key=lambda t: t["task_id"])  # SQLite lists by creation, PG by priority
     data["run"].pop("owner_pid", None)
     return data
 
@@ -134,3 +134,37 @@ def test_two_drivers_on_one_database_each_drive_their_own_run(
         assert json.loads(out)["status"] == "succeeded"
     runs = json.loads(cli("runs", "--db", postgres_url, "--json").out)["runs"]
     assert sorted((r["run_id"], r["counts"]["succeeded"]) for r in runs) == [("a", 17), ("b", 17)]
+
+
+def test_the_read_commands_need_only_select_and_migrate_nothing(
+    cli: CliRunner, tmp_path: Path, postgres_url: str, postgres_server: PostgresServer
+) -> None:
+    """Read commands open PostgreSQL read-only: a role that may only SELECT reads every
+    surface, and an empty database is refused (exit 1, what to do) instead of migrated."""
+    assert cli("execute", _plan(tmp_path), "--db", postgres_url, "--run-id", "p").code == 0
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"reader_{database}"
+    postgres_server.psql(f"CREATE ROLE {role} LOGIN", database)
+    postgres_server.psql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}", database)
+    url = postgres_url.replace("postgres@", f"{role}@")
+    for argv in (
+        ["runs"],
+        ["show", "p"],
+        ["events", "p"],
+        ["export", "p"],
+        ["report", "p", "-o", str(tmp_path / "r.html")],
+        ["export", "p", "--sqlite", str(tmp_path / "p.db")],
+    ):
+        done = cli(*argv, "--db", url)
+        assert done.code == 0, (argv, done.err)
+    assert _export(cli, url, "p") == _export(cli, postgres_url, "p")
+    empty = postgres_server.create_database(f"{database}_empty")
+    refused = cli("runs", "--db", empty)
+    assert refused.code == 1 and "has no swarm schema" in refused.err
+    assert "swarm db upgrade" in refused.err
+    assert (
+        postgres_server.psql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", f"{database}_empty"
+        ).strip()
+        == "0"
+    )

@@ -39,7 +39,7 @@ def test_unknown_server_in_a_glob_is_named() -> None:
 
 def test_tools_on_a_kind_that_calls_none() -> None:
     found = problems(plan(["kb.*"], KB, kind="llm"))
-    assert any("only agent tasks call tools" in p for p in found)
+    assert any("only agent and orchestrator tasks call tools" in p for p in found)
 
 
 def test_values_instead_of_names_and_bad_server_names() -> None:

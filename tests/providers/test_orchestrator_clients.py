@@ -16,6 +16,7 @@ from swarm.testing.fake_openai import FAKE_KEY, FakeOpenAI
 from swarm.testing.fake_orchestrator import orchestrator_script
 from swarm.testing.fake_replicate import FakeReplicate
 from tests.providers.conftest import fast_provider
+from workers.actions import TOOL_ARGS
 
 pytestmark = pytest.mark.anyio
 GOAL = "Compare three brokers\n- Kafka\n- RabbitMQ\n- NATS"
@@ -86,6 +87,7 @@ async def test_an_orchestrator_run_through_native_tool_calls(tmp_path: Path) -> 
     )
     assert len(offered) == 2
     names = [t["function"]["name"] for t in offered[0]["tools"]]
-    assert names == ["Agent", "AgentSwarm", "final"]
+    # Kimi's tools, then the orchestrator's own (the agent's built-ins: no MCP here)
+    assert names == ["Agent", "AgentSwarm", "final", *TOOL_ARGS]
     second = offered[1]["messages"][-1]["content"]
     assert "## Turn 1 results" in second and json.dumps(swarm_call["items"]) in second

@@ -43,6 +43,16 @@ def test_sigkill_sweep(tmp_path: Path, reference: Reference, seed: int) -> None:
     assert crash_and_resume(tmp_path, reference, seed).problems(reference) == []
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", CRASH_SEEDS_SLOW)
+def test_sigkill_sweep_on_postgres(
+    tmp_path: Path, reference: Reference, seed: int, postgres_url: str
+) -> None:
+    """The 200-seed sweep on a PostgreSQL store (``-m slow``, as on SQLite)."""
+    recovery = crash_and_resume(tmp_path, reference, seed, database=postgres_url)
+    assert recovery.problems(reference) == []
+
+
 def test_the_criteria_catch_a_succeeded_task_run_again_and_a_third_run(
     reference: Reference,
 ) -> None:

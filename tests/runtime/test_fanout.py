@@ -68,6 +68,9 @@ async def test_map_expands_joins_and_feeds_its_dependents(tmp_path: Path) -> Non
     stored = Plan.model_validate_json(rows(db, "SELECT plan_json FROM runs")[0][0])
     assert [t.id for t in stored.tasks][-3:] == ["each:0000", "each:0001", "each:0002"]
     assert stored.task("each").deps == ["topics", "each:0000", "each:0001", "each:0002"]
+    # the task's row too, so `swarm show`, the report and the dashboard connect them
+    (deps,) = rows(db, "SELECT deps_json FROM tasks WHERE task_id = 'each'")[0]
+    assert json.loads(deps) == stored.task("each").deps
     events = [t for (t,) in rows(db, "SELECT type FROM events WHERE task_id='each'")]
     assert "task.expanded" in events and events[-1] == "task.succeeded"
 

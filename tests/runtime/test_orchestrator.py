@@ -108,7 +108,13 @@ async def test_a_sim_orchestrator_fans_out_checks_and_answers(tmp_path: Path) ->
             "SELECT result FROM tasks WHERE task_id = 'orchestrator'"
         ).fetchone()
         steps = dict(conn.execute("SELECT task_id, count(*) FROM steps GROUP BY task_id"))
+        deps = {t: json.loads(d) for t, d in conn.execute("SELECT task_id, deps_json FROM tasks")}
     assert result.startswith("[simulated] Orchestrated answer to: Compare message queues")
+    # the stored DAG connects the orchestrator to every sub-agent it spawned; its spec does
+    # not depend on them (it waits on them: a failed one is a tool result, not a skip)
+    assert deps == {"orchestrator": ids[1:], **{i: [] for i in ids[1:]}}
+    assert stored.task("orchestrator").deps == []
+    assert metrics.critical_path[-1] == "orchestrator" and len(metrics.critical_path) == 2
     # Kimi's critical steps: the orchestrator's 3 steps + the slowest sub-agent of each stage
     slowest = max(steps[i] for i in ids[1:5])
     assert metrics.steps_critical == 3 + slowest + steps["orchestrator:s2-1"]
@@ -207,6 +213,10 @@ async def test_orchestrators_nest_to_the_configured_depth(tmp_path: Path) -> Non
         ("orchestrator:s1-1:s1-1", "llm"),
         ("orchestrator:s1-1:s1-2", "llm"),
     ]
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        deps = {t: json.loads(d) for t, d in conn.execute("SELECT task_id, deps_json FROM tasks")}
+    assert deps["orchestrator"] == ["orchestrator:s1-1"]
+    assert deps["orchestrator:s1-1"] == ["orchestrator:s1-1:s1-1", "orchestrator:s1-1:s1-2"]
     inner = stored.task("orchestrator:s1-1").config["history"][0]
     assert inner["steps"] == 2  # the third level was refused once, then llm sub-agents
     # nested critical steps: root 2 + (inner 3 + slowest llm 1)
@@ -309,7 +319,11 @@ async def test_background_sub_agents_are_not_waited_for_until_final(tmp_path: Pa
                 "SELECT data_json FROM events WHERE type = 'task.waiting' ORDER BY id"
             )
         ]
+        (deps,) = conn.execute(
+            "SELECT deps_json FROM tasks WHERE task_id = 'orchestrator'"
+        ).fetchone()
     assert result == "answered after 3 turns"
+    assert json.loads(deps) == ["orchestrator:s1-1", "orchestrator:s1-2"]
     assert waits == [["orchestrator:s1-1"], ["orchestrator:s1-2"]]
 
 

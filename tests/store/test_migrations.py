@@ -82,6 +82,35 @@ async def test_every_view_answers_and_a_full_downgrade_removes_everything(
         await engine.dispose()
 
 
+_OLD_TASKS = [("a", 1.0), ("c", 3.0), ("b", 2.0)]
+
+
+async def test_0007_numbers_the_tasks_already_written(store_url: str | Path) -> None:
+    """Tasks written before ``seq``: SQLite's in creation order, PostgreSQL's as it listed them
+    (priority, then id)."""
+    engine = _engine(store_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(lambda c: command.upgrade(migrate.alembic_config(c), "0006"))
+            await conn.exec_driver_sql(
+                "INSERT INTO runs (run_id, goal, plan_json, config_json, status, created_at)"
+                " VALUES ('r', 'g', '{}', '{}', 'created', 1.0)"
+            )
+            for task_id, priority in _OLD_TASKS:
+                await conn.exec_driver_sql(
+                    "INSERT INTO tasks (run_id, task_id, kind, deps_json, priority, status)"
+                    f" VALUES ('r', '{task_id}', 'llm', '[]', {priority}, 'pending')"
+                )
+            await conn.commit()
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            found = await conn.exec_driver_sql("SELECT task_id FROM tasks ORDER BY seq")
+            order = [row[0] for row in found]
+        assert order == (["a", "c", "b"] if isinstance(store_url, Path) else ["c", "b", "a"])
+    finally:
+        await engine.dispose()
+
+
 def test_head_constant_is_the_newest_revision() -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config())
     assert script.get_current_head() == migrate.HEAD

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -88,12 +87,13 @@ async def test_a_run_without_tasks_is_not_unknown(store: Store) -> None:
     assert (await store.totals("r1"))["steps_total"] == 0
 
 
-async def test_ten_thousand_tasks_insert_quickly(store: Store) -> None:
-    begun = time.perf_counter()
+async def test_ten_thousand_tasks_insert_in_one_run(store: Store) -> None:
+    """Its speed is benchmarks/bench_store.py's to show (a timed test fails on a loaded
+    machine); here: every row arrives, in creation order."""
     await store.create_run(new_run(n_tasks=10_000))
-    elapsed = time.perf_counter() - begun
     assert (await store.counts("r1"))["pending"] == 10_000
-    assert elapsed < 1.0, f"create_run of 10,000 tasks took {elapsed:.2f}s"
+    rows = await store.load_tasks("r1")
+    assert [r.task_id for r in rows] == [f"t{i}" for i in range(10_000)]
 
 
 async def test_list_runs_newest_first(store: Store) -> None:

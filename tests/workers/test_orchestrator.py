@@ -61,7 +61,7 @@ def test_agent_and_agent_swarm_become_numbered_sub_agents() -> None:
     [
         ("no json here", "not JSON"),
         ('{"calls": "x"}', "answer a JSON object"),
-        (turn(("Search", {})), "unknown tool 'Search'"),
+        (turn(("Search", {})), "unknown or unavailable tool 'Search'"),
         (turn(("final", {"answer": "a"}), ("Agent", {})), "call it alone"),
         ('{"calls": []}', "at least one call"),
     ],

@@ -34,6 +34,30 @@ async def test_the_sim_plays_an_agent_that_uses_every_tool(tmp_path: Path) -> No
     assert await AgentWorker().run(again) == result
 
 
+@pytest.mark.parametrize("wanted", [9, 10, 21, 99])
+async def test_the_sim_agents_routine_takes_the_steps_it_is_given(
+    tmp_path: Path, wanted: int
+) -> None:
+    """A benchmark's work model sets each agent's routine length (odd: a finding is noted and
+    read back, two steps each), the same for every attempt of the task."""
+    spec = {"kind": "agent", "prompt": "Estimate the market."}
+    lengths: list[str] = []
+
+    def steps(task: str) -> int:
+        lengths.append(task)
+        return wanted
+
+    ctx = make_ctx(tmp_path, spec, SimProvider(agent_steps=steps), allowance=100)
+    result = await AgentWorker().run(ctx)
+    assert len(ctx.steps) == wanted - (wanted - 9) % 2 and set(lengths) == {"t"}
+    assert result.startswith("[simulated] Estimate the market.")
+    tools = [s.name for s in ctx.steps if s.kind == "tool"]
+    assert tools[:3] == ["python", "write_file", "list_files"] and tools[-1] == "read_file"
+    plain = make_ctx(tmp_path / "plain", spec, SimProvider(), allowance=100)
+    await AgentWorker().run(plain)
+    assert len(plain.steps) == 9  # ordinary runs: the routine as it was
+
+
 async def test_the_sim_agent_answers_a_final_step_and_a_schema(tmp_path: Path) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     spec = {"kind": "agent", "prompt": "Count.", "output_schema": schema}
