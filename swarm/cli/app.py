@@ -8,8 +8,10 @@ whatever happened.
 
 Building the app imports only what the invoked command needs: each command module imports its
 heavy parts (the runtime, the store, SQLAlchemy, the API) inside the commands, and of the command
-modules (:data:`LAZY_COMMANDS`) only the invoked command's is imported; ``swarm --help`` imports
-none and lists every command from its one-line summary here.
+modules (:data:`LAZY_COMMANDS`) only the invoked command's is imported; the root's help imports
+none and lists every command from its one-line summary in :mod:`swarm.cli.commands`. The console
+script reaches this app only for what :mod:`swarm.cli.fast` leaves to it (the root's help,
+``--version`` and ``validate`` are answered there without typer or rich).
 """
 
 from __future__ import annotations
