@@ -1,10 +1,15 @@
 """The async driver: turns the scheduler core's decisions into worker tasks and store writes.
 
-One run, one driver. It owns two task groups: the outer one holds the store's single writer,
-the inner one the workers, retry timers and the signal watcher. Every state change goes through
-the writer, and the driver acts on a change only once the writer reports it committed:
+One run, one driver. It decides nothing itself: every change to the scheduler core is an event
+through the core's one door (:meth:`RunDriver._decide`, :class:`~swarm.core.machine.Machine`),
+and the driver carries out the commands it returns (:meth:`RunDriver._carry_out`). It owns two
+task groups: the outer one holds the store's single writer, the inner one the workers, retry
+timers and the signal watcher. Every state change goes through the writer, and the driver acts
+on a change only once the writer reports it committed:
 
-- ``AttemptStarted`` committed → a pool worker runs the attempt (counted before it runs);
+- ``AttemptStarted`` committed → a pool worker runs the attempt (counted before it runs); a
+  first attempt whose dependencies' results are all durable already starts at dispatch, so a
+  slot freed by a result still in an open transaction does not wait for its commit;
 - a success is handed to the writer → the core releases the task's dependents at once, but
   their ``AttemptStarted`` ops are queued behind the success, so they commit with it or after
   it: no dependent runs before the result it depends on is durable.
