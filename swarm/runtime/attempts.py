@@ -89,6 +89,11 @@ class RunAttempts:
     _queue: deque[Dispatch]
     _idle: list[Slot]
     _awaiting: int
+    _early: set[tuple[str, int]]
+    """Attempts handed to a worker before their start was committed (:meth:`_may_start_early`)."""
+    _durable: set[str]
+    """Tasks whose success is committed."""
+    _committed_once: bool
     _workers: int
     _cancelled_attempts: list[tuple[str, int]]
     _pump: Callable[[], None]
@@ -112,13 +117,46 @@ class RunAttempts:
 
     def _start_worker(self, op: AttemptStarted) -> None:
         """Hand a committed attempt to an idle pool worker, adding a worker if none is idle."""
+        if self._early and (op.task_id, op.attempt) in self._early:
+            self._early.discard((op.task_id, op.attempt))
+            return  # its worker took it at dispatch (see _start_early)
         self._awaiting -= 1
         if not self._is_current(op.task_id, op.attempt):
             return  # suspended at dispatch: the attempt waits, no worker runs it
         if self._stopping or self._tg is None or self.cancelled:
             self._record_cancelled(op.task_id, op.attempt, time.time(), ())
             return
-        d = Dispatch(op.task_id, op.attempt, op.allowance)
+        self._hand_out(Dispatch(op.task_id, op.attempt, op.allowance))
+
+    def _may_start_early(self, d: Dispatch) -> bool:
+        """Whether a dispatch's worker may start before its ``AttemptStarted`` is committed.
+
+        Write-ahead asks that a task's DEPENDENTS wait for its result's commit, not every task
+        after it: a slot freed by a result whose transaction is still open may go at once to
+        an independent task, one whose dependencies' results are all durable already. Only a
+        first attempt (a retry, a woken waiter or a fan-out's join reads what earlier attempts
+        left), and only once the run's first transaction is in (its rows exist). A crash before
+        the start's commit loses that attempt with its calls' journal, which is queued after it:
+        the task is still pending, and runs again on resume."""
+        if d.attempt != 1 or not self._committed_once or self._stopping or self.cancelled:
+            return False
+        durable = self._durable
+        return all(dep in durable for dep in self.core.info(d.task_id).deps)
+
+    def _start_early(self, d: Dispatch) -> None:
+        """Hand a dispatch to a worker before its start is committed (see _may_start_early).
+
+        Usually the worker whose attempt just ended takes it: it is not idle yet (this runs
+        inside its result's handling) but takes the queue's head when it comes back, so no
+        worker is added past the concurrency limit."""
+        self._early.add((d.task_id, d.attempt))
+        self._awaiting -= 1
+        if self._idle or self._workers < self.core.limits.concurrency:
+            self._hand_out(d)
+        else:
+            self._queue.append(d)
+
+    def _hand_out(self, d: Dispatch) -> None:
         if self._idle:
             slot = self._idle.pop()
             slot.dispatch = d

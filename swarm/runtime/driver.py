@@ -1,10 +1,15 @@
 """The async driver: turns the scheduler core's decisions into worker tasks and store writes.
 
-One run, one driver. It owns two task groups: the outer one holds the store's single writer,
-the inner one the workers, retry timers and the signal watcher. Every state change goes through
-the writer, and the driver acts on a change only once the writer reports it committed:
+One run, one driver. It decides nothing itself: every change to the scheduler core is an event
+through the core's one door (:meth:`RunDriver._decide`, :class:`~swarm.core.machine.Machine`),
+and the driver carries out the commands it returns (:meth:`RunDriver._carry_out`). It owns two
+task groups: the outer one holds the store's single writer, the inner one the workers, retry
+timers and the signal watcher. Every state change goes through the writer, and the driver acts
+on a change only once the writer reports it committed:
 
-- ``AttemptStarted`` committed → a pool worker runs the attempt (counted before it runs);
+- ``AttemptStarted`` committed → a pool worker runs the attempt (counted before it runs); a
+  first attempt whose dependencies' results are all durable already starts at dispatch, so a
+  slot freed by a result still in an open transaction does not wait for its commit;
 - a success is handed to the writer → the core releases the task's dependents at once, but
   their ``AttemptStarted`` ops are queued behind the success, so they commit with it or after
   it: no dependent runs before the result it depends on is durable.
@@ -232,6 +237,9 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         """Pool workers waiting for an attempt."""
         self._awaiting = 0
         """Attempts submitted (``AttemptStarted``) and not yet handed to a pool worker."""
+        self._early: set[tuple[str, int]] = set()
+        self._durable: set[str] = set()
+        self._committed_once = False
         self._workers = 0
         """Pool workers alive (running an attempt, idle, or just started)."""
         self._filling = False
@@ -255,6 +263,8 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
 
     async def execute(self, *, early_failures: list[Failed] | None = None) -> RunEnd:
         self._started = time.time()
+        # A resumed run's successes are durable already (see RunAttempts._may_start_early).
+        self._durable = {t for t in self.specs if self.core.status(t) is Status.SUCCEEDED}
         async with anyio.create_task_group() as outer:
             if self.handle_signals:
                 await outer.start(self._watch_signals)
@@ -520,7 +530,11 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
         self.writer.submit(
             AttemptStarted(self.run_id, d.task_id, d.attempt, time.time(), d.allowance)
         )
-        return self.wait_gate is not None and self._gated(d)
+        if self.wait_gate is not None and self._gated(d):
+            return True
+        if self._may_start_early(d):
+            self._start_early(d)
+        return False
 
     def _skip_added(self, task_id: str) -> None:
         """A task added behind a failed dependency is skipped at once."""
@@ -542,10 +556,13 @@ class RunDriver(RunGrowth, RunAttempts, RunWaiting):
     def on_commit(self, batch: list[Op]) -> None:
         """The writer's callback: act on state changes now that they are durable."""
         self._record_unrecorded()  # ahead of any start of those tasks
+        self._committed_once = True
         if len(self.writer.stale) > self._stale_seen:
             self._taken_over()
         for op in batch:
-            if isinstance(op, TasksAdded):
+            if isinstance(op, AttemptFinished) and op.task_status == "succeeded":
+                self._durable.add(op.task_id)
+            elif isinstance(op, TasksAdded):
                 self._tasks_added(op)
             elif isinstance(op, TaskWaiting):
                 self._wait_committed(op)
