@@ -111,6 +111,8 @@ async def _write_run(store: Store, rows: dict[str, list[dict[str, Any]]]) -> Non
                     table_rows = [
                         {k: v for k, v in row.items() if k != _SURROGATE} for row in table_rows
                     ]
+                if table is tasks:  # numbered 1, 2, … in creation order (see statements.py)
+                    table_rows = [{**row, "seq": n} for n, row in enumerate(table_rows, 1)]
                 await conn.execute(table.insert(), table_rows)
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc

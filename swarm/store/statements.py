@@ -342,35 +342,41 @@ def _unnest(table: Table, names: Sequence[tuple[str, str]]) -> Any:
 
 
 def _insert_tasks(done: Any, pg: bool) -> str:
-    """New tasks, each numbered after the run's last (``seq``). On PostgreSQL every row of a
-    segment goes in one statement (a new run's 10,000 tasks: one round trip instead of a
-    pipelined 10,000), taking :func:`columns` of the rows; its ``seq`` is the run's last plus
-    the row's ordinal (the subquery sees the tasks before the statement)."""
+    """New tasks, each numbered after every task of its run already written (``seq``).
+
+    SQLite: the row's own ``rowid`` (the table's last plus one, read in the insert): every
+    row's ``seq`` is at most its ``rowid`` (copies are numbered 1, 2, … by ``swarm db copy``),
+    so a new row's is larger than any of its run's, at the cost of a lookup of the table's last
+    rowid (per run, its last ``seq`` would cost 2-3× the insert). PostgreSQL: every row of a
+    segment in one statement (a new run's 10,000 tasks: one round trip instead of a pipelined
+    10,000), taking :func:`columns` of the rows; its ``seq`` is the run's last, read once per
+    run before any row is inserted (read per row, each would step over the index entries of the
+    rows this statement already wrote), plus the row's ordinal."""
+    if not pg:
+        last: Any = func.coalesce(func.max(literal_column("rowid")), literal_column("0"))
+        values: dict[str, Any] = {n: bindparam(n) for n in TASK_COLUMNS}
+        values["status"] = _text("pending")
+        values["seq"] = select(last + literal_column("1")).select_from(tasks).scalar_subquery()
+        stmt = insert(tasks).values({c.name: values[c.name] for c in tasks.c if c.name in values})
+        return str(done(stmt.inline(), TASK_COLUMNS))
     prior = tasks.alias("prior")
     last = func.coalesce(func.max(prior.c.seq), literal_column("0"))
-    if pg:
-        # The run's last seq is read once per run, before any row is inserted: read per row,
-        # each would step over the index entries of the rows this statement already wrote.
-        u = _unnest(tasks, [(n, n) for n in TASK_COLUMNS])
-        v = select(*[u.c[n] for n in TASK_COLUMNS], u.c.i).cte("v").prefix_with("MATERIALIZED")
-        each = select(v.c.run_id).distinct().subquery("r")
-        base = (
-            select(
-                each.c.run_id,
-                select(last).where(prior.c.run_id == each.c.run_id).scalar_subquery().label("m"),
-            )
-            .cte("base")
-            .prefix_with("MATERIALIZED")
+    u = _unnest(tasks, [(n, n) for n in TASK_COLUMNS])
+    v = select(*[u.c[n] for n in TASK_COLUMNS], u.c.i).cte("v").prefix_with("MATERIALIZED")
+    each = select(v.c.run_id).distinct().subquery("r")
+    base = (
+        select(
+            each.c.run_id,
+            select(last).where(prior.c.run_id == each.c.run_id).scalar_subquery().label("m"),
         )
-        rows = (
-            select(*[v.c[n] for n in TASK_COLUMNS], _text("pending"), base.c.m + v.c.i)
-            .join_from(v, base, base.c.run_id == v.c.run_id)
-            .order_by(v.c.i)
-        )
-    else:
-        one = select(*[bindparam(n).label(n) for n in TASK_COLUMNS]).subquery("v")
-        after = select(last + literal_column("1")).where(prior.c.run_id == one.c.run_id)
-        rows = select(*[one.c[n] for n in TASK_COLUMNS], _text("pending"), after.scalar_subquery())
+        .cte("base")
+        .prefix_with("MATERIALIZED")
+    )
+    rows = (
+        select(*[v.c[n] for n in TASK_COLUMNS], _text("pending"), base.c.m + v.c.i)
+        .join_from(v, base, base.c.run_id == v.c.run_id)
+        .order_by(v.c.i)
+    )
     stmt = insert(tasks).from_select([*TASK_COLUMNS, "status", "seq"], rows)
     return str(done(stmt, TASK_COLUMNS))
 

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from swarm.store import Store
+from swarm.store.copy import copy_runs
 from swarm.store.ops import TasksRecorded
 from swarm.store.records import NewTask
 from tests.store.builders import new_run
@@ -25,6 +26,7 @@ from sqlalchemy import Column, Text
 from swarm.store import schema
 schema.attempts.append_column(Column("result", Text))  # the one edit: a column of the table
 from swarm.store import Store
+from swarm.store.copy import copy_runs
 from tests.store.builders import finished, new_run, started
 
 async def main(url):
@@ -83,13 +85,32 @@ async def test_tasks_are_listed_in_the_order_they_were_created(store: Store) -> 
         writer.close()
     assert [t.task_id for t in await store.load_tasks("r1")] == ["t0", "t1", "t2", "b", "a"]
     async with store.engine.connect() as conn:
-        found = await conn.exec_driver_sql("SELECT run_id, seq FROM tasks ORDER BY run_id, seq")
+        found = await conn.exec_driver_sql("SELECT run_id, task_id FROM tasks ORDER BY run_id, seq")
         assert [tuple(row) for row in found] == [
-            ("r1", 1),
-            ("r1", 2),
-            ("r1", 3),
-            ("r1", 4),
-            ("r1", 5),
-            ("r2", 1),
-            ("r2", 2),
-        ]
+            ("r1", "t0"), ("r1", "t1"), ("r1", "t2"), ("r1", "b"), ("r1", "a"),
+            ("r2", "t0"), ("r2", "t1"),
+        ]  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_copied_run_keeps_its_order_when_tasks_are_added(
+    store_url: str | Path, tmp_path: Path
+) -> None:
+    """A copy is numbered afresh: its tasks' numbers from the source (here far above the
+    target's rows) would put a task added at the target before them."""
+    source = await Store.open(tmp_path / "source.db")
+    target = await Store.open(store_url)
+    try:
+        await source.create_run(new_run("big", n_tasks=50))
+        await source.create_run(new_run("r1", n_tasks=3))
+        await copy_runs(source, target, ["r1"])
+        writer = target.writer(lambda ops: None)
+        async with anyio.create_task_group() as tg:
+            await tg.start(writer.run)
+            writer.submit(TasksRecorded(run_id="r1", tasks=(NewTask("late", "llm", (), 0.0),)))
+            await writer.flush()
+            writer.close()
+        assert [t.task_id for t in await target.load_tasks("r1")] == ["t0", "t1", "t2", "late"]
+    finally:
+        await source.close()
+        await target.close()
