@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,7 +21,7 @@ from typing import Any, ClassVar
 import anyio
 import jsonschema
 
-from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError, ToolCallError
+from swarm.errors import BudgetExceeded, OutputError, Problem, TaskError
 from swarm.mcp.names import ToolDef
 from swarm.plan import TaskSpec
 from swarm.untrusted import clean_text
@@ -38,7 +37,7 @@ from workers.base import TaskContext
 from workers.config import Number, number_problems, schema_problems, setting
 from workers.context_window import CHARS_PER_TOKEN, CONTEXT_TOKENS, fit_inputs
 from workers.sandbox import Limits, ProcessSandbox, Sandbox
-from workers.tools import Observation, Toolbox, ToolError, cap_text, utf8_safe
+from workers.tools import Observation, Toolbox, cap_text, utf8_safe
 
 DEFAULT_STEPS = 30
 RULES = {
@@ -246,21 +245,7 @@ class Episode:
     async def _run_tool(self, action: Action) -> tuple[Observation, float, float]:
         """One tool call: its observation, when it started and how long it took; a tool that
         fails tells the agent why instead of ending it."""
-        started, clock = time.time(), time.perf_counter()
-        try:
-            observation = await self.tools.call(action)
-        except ToolError as exc:
-            observation = Observation(f"error: {exc}", ok=False)
-        except ToolCallError as exc:  # an MCP or fetch call: refused, timed out, server down
-            again = "it may work if made again" if exc.retryable else "do not make it again"
-            observation = Observation(
-                f"error: {exc.message} ({again})",
-                ok=False,
-                detail={"error": exc.message, "retryable": exc.retryable},
-            )
-        except (OSError, ValueError) as exc:  # ValueError: e.g. a path that cannot be encoded
-            observation = Observation(f"error: the {action.tool} tool failed: {exc}", ok=False)
-        return observation, started, time.perf_counter() - clock
+        return await self.tools.timed_call(action)
 
     def _keep(
         self, action: Action, observation: Observation, started: float, latency_s: float

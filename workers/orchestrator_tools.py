@@ -13,19 +13,17 @@ is rebuilt from the database.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
-from swarm.errors import ToolCallError
 from swarm.untrusted import clean_text
 from workers.actions import DESCRIPTIONS, TOOL_ARGS, Action
 from workers.base import TaskContext
 from workers.orchestrator_turns import Call
 from workers.sandbox import Limits, Sandbox
-from workers.tools import Observation, Toolbox, ToolError, cap_text
+from workers.tools import Observation, Toolbox, cap_text
 
 OBSERVATION_CHARS = 4000
 """How much of one tool's answer is kept and quoted back (the agent's default)."""
@@ -99,21 +97,7 @@ class OrchestratorTools:
     async def _run(self, call: Call) -> tuple[Observation, float, float]:
         """One call: its observation, when it started and how long it took; a tool that fails
         tells the orchestrator why instead of ending it."""
-        started, clock = time.time(), time.perf_counter()
-        try:
-            observation = await self.toolbox.call(Action(call.tool, call.args))
-        except ToolError as exc:
-            observation = Observation(f"error: {exc}", ok=False)
-        except ToolCallError as exc:  # an MCP or fetch call: refused, timed out, server down
-            again = "it may work if made again" if exc.retryable else "do not make it again"
-            observation = Observation(
-                f"error: {exc.message} ({again})",
-                ok=False,
-                detail={"error": exc.message, "retryable": exc.retryable},
-            )
-        except (OSError, ValueError) as exc:
-            observation = Observation(f"error: the {call.tool} tool failed: {exc}", ok=False)
-        return observation, started, time.perf_counter() - clock
+        return await self.toolbox.timed_call(Action(call.tool, call.args))
 
     async def _journal(
         self, call: Call, thought: str, observation: Observation, order: tuple[int, int]

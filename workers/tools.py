@@ -8,10 +8,12 @@ the workspace, and no tool outside the task's list can be called.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from swarm.errors import ToolCallError
 from swarm.mcp.names import FETCH, ToolDef, matches
 from workers.actions import TOOL_ARGS, Action
 from workers.sandbox import Limits, Sandbox
@@ -99,6 +101,25 @@ class Toolbox:
             self.fetcher = Fetcher(self.run_tools.fetch)
         found.extend(await self.run_tools.mcp_tools(globs))
         self.extra = {t.name: t for t in found}
+
+    async def timed_call(self, action: Action) -> tuple[Observation, float, float]:
+        """One call as the model sees it: its observation, when it started (epoch seconds) and
+        how long it took; a tool that fails says why in its observation instead of raising."""
+        started, clock = time.time(), time.perf_counter()
+        try:
+            observation = await self.call(action)
+        except ToolError as exc:
+            observation = Observation(f"error: {exc}", ok=False)
+        except ToolCallError as exc:  # an MCP or fetch call: refused, timed out, server down
+            again = "it may work if made again" if exc.retryable else "do not make it again"
+            observation = Observation(
+                f"error: {exc.message} ({again})",
+                ok=False,
+                detail={"error": exc.message, "retryable": exc.retryable},
+            )
+        except (OSError, ValueError) as exc:  # ValueError: e.g. a path that cannot be encoded
+            observation = Observation(f"error: the {action.tool} tool failed: {exc}", ok=False)
+        return observation, started, time.perf_counter() - clock
 
     async def call(self, action: Action) -> Observation:
         """Run one (non-``finish``) action; a :class:`ToolError` is the caller's to report."""

@@ -52,12 +52,20 @@ def is_read_only(exc: BaseException) -> bool:
     return sqlite_code(exc) == _SQLITE_READONLY or "readonly database" in str(exc)
 
 
-def write_error(exc: BaseException, path: str, count: int, *, recorded: bool) -> StoreError:
+def write_error(
+    exc: BaseException,
+    path: str,
+    count: int,
+    *,
+    recorded: bool,
+    diagnose: Callable[[BaseException], tuple[str, str]] | None = None,
+) -> StoreError:
     """The error for a transaction of ``count`` ops that ``exc`` stopped.
 
     ``recorded``: whether the run is in the database at all, so whether "resume it" makes sense.
+    ``diagnose``: what went wrong and what to do, for the backend (SQLite's by default).
     """
-    what, hint = _diagnose(exc)
+    what, hint = (diagnose or _diagnose)(exc)
     lost = f"the last {count} operation(s) were not saved"
     if recorded:
         after = "then resume the run (`swarm resume RUN_ID`): what was committed is kept"

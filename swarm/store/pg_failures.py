@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from swarm.errors import StoreError
 from swarm.store.batch import Plan, Row, plan_batch
-from swarm.store.failures import storable
+from swarm.store.failures import storable, write_error
 from swarm.store.ops import Op
 
 if TYPE_CHECKING:
@@ -147,13 +147,7 @@ _STATES: list[tuple[str, str, str]] = [
 def pg_write_error(exc: BaseException, path: str, count: int, *, recorded: bool) -> StoreError:
     """The error for a transaction of ``count`` ops that ``exc`` stopped; as
     :func:`swarm.store.failures.write_error`, for a PostgreSQL writer."""
-    what, hint = _diagnose(exc)
-    lost = f"the last {count} operation(s) were not saved"
-    if recorded:
-        after = "then resume the run (`swarm resume RUN_ID`): what was committed is kept"
-    else:
-        after = "then start the run again: it was never recorded"
-    return StoreError(f"cannot write to {path}: {what} ({exc}); {lost}", hint=f"{hint}, {after}")
+    return write_error(exc, path, count, recorded=recorded, diagnose=_diagnose)
 
 
 def _diagnose(exc: BaseException) -> tuple[str, str]:

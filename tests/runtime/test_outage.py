@@ -4,9 +4,9 @@ the provider waits the outage out with capped, jittered backoff instead of faili
 
 The provider and the fake share a clock running 25 times faster than the wall, so the three
 minutes take 7.2 s (at 100 times, a loaded machine's lateness of a tenth of a second looked like
-ten seconds and broke the backoff's bounds); the task timeout (ten minutes, the default) is on the wall and is not
-approached. The ``replicate`` client's own retries of GETs on a 503 sleep on the wall clock
-(0.1 s doubling), so on this clock they look 25 times longer than they are.
+ten seconds and broke the backoff's bounds); the task timeout (ten minutes, the default) is on
+the wall and is not approached. The ``replicate`` client's own retries of GETs on a 503 sleep on
+the wall clock (0.1 s doubling), so on this clock they look 25 times longer than they are.
 """
 
 from __future__ import annotations
