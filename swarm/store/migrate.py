@@ -22,7 +22,7 @@ from swarm.store.engine import reader
 if TYPE_CHECKING:  # alembic is imported only when a migration has to run (start-up time)
     from alembic.config import Config
 
-HEAD = "0007"
+HEAD = "0008"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
 
 

@@ -31,12 +31,9 @@ from swarm.store.ops import Op
 if TYPE_CHECKING:
     import asyncpg
 
-INT4_MAX = 2**31 - 1
-"""PostgreSQL's ``integer``: every integer column of the schema is one."""
-
-pg_storable = functools.partial(storable, nul=True, int_max=INT4_MAX)
+pg_storable = functools.partial(storable, nul=True)
 """``value`` as PostgreSQL can store it: lone surrogates and NULs → U+FFFD, integers clamped
-to 32 bits."""
+to 64 bits (every integer column is a ``bigint``, migration 0008, as SQLite's are)."""
 
 Apply = Callable[["asyncpg.Connection", Plan, list[Row]], Awaitable[set[int]]]
 """The writer's ``_apply``: a plan inside the open transaction."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import REAL as _SQLITE_REAL
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKeyConstraint,
     Index,
@@ -47,14 +48,17 @@ _ZERO = text("0")
 REAL: TypeEngine[float] = _SQLITE_REAL().with_variant(DOUBLE_PRECISION(), "postgresql")
 """Seconds and dollars: SQLite's REAL (8 bytes), and PostgreSQL's ``double precision`` (its
 ``real`` has 4 bytes, which would round an epoch time to minutes). The migrations use it too."""
+INTEGER: TypeEngine[int] = Integer().with_variant(BigInteger(), "postgresql")
+"""Counts, sizes, ids: SQLite's INTEGER (8 bytes), and PostgreSQL's ``bigint`` (its ``integer``
+has 4, which would clamp a token count past 2**31 or an artifact of 2 GiB; migration 0008)."""
 
 
 def _counters() -> list[Column[object]]:
     """Step, token and cost columns shared by tasks and attempts."""
     return [
-        Column("steps_used", Integer, nullable=False, server_default=_ZERO),
-        Column("tokens_in", Integer, nullable=False, server_default=_ZERO),
-        Column("tokens_out", Integer, nullable=False, server_default=_ZERO),
+        Column("steps_used", INTEGER, nullable=False, server_default=_ZERO),
+        Column("tokens_in", INTEGER, nullable=False, server_default=_ZERO),
+        Column("tokens_out", INTEGER, nullable=False, server_default=_ZERO),
         Column("cost_usd", REAL, nullable=False, server_default=_ZERO),
     ]
 
@@ -71,10 +75,10 @@ runs = Table(
     Column("started_at", REAL),
     Column("finished_at", REAL),
     Column("heartbeat_at", REAL),
-    Column("owner_pid", Integer),
+    Column("owner_pid", INTEGER),
     Column("summary_json", Text),
     Column("cancel_requested_at", REAL),
-    Column("owner_epoch", Integer, nullable=False, server_default=_ZERO),
+    Column("owner_epoch", INTEGER, nullable=False, server_default=_ZERO),
     Column("owner_host", Text),
     PrimaryKeyConstraint("run_id"),
 )
@@ -99,8 +103,8 @@ tasks = Table(
     Column("deps_json", Text, nullable=False),
     Column("priority", REAL, nullable=False),
     Column("status", Text, nullable=False),
-    Column("attempt", Integer, nullable=False, server_default=_ZERO),
-    Column("allowance", Integer, nullable=False, server_default=_ZERO),
+    Column("attempt", INTEGER, nullable=False, server_default=_ZERO),
+    Column("allowance", INTEGER, nullable=False, server_default=_ZERO),
     Column("result", Text),
     Column("error", Text),
     Column("error_kind", Text),
@@ -108,7 +112,7 @@ tasks = Table(
     Column("finished_at", REAL),
     Column("retry_at", REAL),
     *_counters(),
-    Column("seq", Integer, nullable=False, server_default=_ZERO),
+    Column("seq", INTEGER, nullable=False, server_default=_ZERO),
     PrimaryKeyConstraint("run_id", "task_id"),
     ForeignKeyConstraint(["run_id"], ["runs.run_id"]),
     Index("ix_tasks_run_id_status", "run_id", "status"),
@@ -123,13 +127,13 @@ attempts = Table(
     metadata,
     Column("run_id", Text, nullable=False),
     Column("task_id", Text, nullable=False),
-    Column("attempt", Integer, nullable=False),
+    Column("attempt", INTEGER, nullable=False),
     Column("status", Text, nullable=False),
     Column("started_at", REAL, nullable=False),
     Column("finished_at", REAL, nullable=False),
     Column("error", Text),
     Column("error_kind", Text),
-    Column("retryable", Integer),
+    Column("retryable", INTEGER),
     *_counters(),
     PrimaryKeyConstraint("run_id", "task_id", "attempt"),
     ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"]),
@@ -138,17 +142,17 @@ attempts = Table(
 steps = Table(
     "steps",
     metadata,
-    Column("id", Integer, nullable=False),
+    Column("id", INTEGER, nullable=False),
     Column("run_id", Text, nullable=False),
     Column("task_id", Text, nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("n", Integer, nullable=False),
+    Column("attempt", INTEGER, nullable=False),
+    Column("n", INTEGER, nullable=False),
     Column("kind", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("started_at", REAL, nullable=False),
     Column("latency_s", REAL, nullable=False),
-    Column("tokens_in", Integer, nullable=False, server_default=_ZERO),
-    Column("tokens_out", Integer, nullable=False, server_default=_ZERO),
+    Column("tokens_in", INTEGER, nullable=False, server_default=_ZERO),
+    Column("tokens_out", INTEGER, nullable=False, server_default=_ZERO),
     Column("cost_usd", REAL, nullable=False, server_default=_ZERO),
     Column("ref", Text),
     Column("detail_json", Text),
@@ -163,12 +167,12 @@ steps = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", Integer, nullable=False),
+    Column("id", INTEGER, nullable=False),
     Column("run_id", Text, nullable=False),
     Column("at", REAL, nullable=False),
     Column("type", Text, nullable=False),
     Column("task_id", Text),
-    Column("attempt", Integer),
+    Column("attempt", INTEGER),
     Column("data_json", Text),
     PrimaryKeyConstraint("id"),
     ForeignKeyConstraint(["run_id"], ["runs.run_id"]),
@@ -179,11 +183,11 @@ events = Table(
 calls = Table(
     "calls",
     metadata,
-    Column("id", Integer, nullable=False),
+    Column("id", INTEGER, nullable=False),
     Column("run_id", Text, nullable=False),
     Column("task_id", Text, nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("step", Integer, nullable=False),
+    Column("attempt", INTEGER, nullable=False),
+    Column("step", INTEGER, nullable=False),
     Column("provider", Text, nullable=False),
     Column("ref", Text, nullable=False),
     Column("status", Text),
@@ -200,12 +204,12 @@ the prediction's outcome is unknown."""
 artifacts = Table(
     "artifacts",
     metadata,
-    Column("id", Integer, nullable=False),
+    Column("id", INTEGER, nullable=False),
     Column("run_id", Text, nullable=False),
     Column("task_id", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("path", Text, nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", INTEGER, nullable=False),
     Column("sha256", Text, nullable=False),
     Column("created_at", REAL, nullable=False),
     PrimaryKeyConstraint("id"),
@@ -218,7 +222,7 @@ approvals = Table(
     metadata,
     Column("run_id", Text, nullable=False),
     Column("task_id", Text, nullable=False),
-    Column("attempt", Integer, nullable=False),
+    Column("attempt", INTEGER, nullable=False),
     Column("requested_at", REAL, nullable=False),
     Column("prompt", Text),
     Column("decision", Text),

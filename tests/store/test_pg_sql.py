@@ -39,7 +39,7 @@ def test_statements_are_compiled_once_per_dialect() -> None:
 def test_postgresql_arrays_take_each_column_type_from_the_schema() -> None:
     finished = pg_sql.ATTEMPT_FINISHED_SQL
     assert "CAST($5 AS DOUBLE PRECISION[])" in finished  # finished_at: schema.REAL
-    assert "CAST($13 AS INTEGER[])" in finished and "RETURNING v.i" in finished
+    assert "CAST($13 AS BIGINT[])" in finished and "RETURNING v.i" in finished  # schema.INTEGER
     assert pg_sql.GUARD_SQL.endswith("FOR NO KEY UPDATE")
     assert "FOR" not in batch.GUARD_SQL
 

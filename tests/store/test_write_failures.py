@@ -92,17 +92,31 @@ async def test_an_integer_past_64_bits_is_clamped_not_fatal(store: Store, backen
     await store.create_run(new_run(n_tasks=1))
     writer = store.writer(lambda _: None)
     await writer.write_now([started("t0"), replace(finished("t0"), tokens_in=2**70)])
-    largest = 2**63 - 1 if backend == "sqlite" else 2**31 - 1  # PostgreSQL's `integer`
-    assert await _rows(store, "SELECT tokens_in FROM attempts") == [(largest,)]
+    # 64 bits on both: SQLite's INTEGER, PostgreSQL's bigint (migration 0008)
+    assert await _rows(store, "SELECT tokens_in FROM attempts") == [(2**63 - 1,)]
     assert await _repairs(store) == [("t0", "AttemptFinished")]
+
+
+async def test_sums_of_64_bit_counts_are_whole_numbers_on_both(store: Store) -> None:
+    """PostgreSQL's SUM over a ``bigint`` is a ``numeric``: it reads as an ``int``, as on SQLite
+    (a ``Decimal`` made ``swarm resume --json`` fail), and the store's totals are exact."""
+    await store.create_run(new_run(n_tasks=2))
+    writer = store.writer(lambda _: None)
+    big = [replace(finished(t), tokens_in=2**40) for t in ("t0", "t1")]
+    await writer.write_now([started("t0"), started("t1"), *big])
+    (total,) = (await _rows(store, "SELECT SUM(tokens_in) FROM attempts"))[0]
+    assert type(total) is int and total == 2**41
+    assert (await store.totals("r1"))["tokens_in"] == 2**41
+    json.dumps(await store.task_totals("r1"))
 
 
 async def test_what_one_backend_cannot_hold_is_repaired_there_and_kept_on_the_other(
     store: Store, backend: str
 ) -> None:
     """A NUL and an integer past 32 bits: SQLite stores both as they are; PostgreSQL's
-    ``text`` and ``integer`` cannot, so there they are repaired (before: the NUL stopped the
-    PostgreSQL writer, on every resume)."""
+    ``text`` cannot hold the NUL, so there it is repaired (before: the NUL stopped the
+    PostgreSQL writer, on every resume), and its ``bigint`` keeps the integer whole (an
+    ``integer`` clamped it, before migration 0008)."""
     await store.create_run(new_run(n_tasks=2))
     writer = store.writer(lambda _: None)
     nul = StepRecord(1, "tool", "read\x00file", 0.0, 0.1, detail={"out": "a\x00b"})
@@ -124,9 +138,9 @@ async def test_what_one_backend_cannot_hold_is_repaired_there_and_kept_on_the_ot
         assert await _repairs(store) == []
     else:
         assert results == [("t0", "succeeded", "r\ufffd"), ("t1", "succeeded", "ok")]
-        assert tokens == [("t0", 20), ("t1", 2**31 - 1)]
+        assert tokens == [("t0", 20), ("t1", 2**40)]
         assert names[0] == ("read\ufffdfile",)
-        assert await _repairs(store) == [("t0", "AttemptFinished"), ("t1", "AttemptFinished")]
+        assert await _repairs(store) == [("t0", "AttemptFinished")]
 
 
 async def test_a_broken_constraint_is_not_called_a_full_disk(store: Store) -> None:
