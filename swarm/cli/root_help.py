@@ -59,10 +59,33 @@ class Console:
         self.color = color
 
 
+DRAWN_FOR = ("rich-15.0.0", "typer-0.29.2", "click-8.5.1")
+"""The versions whose help this module draws byte for byte: those of ``constraints.txt`` (a
+test keeps them equal). With any other installed, the typer app draws the help itself."""
+
+
+def drawn_for_installed() -> bool:
+    """Whether the installed rich, typer and click are :data:`DRAWN_FOR`'s, read from the
+    ``.dist-info`` folder beside the first package of each name on ``sys.path`` (no import)."""
+    for dist in DRAWN_FOR:
+        name = dist.split("-", 1)[0]
+        for entry in sys.path:
+            folder = entry or "."
+            if os.path.isdir(os.path.join(folder, name)):
+                if not os.path.isdir(os.path.join(folder, f"{dist}.dist-info")):
+                    return False
+                break
+        else:
+            return False
+    return True
+
+
 def console(stream: TextIO = sys.stdout) -> Console | None:
     """The console rich would draw on for ``stream``, or None where this module would not
     draw exactly what rich does."""
     if sys.platform == "win32" or any(name in os.environ for name in RICH_ENVIRONMENT):
+        return None
+    if not drawn_for_installed():
         return None
     if os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
         return None
