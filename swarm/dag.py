@@ -9,14 +9,15 @@ cycle to report), so ``swarm validate`` and a run never import networkx; a netwo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from swarm.errors import Problem
-from swarm.plan import Plan
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `swarm validate` checks a plan's DAG without the plan models
     import networkx as nx
+
+    from swarm.plan import Plan
 
 
 def graph_problems(raw: Any, *, known_kinds: set[str] | None = None) -> list[Problem]:
@@ -178,12 +179,23 @@ class Dag:
     __slots__ = ("order", "sources", "succ")
 
     def __init__(self, plan: Plan) -> None:
-        succ: dict[str, list[str]] = {spec.id: [] for spec in plan.tasks}
+        self._build((spec.id, spec.deps) for spec in plan.tasks)
+
+    @classmethod
+    def of_deps(cls, deps: Iterable[tuple[str, Sequence[str]]]) -> Dag:
+        """The DAG of (task id, its deps) pairs in plan order: a checked plan's JSON tasks."""
+        dag = cls.__new__(cls)
+        dag._build(deps)
+        return dag
+
+    def _build(self, deps: Iterable[tuple[str, Sequence[str]]]) -> None:
+        pairs = list(deps)
+        succ: dict[str, list[str]] = {task: [] for task, _ in pairs}
         unmet: dict[str, int] = {}
-        for spec in plan.tasks:
-            unmet[spec.id] = len(spec.deps)
-            for dep in spec.deps:
-                succ[dep].append(spec.id)
+        for task, needs in pairs:
+            unmet[task] = len(needs)
+            for dep in needs:
+                succ[dep].append(task)
         self.sources = [task for task, n in unmet.items() if n == 0]
         order = list(self.sources)
         for task in order:  # Kahn's algorithm; the list grows while it is walked

@@ -7,17 +7,18 @@ other field has a default at plan level that a task may override.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from swarm.errors import PlanError, Problem
+from swarm.plan_file import MAX_PLAN_BYTES as MAX_PLAN_BYTES
+from swarm.plan_file import decode_plan as decode_plan
+from swarm.plan_file import read_plan_file as read_plan_file
 
 PLAN_VERSION: Literal[1] = 1
 DEFAULT_MODEL = "moonshotai/kimi-k2.6"
-MAX_PLAN_BYTES = 64 * 1024 * 1024
 MAX_TASKS = 100_000
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -131,10 +132,6 @@ def prefixed(spec: TaskSpec, prefix: str) -> TaskSpec:
     data["id"] = prefix + spec.id
     data["deps"] = [prefix + dep for dep in spec.deps]
     return TaskSpec.model_validate(data)
-
-
-SERVER_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
 class _McpServer(_Strict):
@@ -254,32 +251,13 @@ def parse_plan(raw: Any, *, source: str = "plan", known_kinds: set[str] | None =
         problems.extend(_pydantic_problems(raw, exc))
     problems.extend(graph_problems(raw, known_kinds=known_kinds))
     if plan is not None:
-        problems.extend(_limit_problems(plan))
+        from swarm.validation import limit_problems  # the checks a plan's JSON document has
+
+        problems.extend(limit_problems(plan.model_dump()))
     if problems:
         raise PlanError(source, _dedupe(problems))
     assert plan is not None
     return plan
-
-
-def _limit_problems(plan: Plan) -> list[Problem]:
-    problems = []
-    pool = plan.budget.max_steps
-    for spec in plan.tasks:
-        steps = spec.max_steps or plan.defaults.max_steps
-        if steps is not None and steps > pool:
-            problems.append(
-                Problem(
-                    f"task {spec.id!r}",
-                    "max_steps",
-                    f"allowance {steps} exceeds the run's step pool budget.max_steps={pool}",
-                )
-            )
-    for kind, limit in plan.budget.per_kind_concurrency.items():
-        if limit < 1:
-            problems.append(
-                Problem("plan", f"budget.per_kind_concurrency.{kind}", "must be at least 1")
-            )
-    return problems
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -290,55 +268,6 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
             seen.add(p)
             out.append(p)
     return out
-
-
-_JSON_TYPES = {
-    list: "an array",
-    str: "a string",
-    int: "a number",
-    float: "a number",
-    bool: "a boolean",
-    type(None): "null",
-}
-
-
-def _fail(source: str, where: str, message: str) -> PlanError:
-    return PlanError(source, [Problem(where, "", message)])
-
-
-def decode_plan(text: str, *, source: str = "plan") -> dict[str, Any]:
-    """Plan JSON text → a JSON object, or a :class:`PlanError` saying what is wrong."""
-    if not text.strip():
-        raise _fail(source, "plan", "the file is empty; a plan is a JSON object")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        raise _fail(source, "plan", f"invalid JSON at {where}: {exc.msg}") from None
-    if not isinstance(raw, dict):
-        kind = _JSON_TYPES.get(type(raw), type(raw).__name__)
-        raise _fail(source, "plan", f"a plan is a JSON object, not {kind}")
-    return raw
-
-
-def read_plan_file(path: str | Path) -> dict[str, Any]:
-    """Read a plan file into a JSON object; every failure is a :class:`PlanError`."""
-    p = Path(path)
-    source = str(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise _fail(
-                source, "file", f"{size} bytes is over the {MAX_PLAN_BYTES} byte limit for plans"
-            )
-        data = p.read_bytes()
-    except OSError as exc:
-        raise _fail(source, "file", f"cannot read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _fail(source, "file", f"not UTF-8 text (byte {exc.start}): {exc.reason}") from None
-    return decode_plan(text, source=source)
 
 
 def loads_plan(text: str, *, source: str = "plan", known_kinds: set[str] | None = None) -> Plan:

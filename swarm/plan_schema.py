@@ -15,3 +15,9 @@ def fill_task(data: object) -> dict[str, Any] | None:
     """``data`` as ``TaskSpec.model_validate(data).model_dump()`` gives it, or None if the
     schema cannot vouch for it (the plan model then words its problems)."""
     return None
+
+
+def fill_plan(data: object) -> dict[str, Any] | None:
+    """``data`` as ``Plan.model_validate(data).model_dump()`` gives it, or None if the schema
+    cannot vouch for it (the plan models then word its problems)."""
+    return None

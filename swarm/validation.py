@@ -1,5 +1,11 @@
-"""Whole-plan validation: the plan model, the DAG checks, and each task kind's own checks,
-all reported together."""
+"""Whole-plan validation: the plan's fields, its DAG, each task kind's own rules, its limits
+and budgets, all reported together.
+
+A valid plan is checked without the plan models: the committed JSON Schema vouches for its
+fields and fills its defaults (:mod:`swarm.plan_schema`), and every other check reads that
+JSON document, so `swarm validate` never imports pydantic for it. Data the schema cannot vouch
+for goes to the plan models, which word its problems (or accept what only they accept).
+"""
 
 from __future__ import annotations
 
@@ -7,39 +13,43 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from swarm.errors import PlanError, Problem
-from swarm.plan import (
-    ENV_NAME_PATTERN,
-    SERVER_NAME_PATTERN,
-    Plan,
-    TaskSpec,
-    parse_plan,
-    read_plan_file,
-)
+from swarm.plan_file import read_plan_file
+from swarm.plan_schema import fill_plan, fill_task
+from swarm.task_fields import TaskDoc, TaskFields
 
 if TYPE_CHECKING:
+    from swarm.plan import Plan
     from swarm.providers.pricing import Price
+
+PlanDoc: TypeAlias = dict[str, Any]
+"""A checked plan as JSON with every default filled in, as ``Plan.model_dump()`` gives it."""
+
+SERVER_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
 def kind_problems(raw: dict[str, Any]) -> list[Problem]:
     """Each task kind's checks, run on every task that is well-formed on its own."""
-    from workers.registry import registry
+    from workers.registry import registry, rules_for
 
     kinds = registry()
     problems: list[Problem] = []
     tasks = raw.get("tasks")
     for item in tasks if isinstance(tasks, list) else []:
-        try:
-            spec = TaskSpec.model_validate(item)
-        except ValidationError:
+        filled = fill_task(item)
+        spec: TaskFields | None = TaskDoc.of(filled) if filled is not None else _model_task(item)
+        if spec is None:
             continue  # its problems are reported by the plan model
-        worker = kinds.get(spec.kind)
-        if worker is not None:
-            problems.extend(worker.check(spec))
+        rules = rules_for(spec.kind)
+        if rules is not None:
+            problems.extend(rules(spec))
+        elif spec.kind in kinds:  # a plug-in kind: its worker checks the plan model's task
+            model_task = _model_task(item)
+            if model_task is not None:
+                problems.extend(kinds[spec.kind].check(model_task))
     budget = raw.get("budget")
     per_kind = budget.get("per_kind_concurrency") if isinstance(budget, dict) else None
     for kind in per_kind if isinstance(per_kind, dict) else {}:
@@ -47,6 +57,19 @@ def kind_problems(raw: dict[str, Any]) -> list[Problem]:
             field = f"budget.per_kind_concurrency.{kind}"
             problems.append(Problem("plan", field, f"unknown kind {kind!r}"))
     return problems
+
+
+def _model_task(item: object) -> Any:
+    """The plan model's task for ``item`` (a :class:`~swarm.plan.TaskSpec`), or None if it is
+    not one."""
+    from pydantic import ValidationError
+
+    from swarm.plan import TaskSpec
+
+    try:
+        return TaskSpec.model_validate(item)
+    except ValidationError:
+        return None
 
 
 def tool_problems(raw: dict[str, Any]) -> list[Problem]:
@@ -94,27 +117,78 @@ def _glob_problems(task: dict[str, Any], servers: list[str]) -> list[Problem]:
     return problems
 
 
-def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
-    """Validate decoded plan data with every check; one PlanError lists all problems."""
+def limit_problems(doc: PlanDoc) -> list[Problem]:
+    """A task's step allowance over the run's step pool, a per-kind limit under one."""
+    problems = []
+    pool = doc["budget"]["max_steps"]
+    for spec in doc["tasks"]:
+        steps = spec["max_steps"] or doc["defaults"]["max_steps"]
+        if steps is not None and steps > pool:
+            problems.append(
+                Problem(
+                    f"task {spec['id']!r}",
+                    "max_steps",
+                    f"allowance {steps} exceeds the run's step pool budget.max_steps={pool}",
+                )
+            )
+    for kind, limit in doc["budget"]["per_kind_concurrency"].items():
+        if limit < 1:
+            problems.append(
+                Problem("plan", f"budget.per_kind_concurrency.{kind}", "must be at least 1")
+            )
+    return problems
+
+
+def check_data(raw: dict[str, Any], *, source: str = "plan") -> PlanDoc:
+    """Validate decoded plan data with every check; the plan's JSON document with its defaults
+    filled in, or one PlanError listing every problem. Pydantic is imported only if the
+    plan's JSON Schema cannot vouch for ``raw``."""
+    return _checked(raw, source)[0]
+
+
+def _checked(raw: dict[str, Any], source: str) -> tuple[PlanDoc, Plan | None]:
+    """The checked document, and the plan model if it had to be built."""
+    from swarm.dag import graph_problems
     from workers.registry import known_kinds
 
     problems: list[Problem] = []
     plan: Plan | None = None
-    try:
-        plan = parse_plan(raw, source=source, known_kinds=known_kinds())
-    except PlanError as exc:
-        problems.extend(exc.problems)
+    doc = fill_plan(raw)
+    if doc is None:
+        from swarm.plan import parse_plan
+
+        try:
+            plan = parse_plan(raw, source=source, known_kinds=known_kinds())
+            doc = plan.model_dump()
+        except PlanError as exc:
+            problems.extend(exc.problems)
+    else:
+        problems.extend(graph_problems(raw, known_kinds=known_kinds()))
+        problems.extend(p for p in limit_problems(doc) if p not in problems)
     problems.extend(p for p in kind_problems(raw) if p not in problems)
     problems.extend(p for p in tool_problems(raw) if p not in problems)
     if problems:
         raise PlanError(source, [did_you_mean(p) for p in problems])
-    assert plan is not None
-    return plan
+    assert doc is not None
+    return doc, plan
+
+
+def validate_data(raw: dict[str, Any], *, source: str = "plan") -> Plan:
+    """Validate decoded plan data with every check; one PlanError lists all problems."""
+    from swarm.plan import Plan
+
+    _, plan = _checked(raw, source)
+    return plan if plan is not None else Plan.model_validate(raw)
 
 
 def validate_file(path: str | Path) -> Plan:
     """Read a plan file and validate it with every check."""
     return validate_data(read_plan_file(path), source=str(path))
+
+
+def check_file(path: str | Path) -> PlanDoc:
+    """Read a plan file and check it with every check, without the plan models if it is valid."""
+    return check_data(read_plan_file(path), source=str(path))
 
 
 MODEL_CALLING_KINDS = frozenset({"llm", "agent"})
@@ -124,22 +198,31 @@ MAX_CHARS_PER_TOKEN = 16
 prompt of N characters is at least N / 16 input tokens: a lower bound, not an estimate."""
 
 
-def min_usage(plan: Plan) -> tuple[int, int, dict[str, tuple[int, int]]]:
-    """What ``plan`` needs at the very least: steps, tokens, and per model (tokens in, out).
+def _doc(plan: Plan | PlanDoc) -> PlanDoc:
+    return plan if isinstance(plan, dict) else plan.model_dump()
+
+
+def min_usage(plan: Plan | PlanDoc) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """What ``plan`` (the model or its JSON document) needs at the very least: steps, tokens,
+    and per model (tokens in, out).
 
     Each task of a kind in :data:`MODEL_CALLING_KINDS` makes one model call at least: one step,
     its prompt's tokens in and one token out. Retries, re-asks and the answers' real length only
     add to it.
     """
+    doc = _doc(plan)
+    defaults = doc["defaults"]
     steps = tokens = 0
     per_model: dict[str, tuple[int, int]] = {}
-    for spec in plan.tasks:
-        if spec.kind not in MODEL_CALLING_KINDS:
+    for spec in doc["tasks"]:
+        if spec["kind"] not in MODEL_CALLING_KINDS:
             continue
-        params = plan.defaults.params.merged(spec.params)
-        text = spec.prompt + (params.system_prompt or "")
+        system = (spec["params"] or {}).get("system_prompt")  # the task's own, if it sets one
+        if system is None:
+            system = defaults["params"]["system_prompt"]
+        text = spec["prompt"] + (system or "")
         tokens_in = -(-len(text) // MAX_CHARS_PER_TOKEN)
-        model = spec.model or plan.defaults.model
+        model = spec["model"] or defaults["model"]
         seen_in, seen_out = per_model.get(model, (0, 0))
         per_model[model] = (seen_in + tokens_in, seen_out + 1)
         steps += 1
@@ -147,9 +230,12 @@ def min_usage(plan: Plan) -> tuple[int, int, dict[str, tuple[int, int]]]:
     return steps, tokens, per_model
 
 
-def budget_problems(plan: Plan, prices: Mapping[str, Price] | None = None) -> list[Problem]:
-    """The budgets ``plan`` cannot fit even at its cheapest (its step pool, ``max_tokens``,
-    ``max_cost_usd``), each naming the field to raise; empty if it may fit.
+def budget_problems(
+    plan: Plan | PlanDoc, prices: Mapping[str, Price] | None = None
+) -> list[Problem]:
+    """The budgets ``plan`` (the model or its JSON document) cannot fit even at its cheapest
+    (its step pool, ``max_tokens``, ``max_cost_usd``), each naming the field to raise; empty if
+    it may fit.
 
     A run of such a plan would spend its budget and then fail the tasks left over, so
     `swarm validate` and `swarm execute` refuse it before anything runs. ``prices`` (model ->
@@ -158,29 +244,32 @@ def budget_problems(plan: Plan, prices: Mapping[str, Price] | None = None) -> li
     """
     from swarm.core.money import usd
 
-    steps, tokens, per_model = min_usage(plan)
-    budget, problems = plan.budget, []
-    if steps > budget.max_steps:
+    doc = _doc(plan)
+    steps, tokens, per_model = min_usage(doc)
+    budget, problems = doc["budget"], []
+    pool = budget["max_steps"]
+    if steps > pool:
         problems.append(
             Problem(
                 "plan",
                 "budget.max_steps",
                 f"the plan needs at least {steps} steps (one model call for each of its {steps} "
                 f"{'/'.join(sorted(MODEL_CALLING_KINDS))} tasks) but the step pool is "
-                f"{budget.max_steps}: raise budget.max_steps (or --max-steps) to {steps} or more",
+                f"{pool}: raise budget.max_steps (or --max-steps) to {steps} or more",
             )
         )
-    if budget.max_tokens is not None and tokens > budget.max_tokens:
+    if budget["max_tokens"] is not None and tokens > budget["max_tokens"]:
         problems.append(
             Problem(
                 "plan",
                 "budget.max_tokens",
                 f"the plan needs at least {tokens:,} tokens (its prompts, one answer token each) "
-                f"but budget.max_tokens is {budget.max_tokens:,}: raise budget.max_tokens "
+                f"but budget.max_tokens is {budget['max_tokens']:,}: raise budget.max_tokens "
                 "(or --max-tokens)",
             )
         )
-    if budget.max_cost_usd is not None:
+    limit = budget["max_cost_usd"]
+    if limit is not None:
         if prices is None:
             from swarm.providers.pricing import price_table
 
@@ -190,13 +279,13 @@ def budget_problems(plan: Plan, prices: Mapping[str, Price] | None = None) -> li
             for model, (tokens_in, tokens_out) in per_model.items()
             if model in prices
         )
-        if cost > budget.max_cost_usd:
+        if cost > limit:
             problems.append(
                 Problem(
                     "plan",
                     "budget.max_cost_usd",
                     f"the plan costs at least {usd(cost)} (its prompts, one answer token each) "
-                    f"but budget.max_cost_usd is {usd(budget.max_cost_usd)}: raise "
+                    f"but budget.max_cost_usd is {usd(limit)}: raise "
                     "budget.max_cost_usd (or --max-cost)",
                 )
             )
@@ -250,7 +339,7 @@ def plain_message(message: str) -> str:
 
 def _fields_at(where: str, path: list[str]) -> list[str]:
     """The field names allowed where ``path`` (dotted, without its last part) points."""
-    from swarm.plan import ModelParams, RunBudget, TaskDefaults
+    from swarm.plan import ModelParams, Plan, RunBudget, TaskDefaults, TaskSpec
 
     model: type[Any] = TaskSpec if where != "plan" else Plan
     for part in path:

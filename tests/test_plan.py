@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 import swarm.plan
+import swarm.plan_file
 from swarm.errors import InputError, PlanError, Problem
 from swarm.plan import (
     DEFAULT_MODEL,
@@ -210,7 +211,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_file_over_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.json"
     path.write_text(json.dumps(SMALLEST), encoding="utf-8")
-    monkeypatch.setattr(swarm.plan, "MAX_PLAN_BYTES", 16)
+    monkeypatch.setattr(swarm.plan_file, "MAX_PLAN_BYTES", 16)
     with pytest.raises(PlanError) as exc:
         load_plan(path)
     [problem] = exc.value.problems

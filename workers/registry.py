@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from swarm.errors import ConfigError
 
 if TYPE_CHECKING:  # the protocol only: `swarm validate` need not load the run-time context
+    from swarm.errors import Problem
+    from swarm.task_fields import TaskFields
     from workers.base import Worker
 
 BUILTIN: dict[str, str] = {
@@ -94,3 +96,10 @@ def get_worker(kind: str) -> Worker:
         return registry()[kind]
     except KeyError:
         raise ConfigError(f"unknown task kind {kind!r}") from None
+
+
+def rules_for(kind: str) -> Callable[[TaskFields], list[Problem]] | None:
+    """The static checks of a built-in kind, importing only its light rules module; None for a
+    plug-in kind (its worker's ``check`` reads the plan model's task). None for every kind until
+    the light rules land: validation then asks each kind's worker."""
+    return None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from swarm.dag import Dag
     from swarm.plan import Plan
+    from swarm.validation import PlanDoc
 
 
 def unit_critical_path(graph: nx.DiGraph[str] | Dag) -> list[str]:
@@ -40,10 +41,19 @@ class Summary:
 
     @classmethod
     def of(cls, plan: Plan) -> Summary:
+        return cls._of([(spec.id, spec.kind, spec.deps) for spec in plan.tasks])
+
+    @classmethod
+    def of_doc(cls, doc: PlanDoc) -> Summary:
+        """The summary of a checked plan's JSON document (no plan models)."""
+        return cls._of([(task["id"], task["kind"], task["deps"]) for task in doc["tasks"]])
+
+    @classmethod
+    def _of(cls, tasks: list[tuple[str, str, list[str]]]) -> Summary:
         from swarm.dag import Dag  # successor lists: no networkx for `swarm validate`
 
-        graph = Dag(plan)
-        kinds = Counter(spec.kind for spec in plan.tasks)
+        graph = Dag.of_deps((task, deps) for task, _, deps in tasks)
+        kinds = Counter(kind for _, kind, _ in tasks)
         return cls(
             tasks=len(graph),
             edges=sum(len(children) for children in graph.succ.values()),
@@ -79,15 +89,18 @@ def validate(path: Path, *, as_json: bool) -> int:
     """`swarm validate PLAN [--json]`: print the summary (or, with ``as_json``, every problem
     as JSON) and return the exit code; without ``as_json`` an invalid plan's
     :class:`PlanError` propagates, for the caller to print as every error is."""
-    from swarm.validation import check_budget, validate_file
+    from swarm.validation import budget_problems, check_file
 
     try:
-        plan = check_budget(validate_file(path), source=str(path))
+        doc = check_file(path)
+        problems = budget_problems(doc)
+        if problems:
+            raise PlanError(str(path), problems)
     except PlanError as exc:
         if not as_json:
             raise
         echo(problems_json(exc))
         return EXIT_INPUT
-    summary = Summary.of(plan)
+    summary = Summary.of_doc(doc)
     echo(summary.json() if as_json else summary.line(str(path)))
     return 0

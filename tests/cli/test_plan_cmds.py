@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 import swarm.plan
+import swarm.plan_file
 from swarm.plan import plan_json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ def test_validate_json_lists_every_problem(cli: Any, name: str) -> None:
 def test_a_plan_over_the_size_limit(
     cli: Any, good_plan: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(swarm.plan, "MAX_PLAN_BYTES", 100)
+    monkeypatch.setattr(swarm.plan_file, "MAX_PLAN_BYTES", 100)
     size = good_plan.stat().st_size
     result = cli("validate", good_plan)
     assert result.code == 2
