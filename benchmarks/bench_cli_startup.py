@@ -87,11 +87,62 @@ def plan_file(folder: Path, tasks: int) -> Path:
     return path
 
 
+KIND_TASKS = {
+    "agent": {"prompt": "Find three sources on topic {i}.", "tools": []},
+    "code": {"config": {"code": "result = sum(range({i}))"}},
+    "image": {"prompt": "A diagram of part {i}.", "config": {"aspect_ratio": "16:9"}},
+    "subplan": {"prompt": "Plan the appendix {i}."},
+    "orchestrator": {"prompt": "Research question {i} with sub-agents."},
+}
+"""Tasks of the kinds that need no inputs, by kind (``{i}`` numbers them)."""
+AGGREGATORS = {
+    "document": {"outline": ["Findings", "Sources"], "formats": ["md", "docx"]},
+    "sheet": {"columns": [{"name": "section"}, {"name": "words", "type": "integer"}]},
+    "slides": {"max_bullets": 5},
+    "site": {"layout": "pages"},
+}
+
+
+def mixed_plan_file(folder: Path, tasks: int) -> Path:
+    """A plan of every built-in kind: model calls (a third with an output schema), agents, code,
+    images, sub-plans, orchestrators, a map over a code task's list, and aggregators of each
+    kind combining them: what `swarm validate` checks in a real plan."""
+    path = folder / f"mixed-{tasks}.json"
+    items: list[dict[str, object]] = [
+        {"id": "items", "kind": "code", "config": {"code": "result = list(range(5))"}},
+        {
+            "id": "each",
+            "kind": "map",
+            "deps": ["items"],
+            "config": {"over": "items", "template": {"kind": "llm", "prompt": "Expand {item}."}},
+        },
+    ]
+    kinds = ["llm", *KIND_TASKS]
+    while len(items) < tasks - len(AGGREGATORS):
+        i = len(items)
+        kind = kinds[i % len(kinds)]
+        task: dict[str, object] = {"id": f"t{i:03d}", "kind": kind, "prompt": f"Write part {i}."}
+        if kind == "llm" and i % 3 == 0:
+            task["output_schema"] = {"type": "object", "required": [f"k{i % 7}"]}
+        for key, value in KIND_TASKS.get(kind, {}).items():
+            task[key] = json.loads(json.dumps(value).replace("{i}", str(i)))
+        items.append(task)
+    llm_ids = [str(t["id"]) for t in items if t["kind"] == "llm"]
+    for n, (kind, config) in enumerate(AGGREGATORS.items()):
+        deps = llm_ids[n * 10 : n * 10 + 10]
+        items.append({"id": f"out-{kind}", "kind": kind, "deps": deps, "config": config})
+    plan = {"goal": "a mixed report", "budget": {"max_steps": 4000}, "tasks": items}
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    return path
+
+
 def measure(runs: int, against: Path | None = None) -> list[Timing]:
     python = sys.executable
     cli = [python, "-m", "swarm.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         plan = str(plan_file(Path(tmp), 300))
+        mixed = str(mixed_plan_file(Path(tmp), 300))
+        research = "examples/research-swarm.json"  # relative: each checkout's own
         script = Path(python).parent / "swarm"  # the console script, where the venv has one
         commands = [
             ("swarm --help", [*cli, "--help"]),
@@ -99,6 +150,8 @@ def measure(runs: int, against: Path | None = None) -> list[Timing]:
             ("swarm --version", [*cli, "--version"]),
             ("swarm validate (300 tasks)", [*cli, "validate", plan]),
             ("swarm validate --json (300 tasks)", [*cli, "validate", plan, "--json"]),
+            ("swarm validate (300 tasks, every kind)", [*cli, "validate", mixed]),
+            ("swarm validate examples/research-swarm.json", [*cli, "validate", research]),
             ("swarm execute --help", [*cli, "execute", "--help"]),
         ]
         floors = [
