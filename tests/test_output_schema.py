@@ -133,9 +133,7 @@ def test_deep_nesting_is_neither_a_crash_nor_vouched_for() -> None:
     for _ in range(5000):
         schema = {"items": schema}
     assert not vouch(schema)
-    assert (
-        schema_error(schema) == f"nested too deeply (more than {MAX_DEPTH} levels are not checked)"
-    )
+    assert schema_error(schema) == "nested too deeply to check (hundreds of levels)"
     shallow: dict[str, Any] = {"type": "string"}
     for _ in range(MAX_DEPTH):
         shallow = {"items": shallow}
