@@ -31,15 +31,17 @@ SERVER_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
-def kind_problems(raw: dict[str, Any]) -> list[Problem]:
-    """Each task kind's checks, run on every task that is well-formed on its own."""
+def kind_problems(raw: dict[str, Any], doc: PlanDoc | None = None) -> list[Problem]:
+    """Each task kind's checks, run on every task that is well-formed on its own (``doc``: the
+    plan's checked document, whose tasks are filled in already)."""
     from workers.registry import registry, rules_for
 
     kinds = registry()
     problems: list[Problem] = []
     tasks = raw.get("tasks")
-    for item in tasks if isinstance(tasks, list) else []:
-        filled = fill_task(item)
+    tasks = tasks if isinstance(tasks, list) else []
+    for index, item in enumerate(tasks):
+        filled = doc["tasks"][index] if doc is not None else fill_task(item)
         spec: TaskFields | None = TaskDoc.of(filled) if filled is not None else _model_task(item)
         if spec is None:
             continue  # its problems are reported by the plan model
@@ -165,7 +167,7 @@ def _checked(raw: dict[str, Any], source: str) -> tuple[PlanDoc, Plan | None]:
     else:
         problems.extend(graph_problems(raw, known_kinds=known_kinds()))
         problems.extend(p for p in limit_problems(doc) if p not in problems)
-    problems.extend(p for p in kind_problems(raw) if p not in problems)
+    problems.extend(p for p in kind_problems(raw, doc) if p not in problems)
     problems.extend(p for p in tool_problems(raw) if p not in problems)
     if problems:
         raise PlanError(source, [did_you_mean(p) for p in problems])
