@@ -35,6 +35,9 @@ BUILTIN: dict[str, str] = {
     "image": "workers.image:ImageWorker",
 }
 """Kind name → ``module:class`` of its worker."""
+RULES: dict[str, str] = {kind: f"workers.rules.{kind}:check" for kind in BUILTIN}
+"""Kind name → ``module:function`` of a built-in kind's static checks (``workers/rules/``),
+which its worker's ``check`` delegates to."""
 
 
 class Kinds(Mapping[str, "Worker"]):
@@ -99,7 +102,12 @@ def get_worker(kind: str) -> Worker:
 
 
 def rules_for(kind: str) -> Callable[[TaskFields], list[Problem]] | None:
-    """The static checks of a built-in kind, importing only its light rules module; None for a
-    plug-in kind (its worker's ``check`` reads the plan model's task). None for every kind until
-    the light rules land: validation then asks each kind's worker."""
-    return None
+    """The static checks of a built-in kind, importing only its light rules module (no worker,
+    no pydantic: what `swarm validate` runs); None for a plug-in kind, whose worker's ``check``
+    reads the plan model's task."""
+    path = RULES.get(kind)
+    if path is None:
+        return None
+    module, _, name = path.partition(":")
+    rules: Callable[[TaskFields], list[Problem]] = getattr(import_module(module), name)
+    return rules
