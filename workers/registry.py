@@ -2,8 +2,9 @@
 ``swarm.workers`` entry-point group, so a third party adds a kind without touching swarm.
 
 Built-in kinds are imported the first time a plan uses them: the aggregators pull in openpyxl,
-python-docx and python-pptx, which a plan of model calls (or `swarm validate`) should not pay
-for at start-up.
+python-docx and python-pptx, which a plan of model calls should not pay for at start-up.
+`swarm validate` imports no worker of a built-in kind at all: it runs the kind's light rules
+(:func:`rules_for`, ``workers/rules/``), to which the worker's ``check`` delegates.
 """
 
 from __future__ import annotations
