@@ -352,6 +352,10 @@ WILD: st.SearchStrategy[Any] = st.one_of(
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 """Any JSON value (and a few that are not: 10**400 is no float) to put where a field goes."""
+JSON = st.recursive(
+    WILD, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner)
+)
+"""Any nested JSON, for a whole plan or task."""
 
 
 def _mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -457,7 +461,7 @@ def test_what_the_checker_vouches_for_a_task_the_model_dumps_alike() -> None:
     vouched: list[bool] = []
 
     @SETTINGS
-    @given(TASKS)
+    @given(TASKS | JSON)
     def check(task: dict[str, Any]) -> None:
         filled = fill_task(task)
         vouched.append(filled is not None)
@@ -471,7 +475,7 @@ def test_what_the_checker_vouches_for_a_plan_the_models_dump_alike() -> None:
     vouched: list[bool] = []
 
     @SETTINGS
-    @given(PLANS)
+    @given(PLANS | JSON)
     def check(plan: dict[str, Any]) -> None:
         filled = fill_plan(plan)
         vouched.append(filled is not None)
