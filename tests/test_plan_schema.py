@@ -483,3 +483,134 @@ def test_what_the_checker_vouches_for_a_plan_the_models_dump_alike() -> None:
 
     check()
     assert sum(vouched) >= len(vouched) // 50
+
+
+FULL: dict[str, Any] = {
+    "version": 1,
+    "goal": "g",
+    "defaults": {
+        "model": "m",
+        "params": {
+            "max_tokens": 10,
+            "temperature": 0.5,
+            "top_p": 1,
+            "presence_penalty": -2,
+            "frequency_penalty": 2.0,
+            "reasoning_effort": "low",
+            "system_prompt": "s",
+        },
+        "max_steps": 3,
+        "timeout_s": 5,
+        "retries": 0,
+    },
+    "budget": {
+        "max_steps": 10,
+        "max_concurrency": 2,
+        "per_kind_concurrency": {"llm": 1},
+        "max_tokens": 100,
+        "max_cost_usd": 0.5,
+    },
+    "tasks": [
+        {
+            "id": "a.b:c-d_e",
+            "kind": "llm",
+            "prompt": "p",
+            "deps": [],
+            "title": "t",
+            "model": "m",
+            "params": {"max_tokens": 1, "reasoning_effort": "none"},
+            "max_steps": 4000,
+            "timeout_s": 86_400,
+            "retries": 20,
+            "estimate_s": 1.5,
+            "output_schema": {"type": "object"},
+            "config": {"k": [1, {"x": None}]},
+            "tools": ["kb.*", "fetch"],
+            "approval": {"prompt": "ok?", "timeout_s": 60, "on_timeout": "pause"},
+        },
+        {"id": "b", "kind": "map", "deps": ["a.b:c-d_e"], "approval": True},
+    ],
+    "mcp_servers": {
+        "kb": {
+            "command": "python",
+            "args": ["kb.py"],
+            "env": ["HOME"],
+            "cwd": "/tmp",
+            "max_concurrency": 1,
+            "call_timeout_s": 1,
+            "tools_ttl_s": 0,
+            "max_restarts": 0,
+        },
+        "web": {"url": "https://example.com/mcp", "headers": {"Authorization": "TOKEN"}},
+    },
+    "fetch": {
+        "allow_hosts": ["*.python.org"],
+        "deny_hosts": [],
+        "allow_private": True,
+        "max_bytes": 1024,
+        "timeout_s": 600,
+        "max_redirects": 20,
+    },
+}
+"""A plan that gives every field (at a bound where it has one)."""
+ODD = [True, False, 0, 1, -1, 1.0, 5.0, 0.5, "5", "", "a\n", "\ud800", "\x1c", " ", None]
+ODD += [math.nan, math.inf, 2**63, 10**400, [], ["x"], {}, {"extra": 1}, {1: 1}]
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(value, dict):
+        found += [p for k, v in value.items() for p in _paths(v, (*path, k))]
+    elif isinstance(value, list):
+        found += [p for i, v in enumerate(value) for p in _paths(v, (*path, i))]
+    return found
+
+
+def _changed(path: tuple[Any, ...], new: Any) -> Any:
+    """FULL with the value at ``path`` replaced by ``new`` (left out if ``new`` is ``...``)."""
+    data = json.loads(json.dumps(FULL))
+    if not path:
+        return new
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if new is ...:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = new
+    return data
+
+
+def test_a_plan_with_every_field_is_vouched_for() -> None:
+    filled = fill_plan(FULL)
+    assert filled is not None
+    _sound(Plan, FULL, filled)
+
+
+def test_every_field_replaced_by_an_odd_value_or_left_out_stays_sound() -> None:
+    vouched = 0
+    for path in _paths(FULL):
+        for new in [*ODD, ...]:
+            data = _changed(path, new)
+            filled = fill_plan(data)
+            vouched += filled is not None
+            _sound(Plan, data, filled)
+    assert vouched >= 100
+
+
+def test_an_any_of_two_branches_fit_alike_or_not_at_all() -> None:
+    branches = [
+        {"type": "object", "additionalProperties": True},
+        {
+            "type": "object",
+            "properties": {"a": {"type": "integer", "default": 1}},
+            "additionalProperties": False,
+        },
+    ]
+    node = {"type": "object", "properties": {"x": {"anyOf": branches, "default": None}}}
+    node["additionalProperties"] = False
+    checker = compile_schema({**node, "$defs": {"TaskSpec": node}})
+    assert checker.plan({"x": {"b": 1}}) == {"x": {"b": 1}}  # one branch fits
+    assert checker.plan({"x": {"a": 2}}) == {"x": {"a": 2}}  # both, with one reading
+    with pytest.raises(swarm.plan_schema._Refused):
+        checker.plan({"x": {}})  # both, read as {} and as {"a": 1}: pydantic would choose
