@@ -18,13 +18,18 @@ filled document holds the input's own objects there.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-from collections.abc import Callable
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # as typing's, without importing typing (a few ms of `swarm validate`)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeAlias
+
+    Check: TypeAlias = Callable[[Any], Any]
+    """Checks a value and gives it with its defaults filled in, or raises :class:`_Refused`."""
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "plan_schema.json")
 REGENERATE = "swarm schema -o swarm/plan_schema.json"
@@ -53,9 +58,7 @@ _PY_TYPES: dict[str, frozenset[type]] = {
     "object": frozenset({dict}),
     "array": frozenset({list}),
 }
-_SURROGATE = re.compile("[\ud800-\udfff]")
-"""A lone surrogate: pydantic refuses it in a constrained string (``string_unicode``)."""
-_PY_ONLY_SPACE = re.compile("[\x1c-\x1f]")
+_PY_ONLY_SPACE = "\x1c\x1d\x1e\x1f"
 """What Python's ``\\s`` matches and the Rust regex's (pydantic's: Unicode White_Space) does not."""
 _PATTERN_ESCAPES = frozenset("s.-/\\^$()[]{}?*+|:_")
 """Escapes a pattern may use: ``\\s`` and escaped punctuation (their meaning is the same in
@@ -68,21 +71,23 @@ class _Refused(Exception):
     """The data is not something the schema vouches for (never leaves this module)."""
 
 
-Check = Callable[[Any], Any]
-"""Checks a value and gives it with its defaults filled in, or raises :class:`_Refused`."""
+class _Node:
+    __slots__ = ("check", "types")
+
+    def __init__(self, check: Check, types: frozenset[type]) -> None:
+        self.check = check
+        self.types = types
+        """The Python types the check can accept (an ``anyOf`` tries only those branches)."""
 
 
-class _Node(NamedTuple):
-    check: Check
-    types: frozenset[type]
-    """The Python types the check can accept (an ``anyOf`` tries only those branches)."""
-
-
-class Checker(NamedTuple):
+class Checker:
     """The compiled schema: a check for a whole plan and one for a task (``$defs/TaskSpec``)."""
 
-    plan: Check
-    task: Check
+    __slots__ = ("plan", "task")
+
+    def __init__(self, plan: Check, task: Check) -> None:
+        self.plan = plan
+        self.task = task
 
 
 def compile_schema(schema: object) -> Checker:
@@ -200,8 +205,10 @@ def _any_of_check(by_type: dict[type, tuple[Check, ...]]) -> Check:
             return branches[0](value)
         results = []
         for branch in branches:
-            with contextlib.suppress(_Refused):
+            try:
                 results.append(branch(value))
+            except _Refused:  # (contextlib.suppress would cost an import)
+                continue
         if not results or any(not same(results[0], r) for r in results[1:]):
             raise _Refused  # none fits, or two fit with different results: pydantic decides
         return results[0]
@@ -248,8 +255,15 @@ def _free_object(value: Any) -> Any:
 
 
 def _key(key: Any) -> str:
-    if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
+    """A string with no lone surrogate (pydantic refuses one in a constrained string:
+    ``string_unicode``), which UTF-8 cannot encode."""
+    if type(key) is not str:
         raise _Refused
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused from None
     return key
 
 
@@ -270,7 +284,7 @@ def _string(node: dict[str, Any], where: str) -> Check:
         if search is not None and (
             not search(value)
             or (dollar and "\n" in value)
-            or (spaces and _PY_ONLY_SPACE.search(value))
+            or (spaces and any(c in value for c in _PY_ONLY_SPACE))
         ):
             raise _Refused
         return value
