@@ -65,7 +65,9 @@ class RunBudget(_Strict):
     max_steps: int = Field(4000, ge=1, le=1_000_000)
     """The swarm-wide step pool from which task allowances are drawn."""
     max_concurrency: int = Field(64, ge=1, le=10_000)
-    per_kind_concurrency: dict[str, int] = Field(default_factory=dict)
+    per_kind_concurrency: dict[str, int] = Field(
+        default_factory=dict, json_schema_extra={"default": {}}
+    )
     max_tokens: int | None = Field(None, ge=1)
     max_cost_usd: float | None = Field(None, gt=0)
 
@@ -89,7 +91,7 @@ class TaskSpec(_Strict):
     id: str = Field(pattern=TASK_ID_PATTERN)
     kind: str = Field(min_length=1, max_length=64)
     prompt: str = ""
-    deps: list[str] = Field(default_factory=list)
+    deps: list[str] = Field(default_factory=list, json_schema_extra={"default": []})
     title: str | None = None
     model: str | None = None
     params: ModelParams | None = None
@@ -108,9 +110,11 @@ class TaskSpec(_Strict):
     )
     output_schema: dict[str, Any] | None = None
     """A JSON Schema the task's output must satisfy; the model is asked for JSON then."""
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"default": {}})
     """Settings specific to the task's kind, checked by that kind's worker."""
-    tools: list[str] = Field(default_factory=list, max_length=256)
+    tools: list[str] = Field(
+        default_factory=list, max_length=256, json_schema_extra={"default": []}
+    )
     """Extra tools an ``agent`` or ``orchestrator`` task may call, as globs over ``server.tool``
     names of the plan's ``mcp_servers`` and ``fetch`` (``["kb.*", "fetch"]``); nothing else can
     be called."""
@@ -151,8 +155,8 @@ class StdioServer(_McpServer):
     """An MCP server run as a child process speaking stdio."""
 
     command: str = Field(min_length=1)
-    args: list[str] = Field(default_factory=list)
-    env: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list, json_schema_extra={"default": []})
+    env: list[str] = Field(default_factory=list, json_schema_extra={"default": []})
     """Names of this process's variables to pass (never values); the rest of its environment
     is an allow-list (PATH, LANG, HOME=/tmp, ...)."""
     cwd: str | None = None
@@ -162,16 +166,16 @@ class HttpServer(_McpServer):
     """An MCP server reached over streamable HTTP at exactly ``url``."""
 
     url: str = Field(pattern=r"^https?://[^\s]+$")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, json_schema_extra={"default": {}})
     """Header name → name of the environment variable holding its value (never the value)."""
 
 
 class FetchSettings(_Strict):
     """The ``fetch`` tool: which hosts it may GET, and its caps."""
 
-    allow_hosts: list[str] = Field(default_factory=list)
+    allow_hosts: list[str] = Field(default_factory=list, json_schema_extra={"default": []})
     """Host globs allowed (``["*.python.org"]``); empty allows every public host."""
-    deny_hosts: list[str] = Field(default_factory=list)
+    deny_hosts: list[str] = Field(default_factory=list, json_schema_extra={"default": []})
     allow_private: bool = False
     """Allow loopback, private and link-local addresses (off: only for local tests)."""
     max_bytes: int = Field(2_000_000, ge=1024, le=50_000_000)
@@ -187,7 +191,9 @@ class Plan(_Strict):
     defaults: TaskDefaults = TaskDefaults()
     budget: RunBudget = RunBudget()
     tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)
-    mcp_servers: dict[str, StdioServer | HttpServer] = Field(default_factory=dict)
+    mcp_servers: dict[str, StdioServer | HttpServer] = Field(
+        default_factory=dict, json_schema_extra={"default": {}}
+    )
     """MCP servers the tasks' ``tools`` globs name, by server name."""
     fetch: FetchSettings = FetchSettings()
 
