@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from swarm.errors import ConfigError, StoreError
+from swarm.providers.names import PROVIDERS
 
 DB_HINT = "point --db (or $SWARM_DB) at a SQLite file in an existing folder, or a postgresql:// URL"
 
@@ -75,9 +76,9 @@ JsonOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
-PROVIDER_NAMES = ("sim", "replicate", "openai")
-"""The providers `--provider` names (:data:`swarm.providers.factory.PROVIDERS`, which a test
-pins this to: the factory imports the providers, which help text should not pay for)."""
+PROVIDER_NAMES = PROVIDERS
+"""The providers `--provider` names, from :mod:`swarm.providers.names` (the factory imports the
+providers, which help text should not pay for)."""
 MAX_TASKS_LIMIT = 5_000
 """The most tasks `--max-tasks` allows, for `swarm plan` and `swarm run` alike."""
 DEFAULT_MAX_TASKS = 300
