@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from swarm.defaults import DB_FILE
 from swarm.errors import ConfigError, StoreError
 from swarm.providers.names import PROVIDERS
 
@@ -62,7 +63,8 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLite database file, or a postgresql:// URL (default: $SWARM_DB, else ./swarm.db).",
+        help="SQLite database file, or a postgresql:// URL "
+        f"(default: $SWARM_DB, else ./{DB_FILE}).",
         show_default=False,
         metavar="FILE|URL",
         callback=_check_db,

@@ -24,6 +24,7 @@ from swarm.cli.app import (
 )
 from swarm.cli.inspect_text import money, stdout_console
 from swarm.cli.options import PROVIDER_NAMES, DbOption, JsonOption, QuietOption
+from swarm.defaults import ARTIFACTS_DIR
 from swarm.errors import ConfigError
 
 if TYPE_CHECKING:  # the runtime, the API and the store are imported by the commands that run
@@ -244,7 +245,7 @@ def execute(
     fail_fast: FailFastOption = False,
     max_replans: MaxReplansOption = 0,
     run_id: RunIdOption = None,
-    artifacts_dir: ArtifactsOption = Path("swarm-runs"),
+    artifacts_dir: ArtifactsOption = Path(ARTIFACTS_DIR),
     model_name: ModelOption = None,
     reasoning_effort: ReasoningOption = None,
     base_url: BaseUrlOption = None,

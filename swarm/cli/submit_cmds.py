@@ -35,6 +35,7 @@ from swarm.cli.run_cmds import (
     live_hooks,
     run_settings,
 )
+from swarm.defaults import ARTIFACTS_DIR
 
 if TYPE_CHECKING:  # the planner, the API and the store are imported when the command runs
     from swarm.api_types import RunSummary
@@ -56,7 +57,7 @@ def run_goal(
     fail_fast: FailFastOption = False,
     max_replans: MaxReplansOption = 0,
     run_id: RunIdOption = None,
-    artifacts_dir: ArtifactsOption = Path("swarm-runs"),
+    artifacts_dir: ArtifactsOption = Path(ARTIFACTS_DIR),
     model_name: ModelOption = None,
     reasoning_effort: ReasoningOption = None,
     base_url: BaseUrlOption = None,
