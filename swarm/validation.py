@@ -33,10 +33,10 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 def kind_problems(raw: dict[str, Any], doc: PlanDoc | None = None) -> list[Problem]:
     """Each task kind's checks, run on every task that is well-formed on its own (``doc``: the
-    plan's checked document, whose tasks are filled in already)."""
-    from workers.registry import registry, rules_for
+    plan's checked document, whose tasks are filled in already). The plug-ins are looked up
+    only for a kind that is not built in."""
+    from workers.registry import BUILTIN, registry, rules_for
 
-    kinds = registry()
     problems: list[Problem] = []
     tasks = raw.get("tasks")
     tasks = tasks if isinstance(tasks, list) else []
@@ -48,14 +48,14 @@ def kind_problems(raw: dict[str, Any], doc: PlanDoc | None = None) -> list[Probl
         rules = rules_for(spec.kind)
         if rules is not None:
             problems.extend(rules(spec))
-        elif spec.kind in kinds:  # a plug-in kind: its worker checks the plan model's task
+        elif spec.kind in registry():  # a plug-in kind: its worker checks the model's task
             model_task = _model_task(item)
             if model_task is not None:
-                problems.extend(kinds[spec.kind].check(model_task))
+                problems.extend(registry()[spec.kind].check(model_task))
     budget = raw.get("budget")
     per_kind = budget.get("per_kind_concurrency") if isinstance(budget, dict) else None
     for kind in per_kind if isinstance(per_kind, dict) else {}:
-        if kind not in kinds:
+        if kind not in BUILTIN and kind not in registry():
             field = f"budget.per_kind_concurrency.{kind}"
             problems.append(Problem("plan", field, f"unknown kind {kind!r}"))
     return problems
@@ -148,10 +148,20 @@ def check_data(raw: dict[str, Any], *, source: str = "plan") -> PlanDoc:
     return _checked(raw, source)[0]
 
 
+def _known_kinds(raw: dict[str, Any]) -> set[str] | None:
+    """Every kind a task may name, or None when ``raw`` names built-in kinds only: then none is
+    unknown, and the plug-ins' entry points (a read of every installed package's metadata, the
+    largest part of `swarm validate`'s start) are not looked up."""
+    from workers.registry import BUILTIN, known_kinds
+
+    tasks = raw.get("tasks")
+    named = {t.get("kind") for t in tasks if isinstance(t, dict)} if isinstance(tasks, list) else ()
+    return None if all(kind in BUILTIN for kind in named) else known_kinds()
+
+
 def _checked(raw: dict[str, Any], source: str) -> tuple[PlanDoc, Plan | None]:
     """The checked document, and the plan model if it had to be built."""
     from swarm.dag import graph_problems
-    from workers.registry import known_kinds
 
     problems: list[Problem] = []
     plan: Plan | None = None
@@ -160,12 +170,12 @@ def _checked(raw: dict[str, Any], source: str) -> tuple[PlanDoc, Plan | None]:
         from swarm.plan import parse_plan
 
         try:
-            plan = parse_plan(raw, source=source, known_kinds=known_kinds())
+            plan = parse_plan(raw, source=source, known_kinds=_known_kinds(raw))
             doc = plan.model_dump()
         except PlanError as exc:
             problems.extend(exc.problems)
     else:
-        problems.extend(graph_problems(raw, known_kinds=known_kinds()))
+        problems.extend(graph_problems(raw, known_kinds=_known_kinds(raw)))
         problems.extend(p for p in limit_problems(doc) if p not in problems)
     problems.extend(p for p in kind_problems(raw, doc) if p not in problems)
     problems.extend(p for p in tool_problems(raw) if p not in problems)

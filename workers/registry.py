@@ -9,15 +9,16 @@ python-docx and python-pptx, which a plan of model calls should not pay for at s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import import_module
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from swarm.errors import ConfigError
 
 if TYPE_CHECKING:  # the protocol only: `swarm validate` need not load the run-time context
+    from importlib.metadata import EntryPoint
+
     from swarm.errors import Problem
     from swarm.task_fields import TaskFields
     from workers.base import Worker
@@ -68,6 +69,14 @@ def _builtin(path: str) -> Callable[[], type[Worker]]:
         return cls
 
     return load
+
+
+def entry_points(*, group: str) -> Iterable[EntryPoint]:
+    """The installed packages' entry points in ``group``: importlib.metadata, which reads every
+    package's metadata, imported only when a plug-in kind may be asked for."""
+    from importlib import metadata
+
+    return metadata.entry_points(group=group)
 
 
 def _plugin(ep: EntryPoint) -> type[Worker]:

@@ -20,16 +20,14 @@ from swarm.cli.fast import serve
 ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = [root_help.MIN_WIDTH, 45, 50, 57, 61, 70, 79, 80, 81, 100, 120, 133, 160, 200]
 AVOIDED = {"typer", "click", "rich", "sqlalchemy", "networkx", "jsonschema", "anyio", "httpx"}
-VALIDATE_PACKAGES = {
-    "swarm",
-    "workers",
+MODEL_PACKAGES = {
     "pydantic",
     "pydantic_core",
     "annotated_types",
     "typing_extensions",
     "typing_inspection",
 }
-"""Every package (beyond the standard library) `swarm validate` may import: the plan models."""
+"""What the plan models import: `swarm validate` loads them only to word a plan's problems."""
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -219,14 +217,33 @@ def test_help_imports_no_library_at_all() -> None:
     assert "typing" not in modules and "dataclasses" not in modules  # a tenth of its start
 
 
-def test_validate_imports_the_plan_models_and_nothing_else(tmp_path: Path) -> None:
-    plans = _plans(tmp_path)
-    code, modules = _entry_modules(["validate", str(plans["ok"])])
+@pytest.mark.parametrize("name", ["ok", "mixed", "research"])
+def test_a_valid_plan_is_validated_without_any_library(name: str, tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_cli_startup import mixed_plan_file
+
+    plans = {
+        **_plans(tmp_path),
+        "mixed": mixed_plan_file(tmp_path, 300),  # every built-in kind, output schemas, a map
+        "research": ROOT / "examples" / "research-swarm.json",
+    }
+    code, modules = _entry_modules(["validate", str(plans[name])])
     assert code == 0
-    assert _packages(modules) <= VALIDATE_PACKAGES
+    assert _packages(modules) == {"swarm", "workers"}
+    # nor the plug-ins' entry points (every package's metadata): the plan names built-in kinds
+    assert "importlib.metadata" not in modules
+    assert not [
+        m
+        for m in modules
+        if m.startswith("workers.") and "rules" not in m and m != "workers.registry"
+    ]  # the kinds' rules, never their workers
+
+
+def test_an_invalid_plan_imports_the_plan_models_to_word_it(tmp_path: Path) -> None:
+    code, modules = _entry_modules(["validate", str(_plans(tmp_path)["bad"]), "--json"])
+    assert code == 2
+    assert _packages(modules) <= {"swarm", "workers", *MODEL_PACKAGES}
     assert not _packages(modules) & AVOIDED
-    code, modules = _entry_modules(["validate", str(plans["bad"]), "--json"])
-    assert code == 2 and not _packages(modules) & AVOIDED  # an invalid plan's JSON too
 
 
 @pytest.mark.parametrize("module", ["swarm", "swarm.cli"])
