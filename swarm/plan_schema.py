@@ -179,7 +179,7 @@ class _Compiler:
             if name in required:
                 fields.append((name, check, None))
             elif isinstance(sub, dict) and "default" in sub:
-                fields.append((name, check, _factory(sub["default"])))
+                fields.append((name, check, _factory(sub["default"], check)))
             else:
                 raise ValueError(f"{where}/properties/{name}: neither required nor a default")
         return _fields_check(tuple(fields))
@@ -394,14 +394,21 @@ def _choices(node: dict[str, Any], kind: type, where: str) -> frozenset[Any] | N
     return frozenset(values)
 
 
-def _factory(default: Any) -> Callable[[], Any]:
-    """A fresh copy of a property's default for each filled document."""
+def _factory(default: Any, check: Check) -> Callable[[], Any]:
+    """A fresh copy of a property's default for each filled document; an object default in the
+    order of its properties, as the models dump it, if its check reads it as itself (the
+    schema lists a model default's keys sorted)."""
     if default == [] and type(default) is list:
         return list
     if default == {} and type(default) is dict:
         return dict
     if isinstance(default, dict | list):
-        return lambda: _copy(default)
+        try:
+            ordered = check(_copy(default))
+        except _Refused:
+            ordered = default
+        value = ordered if same(ordered, default) else default
+        return lambda: _copy(value)
     return lambda: default
 
 
