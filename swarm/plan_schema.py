@@ -171,6 +171,8 @@ class _Compiler:
         properties, required = node["properties"], node.get("required", [])
         if not isinstance(properties, dict) or not isinstance(required, list):
             raise ValueError(f"{where}: properties is not an object or required not a list")
+        if any(type(name) is not str for name in required):
+            raise ValueError(f"{where}: required holds something other than names")
         if not set(required) <= set(properties):
             raise ValueError(f"{where}: required names a property it does not define")
         fields: list[tuple[str, Check, Callable[[], Any] | None]] = []
@@ -300,7 +302,10 @@ def _pattern(pattern: object, where: str) -> re.Pattern[str]:
     escapes = re.findall(r"\\(.)", pattern)
     if any(e not in _PATTERN_ESCAPES for e in escapes):
         raise ValueError(f"{where}: pattern {pattern!r} has an escape not supported")
-    return re.compile(pattern)
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{where}: pattern {pattern!r} does not compile: {exc}") from None
 
 
 def _integer(node: dict[str, Any], where: str) -> Check:

@@ -288,6 +288,8 @@ TASK = ["$defs", "TaskSpec"]
             "recursive",
         ),
         ({"type": "object"}, "TaskSpec"),
+        (_with(URL, pattern="^[a"), "does not compile"),
+        (_with(TASK, required=[["id"]]), "names"),
     ],
 )
 def test_a_schema_with_what_the_checker_does_not_interpret_is_refused(
