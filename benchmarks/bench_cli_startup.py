@@ -153,6 +153,8 @@ def measure(runs: int, against: Path | None = None) -> list[Timing]:
             ("swarm validate (300 tasks, every kind)", [*cli, "validate", mixed]),
             ("swarm validate examples/research-swarm.json", [*cli, "validate", research]),
             ("swarm execute --help", [*cli, "execute", "--help"]),
+            ("swarm run --help", [*cli, "run", "--help"]),
+            ("swarm resume --help", [*cli, "resume", "--help"]),
         ]
         floors = [
             ("import typer, rich.console", "import typer, rich.console"),

@@ -47,6 +47,7 @@ from swarm.api_types import (
     RunSummary,
     TaskResult,
 )
+from swarm.defaults import ARTIFACTS_DIR
 from swarm.errors import RunNotFound
 from swarm.orchestrate import check_mode, orchestrator_plan
 from swarm.plan import Plan
@@ -94,7 +95,7 @@ class Swarm:
         db: str | Path | None = None,
         *,
         provider: str | Provider | None = None,
-        artifacts_dir: str | Path = "swarm-runs",
+        artifacts_dir: str | Path = ARTIFACTS_DIR,
         base_url: str | None = None,
         rate_limit: int | None = None,
     ) -> None:

@@ -19,13 +19,11 @@ from swarm.mcp.names import native_name
 from swarm.providers.base import ToolCall
 from swarm.untrusted import loads_json
 from workers.llm import extract_json
+from workers.rules.code import MAX_CODE_CHARS
 
 ACTION_TITLE = "swarm agent action v1"
 """The schema's title; the sim provider recognises agent calls by it."""
 FINAL_SUFFIX = " (final)"
-MAX_CODE_CHARS = 100_000
-"""Python source passed to the sandbox on its command line must stay well under the kernel's
-128 KiB limit for one argument."""
 
 
 def _args(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

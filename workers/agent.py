@@ -34,20 +34,13 @@ from workers.actions import (
     parse_calls,
 )
 from workers.base import TaskContext
-from workers.config import Number, number_problems, schema_problems, setting
 from workers.context_window import CHARS_PER_TOKEN, CONTEXT_TOKENS, fit_inputs
+from workers.rules import agent as rules
+from workers.rules.common import setting
 from workers.sandbox import Limits, ProcessSandbox, Sandbox
 from workers.tools import Observation, Toolbox, cap_text, utf8_safe
 
 DEFAULT_STEPS = 30
-RULES = {
-    "reasks": Number(True, 0, 10),
-    "repeat_limit": Number(True, 2, 20),
-    "observation_chars": Number(True, 200, 100_000),
-    "python_timeout_s": Number(False, 0.1, 3600),
-    "python_memory_mb": Number(True, 64, 65_536),
-}
-"""The agent's ``config`` settings."""
 ELIDED = "[observation elided to fit the context window]"
 
 
@@ -91,10 +84,7 @@ class AgentWorker:
         self.context_tokens = context_tokens
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        problems = []
-        if not spec.prompt.strip():
-            problems.append(Problem(f"task {spec.id!r}", "prompt", "an agent task needs a prompt"))
-        return problems + schema_problems(spec) + number_problems(spec, RULES, set())
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         episode = Episode(ctx, AgentConfig.from_spec(ctx.spec), self.sandbox, self.context_tokens)

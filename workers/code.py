@@ -20,16 +20,12 @@ import jsonschema
 from swarm.errors import BudgetExceeded, CodeFailed, CodeTimeout, OutputError, Problem, TaskError
 from swarm.plan import TaskSpec
 from swarm.untrusted import loads_json
-from workers.actions import MAX_CODE_CHARS
 from workers.base import TaskContext
-from workers.config import Number, number_problems, schema_problems, setting
+from workers.rules import code as rules
+from workers.rules.common import setting
 from workers.sandbox import Limits, ProcessSandbox, Sandbox, SandboxResult
 from workers.tools import cap_text, utf8_safe
 
-RULES = {
-    "timeout_s": Number(False, 0.1, 3600),
-    "memory_mb": Number(True, 64, 65_536),
-}
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_MB = 512
 
@@ -46,23 +42,7 @@ class CodeWorker:
         self.sandbox: Sandbox = sandbox or ProcessSandbox()
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where = f"task {spec.id!r}"
-        problems = schema_problems(spec) + number_problems(spec, RULES, {"code"})
-        code = spec.config.get("code")
-        if not isinstance(code, str) or not code.strip():
-            problems.append(Problem(where, "config.code", "a code task needs Python source here"))
-        elif len(code) > MAX_CODE_CHARS:
-            problems.append(
-                Problem(where, "config.code", f"longer than {MAX_CODE_CHARS} characters")
-            )
-        else:
-            try:
-                compile(code, f"<task {spec.id}>", "exec")
-            except (SyntaxError, ValueError) as exc:
-                line = getattr(exc, "lineno", None)
-                at = f" (line {line})" if line else ""
-                problems.append(Problem(where, "config.code", f"does not compile{at}: {exc}"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         spec = ctx.spec

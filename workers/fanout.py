@@ -14,18 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
-
 from swarm.errors import Problem, TaskError
 from swarm.plan import TaskSpec
 from workers.base import TaskContext
-
-DEFAULT_MAX_ITEMS = 1000
-TEMPLATE_FORBIDDEN = {"id", "deps"}
-
-
-def child_id(map_id: str, index: int) -> str:
-    return f"{map_id}:{index:04d}"
+from workers.rules import map as rules
+from workers.rules.map import DEFAULT_MAX_ITEMS, child_id
 
 
 class MapWorker:
@@ -37,38 +30,7 @@ class MapWorker:
     default_steps: ClassVar[int] = 1
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where = f"task {spec.id!r}"
-        cfg = spec.config
-        problems = []
-        unknown = set(cfg) - {"over", "template", "path", "max_items"}
-        if unknown:
-            problems.append(Problem(where, "config", f"unknown keys for map: {sorted(unknown)}"))
-        over = cfg.get("over")
-        if not isinstance(over, str) or over not in spec.deps:
-            problems.append(
-                Problem(
-                    where, "config.over", "must name one of the task's deps (the list's source)"
-                )
-            )
-        template = cfg.get("template")
-        if not isinstance(template, dict):
-            problems.append(Problem(where, "config.template", "must be a task object"))
-        else:
-            bad = TEMPLATE_FORBIDDEN & set(template)
-            if bad:
-                problems.append(
-                    Problem(where, "config.template", f"may not set {sorted(bad)}: they are given")
-                )
-            try:
-                TaskSpec.model_validate({**template, "id": child_id(spec.id, 0)})
-            except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                loc = ".".join(str(p) for p in first["loc"])
-                problems.append(Problem(where, f"config.template.{loc}", first["msg"]))
-        max_items = cfg.get("max_items", DEFAULT_MAX_ITEMS)
-        if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
-            problems.append(Problem(where, "config.max_items", "must be a positive integer"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         prefix = f"{ctx.spec.id}:"

@@ -22,10 +22,7 @@ from typing import Any, ClassVar
 from swarm.errors import BudgetExceeded, ConfigError, Problem, ProviderError, TaskError
 from swarm.plan import TaskSpec
 from swarm.providers.image_gen import (
-    ASPECT_RATIOS,
     DEFAULT_IMAGE_MODEL,
-    FORMATS,
-    MAX_IMAGES,
     ImageRequest,
     ImageResult,
     image_generator,
@@ -33,12 +30,9 @@ from swarm.providers.image_gen import (
 )
 from swarm.store.ops import StepRecord
 from workers.aggregate import common
-from workers.aggregate.config_rules import positive_int
-from workers.aggregate.files import name_problem
 from workers.aggregate.images import EXTENSIONS, dimensions
 from workers.base import TaskContext
-
-KEYS = {"count", "aspect_ratio", "format", "seed", "alt", "filename"}
+from workers.rules import image as rules
 
 
 class ImageWorker:
@@ -50,27 +44,7 @@ class ImageWorker:
     default_steps: ClassVar[int] = 1
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where, cfg = f"task {spec.id!r}", spec.config
-        problems = []
-        if unknown := sorted(set(cfg) - KEYS):
-            problems.append(Problem(where, "config", f"unknown keys for image: {unknown}"))
-        if not spec.prompt.strip():
-            problems.append(Problem(where, "prompt", "an image task needs a prompt describing it"))
-        problems += positive_int(spec, "count", 1, MAX_IMAGES)
-        if cfg.get("aspect_ratio", "1:1") not in ASPECT_RATIOS:
-            problems.append(
-                Problem(where, "config.aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)}")
-            )
-        if cfg.get("format", "png") not in FORMATS:
-            problems.append(Problem(where, "config.format", f"must be one of {sorted(FORMATS)}"))
-        seed = cfg.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            problems.append(Problem(where, "config.seed", "must be an integer"))
-        if not isinstance(cfg.get("alt", ""), str):
-            problems.append(Problem(where, "config.alt", "must be a string"))
-        if "filename" in cfg and (message := name_problem(cfg["filename"])):
-            problems.append(Problem(where, "config.filename", message))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         spec, cfg = ctx.spec, ctx.spec.config

@@ -10,11 +10,11 @@ from swarm.errors import OutputError, Problem
 from swarm.plan import TaskSpec
 from swarm.untrusted import dumps_json, loads_json
 from workers.context_window import CONTEXT_TOKENS, fit_inputs
+from workers.rules import llm as rules
+from workers.rules.llm import DEFAULT_REASKS
 
 if TYPE_CHECKING:  # `swarm validate` loads this module for check(); a run has base loaded
     from workers.base import TaskContext
-
-DEFAULT_REASKS = 2
 
 
 class LlmWorker:
@@ -25,26 +25,7 @@ class LlmWorker:
     default_steps: ClassVar[int] = 1 + DEFAULT_REASKS
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        problems = []
-        where = f"task {spec.id!r}"
-        if not spec.prompt.strip():
-            problems.append(Problem(where, "prompt", "an llm task needs a prompt"))
-        if spec.output_schema is not None:
-            import jsonschema  # only for a schema: `swarm validate` of plain tasks skips it
-
-            try:
-                jsonschema.Draft202012Validator.check_schema(spec.output_schema)
-            except jsonschema.SchemaError as exc:
-                problems.append(
-                    Problem(where, "output_schema", f"not a JSON Schema: {exc.message}")
-                )
-        unknown = set(spec.config) - {"reasks"}
-        if unknown:
-            problems.append(Problem(where, "config", f"unknown keys for llm: {sorted(unknown)}"))
-        reasks = spec.config.get("reasks", DEFAULT_REASKS)
-        if not isinstance(reasks, int) or isinstance(reasks, bool) or not 0 <= reasks <= 10:
-            problems.append(Problem(where, "config.reasks", "must be an integer from 0 to 10"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         max_tokens = ctx.params.max_tokens or 2048

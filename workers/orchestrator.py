@@ -37,18 +37,17 @@ from workers.orchestrator_turns import (
     native_tools,
     parse_turn,
     spawn,
-    stage_of,
     turn_schema,
 )
+from workers.rules import orchestrator as rules
+from workers.rules.orchestrator import DEFAULT_MAX_DEPTH, depth_of
 from workers.sandbox import ProcessSandbox, Sandbox
 
 DEFAULT_STEPS = 15
 """Kimi's orchestrator budget in its BrowseComp evaluation."""
-DEFAULT_MAX_DEPTH = 2
 DEFAULT_MAX_SUBAGENTS = 300
 RESULT_CHARS = 600
 """How much of each sub-agent's final message a later turn's prompt quotes."""
-CONFIG_KEYS = {"max_depth", "subagent_steps", "max_subagents", "history"}
 
 SYSTEM = f"""You are an orchestrator. You do not do the work yourself: you split the task into \
 sub-tasks and give each to a sub-agent, which starts with no context but the prompt you \
@@ -73,15 +72,6 @@ Answer with one JSON object and nothing else:
 Several spawning calls in one turn run together; final must be the only call of its turn."""
 
 
-def depth_of(task_id: str) -> int:
-    """How deep an orchestrator is nested: 0 for a root, 1 for a sub-agent, and so on."""
-    depth, found = 0, stage_of(task_id)
-    while found is not None:
-        depth += 1
-        found = stage_of(found[0])
-    return depth
-
-
 class OrchestratorWorker:
     kind: ClassVar[str] = "orchestrator"
     description: ClassVar[str] = (
@@ -94,31 +84,7 @@ class OrchestratorWorker:
         self.sandbox: Sandbox = sandbox or ProcessSandbox()
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where = f"task {spec.id!r}"
-        problems = []
-        if not spec.prompt.strip():
-            problems.append(
-                Problem(where, "prompt", "an orchestrator task needs its task as prompt")
-            )
-        unknown = set(spec.config) - CONFIG_KEYS
-        if unknown:
-            problems.append(
-                Problem(where, "config", f"unknown keys for orchestrator: {sorted(unknown)}")
-            )
-        for key, low, high in (
-            ("max_depth", 1, 5),
-            ("subagent_steps", 1, 4000),
-            ("max_subagents", 1, 5000),
-        ):
-            value = spec.config.get(key, low)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                problems.append(Problem(where, f"config.{key}", f"must be {low}..{high}"))
-        if not isinstance(spec.config.get("history", []), list):
-            problems.append(Problem(where, "config.history", "is the runtime's record: a list"))
-        max_depth = spec.config.get("max_depth", DEFAULT_MAX_DEPTH)
-        if isinstance(max_depth, int) and depth_of(spec.id) >= max_depth:
-            problems.append(Problem(where, "kind", f"orchestrators nest at most {max_depth} deep"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         spec = ctx.spec

@@ -12,7 +12,6 @@ whose message is quoted back to the model in a re-ask. Sub-agents get ids
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from swarm.plan import TaskSpec
 from swarm.providers.base import ToolCall
 from swarm.untrusted import loads_json
 from workers.llm import extract_json
+from workers.rules.orchestrator import stage_of as stage_of  # the runtime reads it here
 
 TURN_TITLE = "swarm orchestrator turn v1"
 """Must equal ``swarm.providers.sim_orchestrator.TURN_TITLE`` (a test pins it)."""
@@ -42,7 +42,6 @@ ITEM = "{{item}}"
 BACKGROUND = "run_in_background"
 """A call whose sub-agents the turn does not wait for: their final messages come in the first
 later turn after they have ended (Kimi's background agents)."""
-_STAGE_ID = re.compile(r"^(?P<parent>.+):s(?P<stage>\d+)-(?P<n>\d+)$")
 
 
 class Refused(ValueError):
@@ -67,12 +66,6 @@ class Limits:
     max_depth: int
     max_subagents: int
     """Sub-agents one turn may start."""
-
-
-def stage_of(task_id: str) -> tuple[str, int] | None:
-    """(parent orchestrator id, stage) of a sub-agent's id, or None for any other id."""
-    match = _STAGE_ID.match(task_id)
-    return (match["parent"], int(match["stage"])) if match else None
 
 
 def child_id(orchestrator_id: str, stage: int, n: int) -> str:

@@ -2,8 +2,9 @@
 ``swarm.workers`` entry-point group, so a third party adds a kind without touching swarm.
 
 Built-in kinds are imported the first time a plan uses them: the aggregators pull in openpyxl,
-python-docx and python-pptx, which a plan of model calls (or `swarm validate`) should not pay
-for at start-up.
+python-docx and python-pptx, which a plan of model calls should not pay for at start-up.
+`swarm validate` imports no worker of a built-in kind at all: it runs the kind's light rules
+(:func:`rules_for`, ``workers/rules/``), to which the worker's ``check`` delegates.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ BUILTIN: dict[str, str] = {
     "image": "workers.image:ImageWorker",
 }
 """Kind name → ``module:class`` of its worker."""
+RULES: dict[str, str] = {kind: f"workers.rules.{kind}:check" for kind in BUILTIN}
+"""Kind name → ``module:function`` of a built-in kind's static checks (``workers/rules/``),
+which its worker's ``check`` delegates to."""
 
 
 class Kinds(Mapping[str, "Worker"]):
@@ -99,7 +103,12 @@ def get_worker(kind: str) -> Worker:
 
 
 def rules_for(kind: str) -> Callable[[TaskFields], list[Problem]] | None:
-    """The static checks of a built-in kind, importing only its light rules module; None for a
-    plug-in kind (its worker's ``check`` reads the plan model's task). None for every kind until
-    the light rules land: validation then asks each kind's worker."""
-    return None
+    """The static checks of a built-in kind, importing only its light rules module (no worker,
+    no pydantic: what `swarm validate` runs); None for a plug-in kind, whose worker's ``check``
+    reads the plan model's task."""
+    path = RULES.get(kind)
+    if path is None:
+        return None
+    module, _, name = path.partition(":")
+    rules: Callable[[TaskFields], list[Problem]] = getattr(import_module(module), name)
+    return rules

@@ -21,10 +21,9 @@ from swarm.errors import PlanError, Problem, TaskError
 from swarm.plan import TaskSpec, prefixed
 from swarm.providers.base import ModelRequest, ModelResponse
 from workers.base import TaskContext
+from workers.rules import subplan as rules
 
 DEFAULT_MAX_TASKS = 30
-MAX_DEPTH = 2
-"""A sub-plan may itself contain a ``subplan`` task, but no deeper than this."""
 
 
 class _Metered:
@@ -56,22 +55,7 @@ class SubplanWorker:
     default_steps: ClassVar[int] = 4
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where = f"task {spec.id!r}"
-        problems = []
-        if not spec.prompt.strip():
-            problems.append(Problem(where, "prompt", "a subplan task needs a sub-goal as prompt"))
-        unknown = set(spec.config) - {"max_tasks", "max_repairs"}
-        if unknown:
-            problems.append(
-                Problem(where, "config", f"unknown keys for subplan: {sorted(unknown)}")
-            )
-        for key, low, high in (("max_tasks", 1, 300), ("max_repairs", 0, 5)):
-            value = spec.config.get(key, low)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                problems.append(Problem(where, f"config.{key}", f"must be {low}..{high}"))
-        if spec.id.count(":") >= MAX_DEPTH:
-            problems.append(Problem(where, "kind", f"sub-plans nest at most {MAX_DEPTH} deep"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         prefix = f"{ctx.spec.id}:"

@@ -125,6 +125,10 @@ def polish(command: Any) -> None:
         command.help = _flow(command.help)
     ctx = typer.Context(command, help_option_names=HELP_OPTIONS)
     help_option = command.get_help_option(ctx)  # cached by click: this is the one shown
+    if help_option is not None:
+        # A group's help flag, not given, would be None, which typer coerces through pydantic
+        # (~0.1 s of imports for `swarm CMD --help`); False is a bool, which it lets through.
+        help_option.default = False
     for param in [*command.params, *([help_option] if help_option else [])]:
         if param.param_type_name == "argument":
             param.display_type_rich = _no_type  # its metavar (PLAN, RUN_ID) says it all

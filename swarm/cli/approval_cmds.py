@@ -12,7 +12,6 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 
 from swarm.cli.app import app
@@ -42,6 +41,8 @@ def approvals_command(
     as_json: JsonOption = False,
 ) -> None:
     """List the tasks waiting for approval, with the upstream results to decide on."""
+    import anyio
+
     from swarm.api import Swarm
 
     path = existing_db(db, run_id)
@@ -113,6 +114,8 @@ def _decide(
     by: str | None,
     as_json: bool,
 ) -> None:
+    import anyio
+
     from swarm.api import Swarm
 
     path = existing_db(db, run_id)

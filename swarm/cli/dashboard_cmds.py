@@ -7,13 +7,11 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 
 from swarm.cli.app import app, err_console
 from swarm.cli.options import DbOption, db_path
 from swarm.errors import ConfigError
-from swarm.store.target import shown
 
 HOST = "127.0.0.1"
 
@@ -40,7 +38,10 @@ def dashboard_command(
     port: Annotated[int, typer.Option(min=1, max=65_535, help="Port on 127.0.0.1.")] = 8001,
 ) -> None:
     """Serve the database on http://127.0.0.1:PORT with Datasette and swarm's dashboards."""
+    import anyio
+
     from swarm.dashboard.server import make_datasette, serve
+    from swarm.store.target import shown
 
     path = db_path(db)
     if isinstance(path, str):

@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 
 from swarm.cli.app import app
 from swarm.cli.options import DbOption, JsonOption, db_path
 from swarm.errors import ConfigError
-from swarm.store.target import shown
 
 if TYPE_CHECKING:
     from swarm.store.copy import Copied
@@ -26,6 +24,10 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def upgrade(db: DbOption = None) -> None:
     """Create the database if needed and migrate it to the newest schema."""
+    import anyio
+
+    from swarm.store.target import shown
+
     path = db_path(db)
     revision = anyio.run(_upgrade, path)
     typer.echo(f"{shown(path)}: schema at revision {revision}")
@@ -55,6 +57,10 @@ def copy(
     as_json: JsonOption = False,
 ) -> None:
     """Copy runs between databases (SQLite ↔ PostgreSQL), every row, each run whole."""
+    import anyio
+
+    from swarm.store.target import shown
+
     copied = anyio.run(copy_between, db_path(source), db_path(target), run)
     if as_json:
         typer.echo(json.dumps({"runs": copied.runs, "rows": copied.rows}))
@@ -65,6 +71,8 @@ def copy(
 
 async def copy_between(source: Path | str, target: Path | str, run_ids: list[str] | None) -> Copied:
     """Open both stores (the source must exist; the target is created) and copy."""
+    import anyio
+
     from swarm.store.copy import copy_runs
     from swarm.store.engine import exists
     from swarm.store.store import Store

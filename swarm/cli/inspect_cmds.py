@@ -19,7 +19,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -55,6 +54,8 @@ async def open_queries(
     """Queries over an existing database; never creates one (a missing file is an input error).
     PostgreSQL is opened read-only unless the command ``writes`` (nothing migrated, every
     transaction ``READ ONLY``); SQLite as the file allows."""
+    import anyio
+
     from swarm.store.queries import Queries
     from swarm.store.store import Store
     from swarm.store.target import is_postgres
@@ -132,6 +133,7 @@ def runs_command(
     as_json: JsonOption = False,
 ) -> None:
     """List recent runs: goal, status, task counts, makespan, tokens and cost."""
+    import anyio
 
     async def main() -> list[RunSummary]:
         async with open_queries(db) as q:
@@ -183,6 +185,7 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """A run's tasks (status, attempts, steps, tokens, cost, duration), metrics and DAG."""
+    import anyio
 
     async def main() -> RunDetail:
         async with open_queries(db, run_id) as q:
@@ -270,6 +273,7 @@ def events_command(
 
     With --json, one JSON object per line.
     """
+    import anyio
 
     def emit(rows: list[EventRow]) -> None:
         for e in rows:
@@ -286,6 +290,8 @@ async def _events(
     follow: bool,
     emit: Callable[[list[EventRow]], None],
 ) -> None:
+    import anyio
+
     async with open_queries(db, run_id) as q:
         run = await q.run(run_id)
         last = after
@@ -308,6 +314,7 @@ async def _events(
 @app.command("artifacts")
 def artifacts_command(run_id: RunIdArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """The files the run's tasks wrote, with their paths on disk."""
+    import anyio
 
     async def main() -> RunDetail:
         async with open_queries(db, run_id) as q:
@@ -363,6 +370,8 @@ def cancel_command(
     A run no live process drives (its driver was killed) cannot be stopped: it already is; the
     request is recorded and `swarm resume RUN_ID` continues the run.
     """
+    import anyio
+
     out = anyio.run(_cancel, db, run_id, wait)
     if as_json:
         _echo_json(out)
@@ -373,6 +382,8 @@ def cancel_command(
 
 
 async def _cancel(db: str | Path | None, run_id: str, wait: float) -> dict[str, Any]:
+    import anyio
+
     async with open_queries(db, run_id, writes=True) as q:
         run = await q.run(run_id)
         if run.status in ENDED:
@@ -447,6 +458,7 @@ def export_command(
         from swarm.cli.export_otlp import export_trace
 
         return export_trace(open_queries(db, run_id), run_id, target, as_json, format_, endpoint)
+    import anyio
 
     async def main() -> dict[str, Any]:
         async with open_queries(db, run_id) as q:
@@ -462,6 +474,8 @@ def export_command(
 
 
 def _export_sqlite(run_id: str, db: str | None, file: Path, as_json: bool) -> None:
+    import anyio
+
     from swarm.cli.db_cmds import copy_between
 
     copied = anyio.run(copy_between, db_path(db), db_path(str(file)), [run_id])

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
+from swarm.defaults import DB_FILE
 from swarm.errors import ConfigError, StoreError
+from swarm.providers.names import PROVIDERS
 
 DB_HINT = "point --db (or $SWARM_DB) at a SQLite file in an existing folder, or a postgresql:// URL"
 
@@ -61,7 +63,8 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLite database file, or a postgresql:// URL (default: $SWARM_DB, else ./swarm.db).",
+        help="SQLite database file, or a postgresql:// URL "
+        f"(default: $SWARM_DB, else ./{DB_FILE}).",
         show_default=False,
         metavar="FILE|URL",
         callback=_check_db,
@@ -75,9 +78,9 @@ JsonOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
-PROVIDER_NAMES = ("sim", "replicate", "openai")
-"""The providers `--provider` names (:data:`swarm.providers.factory.PROVIDERS`, which a test
-pins this to: the factory imports the providers, which help text should not pay for)."""
+PROVIDER_NAMES = PROVIDERS
+"""The providers `--provider` names, from :mod:`swarm.providers.names` (the factory imports the
+providers, which help text should not pay for)."""
 MAX_TASKS_LIMIT = 5_000
 """The most tasks `--max-tasks` allows, for `swarm plan` and `swarm run` alike."""
 DEFAULT_MAX_TASKS = 300

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 import typer
 
 from swarm.cli.app import EXIT_INPUT, app, err_console
@@ -126,6 +125,8 @@ def plan_command(
     A bad answer is re-asked (twice at most) with the exact problems `swarm validate` lists.
     Exits 2 if no valid plan came back.
     """
+    import anyio
+
     from planners.planner import check_request
     from swarm.providers.factory import default_provider_name
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -21,7 +21,9 @@ from rich.text import Text
 
 from swarm.core.money import usd
 from swarm.core.scheduler import Status
-from swarm.runtime.driver import RunDriver
+
+if TYPE_CHECKING:
+    from swarm.runtime.driver import RunDriver
 
 PLAIN_INTERVAL_S = 5.0
 """Off a terminal: seconds between two progress lines."""

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 
 from swarm.cli.app import app
@@ -34,6 +33,8 @@ def report_command(
     as_json: JsonOption = False,
 ) -> None:
     """One HTML file about a run, with no network needs: DAG, timeline, metrics, tasks, files."""
+    import anyio
+
     from swarm.report import collect, render_report
 
     target = output if output is not None else Path(f"swarm-report-{run_id}.html")

@@ -9,14 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-import anyio
 import typer
 
-from swarm.api import Swarm
-from swarm.api_settings import RunSettings
-from swarm.api_types import RunSummary
 from swarm.cli.app import (
     EXIT_CANCELLED,
     EXIT_FAILED,
@@ -27,14 +23,16 @@ from swarm.cli.app import (
     err_console,
 )
 from swarm.cli.inspect_text import money, stdout_console
-from swarm.cli.options import DbOption, JsonOption, QuietOption
-from swarm.cli.progress import Progress
-from swarm.core.budget import Shortfall
+from swarm.cli.options import PROVIDER_NAMES, DbOption, JsonOption, QuietOption
+from swarm.defaults import ARTIFACTS_DIR
 from swarm.errors import ConfigError
-from swarm.providers.factory import PROVIDERS, default_provider_name
-from swarm.runtime import run as runs
-from swarm.store.engine import default_db
-from swarm.validation import validate_file
+
+if TYPE_CHECKING:  # the runtime, the API and the store are imported by the commands that run
+    from swarm.api import Swarm
+    from swarm.api_settings import RunSettings
+    from swarm.api_types import RunSummary
+    from swarm.cli.progress import Progress
+    from swarm.runtime import run as runs
 
 
 def _exit_code(status: str) -> int:
@@ -48,7 +46,7 @@ def _exit_code(status: str) -> int:
 
 
 ProviderOption = Annotated[
-    str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDERS)}.")
+    str | None, typer.Option(help=f"Model provider: {', '.join(PROVIDER_NAMES)}.")
 ]
 ConcurrencyOption = Annotated[
     int | None, typer.Option(min=1, max=10_000, help="Tasks running at once (plan: 64).")
@@ -143,7 +141,7 @@ def run_settings(
         "model": model,
         "reasoning_effort": reasoning_effort,
     }
-    settings = cast(RunSettings, {k: v for k, v in given.items() if v is not None})
+    settings = cast("RunSettings", {k: v for k, v in given.items() if v is not None})
     settings["fail_fast"], settings["max_replans"] = fail_fast, max_replans
     settings["prices"] = prices
     settings["executor"], settings["ray_kinds"] = executor, ray_kinds.split(",")
@@ -203,6 +201,8 @@ def _report(result: RunSummary, as_json: bool) -> None:
             soft_wrap=True,
         )
     if summary["status"] == "paused":
+        from swarm.core.budget import Shortfall
+
         paused = summary["paused"]
         console.print(
             f"  paused: {Shortfall(**{k: paused[k] for k in _SHORTFALL}).describe()}\n"
@@ -223,7 +223,9 @@ def _cost_text(summary: RunSummary) -> str:
 
 def live_hooks(progress: Progress) -> runs.Hooks:
     """The hooks of a CLI run: the live display, warnings on stderr, Ctrl-C cancels."""
-    return runs.Hooks(
+    from swarm.runtime.run import Hooks
+
+    return Hooks(
         on_start=progress.attach,
         on_tick=progress.tick,
         on_warning=lambda text: err_console.print(f"warning: {text}", markup=False),
@@ -243,7 +245,7 @@ def execute(
     fail_fast: FailFastOption = False,
     max_replans: MaxReplansOption = 0,
     run_id: RunIdOption = None,
-    artifacts_dir: ArtifactsOption = Path("swarm-runs"),
+    artifacts_dir: ArtifactsOption = Path(ARTIFACTS_DIR),
     model_name: ModelOption = None,
     reasoning_effort: ReasoningOption = None,
     base_url: BaseUrlOption = None,
@@ -258,6 +260,14 @@ def execute(
     quiet: QuietOption = False,
 ) -> None:
     """Run a plan: validate it, record it in the database, and execute its DAG."""
+    import anyio
+
+    from swarm.api import Swarm
+    from swarm.cli.progress import Progress
+    from swarm.providers.factory import default_provider_name
+    from swarm.store.engine import default_db
+    from swarm.validation import validate_file
+
     plan = validate_file(plan_file)
     settings = run_settings(
         run_id=run_id,
@@ -351,6 +361,11 @@ def go_on(
 ) -> None:
     """Continue a recorded run (`resume`, `retry`) with the live display, report, and exit
     with the run's code."""
+    import anyio
+
+    from swarm.api import Swarm
+    from swarm.cli.progress import Progress
+    from swarm.store.engine import default_db
 
     async def main() -> RunSummary:
         async with Swarm(db or default_db()) as sw:  # the provider the run was started with

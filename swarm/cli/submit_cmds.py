@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 
-from planners import PlannerSettings
-from planners.planner import check_request
-from swarm.api import Swarm
-from swarm.api_types import RunSummary
 from swarm.cli.app import app, err_console
 from swarm.cli.options import DEFAULT_MAX_TASKS, DbOption, JsonOption, MaxTasksOption, QuietOption
 from swarm.cli.planner_cmds import _images
-from swarm.cli.progress import Progress
 from swarm.cli.run_cmds import (
     ArtifactsOption,
     BaseUrlOption,
@@ -41,9 +35,10 @@ from swarm.cli.run_cmds import (
     live_hooks,
     run_settings,
 )
-from swarm.orchestrate import check_mode
-from swarm.providers.factory import default_provider_name
-from swarm.store.engine import default_db
+from swarm.defaults import ARTIFACTS_DIR
+
+if TYPE_CHECKING:  # the planner, the API and the store are imported when the command runs
+    from swarm.api_types import RunSummary
 
 
 @app.command("run")
@@ -62,7 +57,7 @@ def run_goal(
     fail_fast: FailFastOption = False,
     max_replans: MaxReplansOption = 0,
     run_id: RunIdOption = None,
-    artifacts_dir: ArtifactsOption = Path("swarm-runs"),
+    artifacts_dir: ArtifactsOption = Path(ARTIFACTS_DIR),
     model_name: ModelOption = None,
     reasoning_effort: ReasoningOption = None,
     base_url: BaseUrlOption = None,
@@ -84,6 +79,16 @@ def run_goal(
     ] = "plan",
 ) -> None:
     """Plan GOAL with the planner model and run the plan while it is being written."""
+    import anyio
+
+    from planners import PlannerSettings
+    from planners.planner import check_request
+    from swarm.api import Swarm
+    from swarm.cli.progress import Progress
+    from swarm.orchestrate import check_mode
+    from swarm.providers.factory import default_provider_name
+    from swarm.store.engine import default_db
+
     check_mode(mode, image or ())
     images = _images(image or [])
     planner = PlannerSettings(

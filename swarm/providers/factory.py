@@ -12,9 +12,8 @@ from collections.abc import Mapping
 
 from swarm.errors import ConfigError
 from swarm.providers.base import Provider
+from swarm.providers.names import PROVIDERS as PROVIDERS
 from swarm.providers.sim import SimProvider
-
-PROVIDERS = ("sim", "replicate", "openai")
 
 
 def default_provider_name(env: Mapping[str, str] | None = None) -> str:

@@ -29,6 +29,7 @@ import httpx
 from swarm.errors import ConfigError, ProviderError
 from swarm.providers.base import CallJournal, ModelRequest, Provider
 from swarm.providers.images import sniff_type
+from workers.rules.image import FORMATS
 
 if TYPE_CHECKING:
     from replicate.client import Client
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
     from swarm.providers.replicate import ReplicateProvider
 
 DEFAULT_IMAGE_MODEL = "black-forest-labs/flux-schnell"
-ASPECT_RATIOS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
-FORMATS = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
-MAX_IMAGES = 4
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """An image larger than this is refused (flux-schnell's PNGs are 1–2 MB)."""
 IMAGE_PRICES: dict[str, float] = {

@@ -21,6 +21,7 @@ from swarm.core.budget import Budget
 from swarm.core.clock import Clock, SystemClock
 from swarm.core.scheduler import Failed, Scheduler, Status
 from swarm.dag import Dag
+from swarm.defaults import ARTIFACTS_DIR
 from swarm.errors import SwarmError
 from swarm.mcp import run_tools
 from swarm.plan import Plan, TaskSpec, loads_plan
@@ -51,7 +52,7 @@ class RunOptions:
     provider: str = "sim"
     fail_fast: bool = False
     seed: int = 0
-    artifacts_dir: str = "swarm-runs"
+    artifacts_dir: str = ARTIFACTS_DIR
     """Each run writes its files under ``<artifacts_dir>/<run_id>/``."""
     model: str | None = None
     """``--model``, if given (it is also written into the stored plan's defaults)."""
@@ -93,7 +94,7 @@ class RunOptions:
             provider=str(config.get("provider", "sim")),
             fail_fast=bool(config.get("fail_fast", False)),
             seed=int(config.get("seed", 0)),
-            artifacts_dir=str(config.get("artifacts_dir", "swarm-runs")),
+            artifacts_dir=str(config.get("artifacts_dir", ARTIFACTS_DIR)),
             model=config.get("model"),
             base_url=config.get("base_url"),
             rate_limit=config.get("rate_limit"),

@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from swarm.defaults import DB_FILE
 from swarm.errors import StoreError
 from swarm.store.target import DbTarget, as_target, is_postgres
 
@@ -43,7 +44,7 @@ _CLI_HINT = "point --db or SWARM_DB at a SQLite file in an existing folder"
 def default_db() -> DbTarget:
     """The database the CLI uses when ``--db`` is not given: ``$SWARM_DB`` (a file or a
     ``postgresql://`` URL), else ``./swarm.db``."""
-    return as_target(os.environ.get("SWARM_DB") or "swarm.db")
+    return as_target(os.environ.get("SWARM_DB") or DB_FILE)
 
 
 def exists(target: DbTarget) -> bool:

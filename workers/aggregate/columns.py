@@ -1,5 +1,6 @@
-"""Column schemas for sheets: the types a plan may declare, and converting each value to its
-column's type with an error that names the sheet, the row and the column."""
+"""Column schemas for sheets: converting each value to its column's type (one of those a plan
+may declare, :data:`workers.rules.sheet.TYPES`) with an error that names the sheet, the row and
+the column."""
 
 from __future__ import annotations
 
@@ -9,13 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from swarm.errors import Problem, TaskError
+from swarm.errors import TaskError
 
-TYPES = ("string", "integer", "number", "boolean", "date", "year", "id", "currency", "percent")
-"""``year`` is a whole number shown without separators (1981); ``id`` is text kept as written
-(zip codes, account numbers: "01010"); ``currency`` and ``percent`` are numbers shown with fixed
-places (a percent is a fraction: 0.25 is 25%)."""
-NUMERIC = frozenset({"number", "currency", "percent"})
 _JSON_TYPES = {
     "string": {"type": ["string", "null"]},
     "id": {"type": ["string", "null"]},
@@ -52,35 +48,6 @@ class CellError(TaskError):
             hint="fix the upstream output or the column's type in the plan",
         )
         self.sheet, self.row, self.column = sheet, row, column
-
-
-def column_problems(where: str, field: str, raw: Any) -> list[Problem]:
-    """Problems with a ``columns`` list from a plan."""
-    if not isinstance(raw, list) or not raw:
-        return [Problem(where, field, "must be a non-empty list of {name, type} objects")]
-    problems, names = [], set()
-    for i, col in enumerate(raw):
-        at = f"{field}[{i}]"
-        if not isinstance(col, dict) or not isinstance(col.get("name"), str) or not col["name"]:
-            problems.append(Problem(where, at, "needs a non-empty string 'name'"))
-            continue
-        if unknown := set(col) - {"name", "type", "required", "places"}:
-            problems.append(Problem(where, at, f"unknown keys: {sorted(unknown)}"))
-        if col.get("type", "string") not in TYPES:
-            problems.append(Problem(where, f"{at}.type", f"must be one of {', '.join(TYPES)}"))
-        if not isinstance(col.get("required", False), bool):
-            problems.append(Problem(where, f"{at}.required", "must be true or false"))
-        places = col.get("places", 0)
-        if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 10:
-            problems.append(Problem(where, f"{at}.places", "must be an integer 0–10"))
-        elif "places" in col and col.get("type", "string") not in NUMERIC:
-            problems.append(
-                Problem(where, f"{at}.places", "applies to number, currency and percent only")
-            )
-        if col["name"] in names:
-            problems.append(Problem(where, at, f"duplicate column {col['name']!r}"))
-        names.add(col["name"])
-    return problems
 
 
 def parse_columns(raw: list[dict[str, Any]]) -> list[Column]:

@@ -1,5 +1,6 @@
-"""What every aggregator shares: checking its config, naming its files, asking the model for
-schema-checked JSON, and the short JSON summary it returns."""
+"""What every aggregator shares at run time: naming its files, asking the model for
+schema-checked JSON, and the short JSON summary it returns (its config's checks are in
+:mod:`workers.rules.common`)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from swarm.errors import BudgetExceeded, OutputError, Problem
+from swarm.errors import BudgetExceeded, OutputError
 from swarm.plan import TaskSpec
 from swarm.untrusted import loads_json
-from workers.aggregate.files import name_problem, safe_name, write_artifact
+from workers.aggregate.files import safe_name, write_artifact
 from workers.aggregate.sources import humanise
 from workers.base import TaskContext
 from workers.context_window import CONTEXT_TOKENS, fit_inputs
 from workers.llm import check_output, extract_json
 
-COMMON_KEYS = {"title", "filename", "titles"}
 REASKS = 1
 SIMULATED = (
     "Simulated: made by swarm's sim provider, not a real model. "
@@ -27,41 +27,6 @@ SIMULATED = (
 )
 """What every artifact of a simulated run says where its reader looks."""
 T = TypeVar("T")
-
-
-def common_problems(spec: TaskSpec, allowed: set[str]) -> list[Problem]:
-    """Unknown keys, and the shape of ``title``, ``filename`` and ``titles``."""
-    where, cfg = f"task {spec.id!r}", spec.config
-    problems = []
-    unknown = set(cfg) - allowed - COMMON_KEYS
-    if unknown:
-        known = ", ".join(sorted(allowed | COMMON_KEYS))
-        problems.append(
-            Problem(where, "config", f"unknown keys for {spec.kind}: {sorted(unknown)} ({known})")
-        )
-    if "title" in cfg and (not isinstance(cfg["title"], str) or not cfg["title"].strip()):
-        problems.append(Problem(where, "config.title", "must be a non-empty string"))
-    if "filename" in cfg and (message := name_problem(cfg["filename"])):
-        problems.append(Problem(where, "config.filename", message))
-    titles = cfg.get("titles", {})
-    if not isinstance(titles, dict) or not all(isinstance(v, str) for v in titles.values()):
-        problems.append(Problem(where, "config.titles", "must map dependency ids to titles"))
-    elif stray := sorted(set(titles) - set(spec.deps)):
-        problems.append(Problem(where, "config.titles", f"not dependencies of this task: {stray}"))
-    if not spec.deps:
-        problems.append(Problem(where, "deps", f"a {spec.kind} task needs results to combine"))
-    return problems
-
-
-def choice_problems(spec: TaskSpec, key: str, allowed: tuple[str, ...]) -> list[Problem]:
-    value = spec.config.get(key, list(allowed))
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(v, str) and v in allowed for v in value)
-    ):
-        return [Problem(f"task {spec.id!r}", f"config.{key}", f"must be a list from {allowed}")]
-    return []
 
 
 def title_of(spec: TaskSpec) -> str:

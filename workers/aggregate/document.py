@@ -19,8 +19,8 @@ from workers.aggregate.docx_writer import render_docx
 from workers.aggregate.files import task_folder
 from workers.aggregate.images import Picture
 from workers.base import TaskContext
-
-FORMATS = ("md", "html", "docx")
+from workers.rules import document as rules
+from workers.rules.document import FORMATS
 
 
 class DocumentWorker:
@@ -32,17 +32,7 @@ class DocumentWorker:
     default_steps: ClassVar[int] = 1 + common.REASKS
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where = f"task {spec.id!r}"
-        problems = common.common_problems(spec, {"outline", "formats", "intro"})
-        problems += common.choice_problems(spec, "formats", FORMATS)
-        outline = spec.config.get("outline", [])
-        if not isinstance(outline, list) or not all(
-            isinstance(h, str) and h.strip() for h in outline
-        ):
-            problems.append(Problem(where, "config.outline", "must be a list of headings"))
-        if not isinstance(spec.config.get("intro", ""), str):
-            problems.append(Problem(where, "config.intro", "must be a string"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         spec = ctx.spec

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from swarm.errors import TaskError
 from swarm.store.ops import ArtifactRecord
 from workers.base import TaskContext
+from workers.rules.common import name_problem as name_problem  # its old home, kept as a name
 
 FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 """The date written into every package's properties and ZIP entries."""
@@ -57,20 +58,6 @@ def task_folder(task_id: str) -> str:
         return cleaned
     digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{cleaned[: MAX_NAME - 9]}-{digest}"
-
-
-def name_problem(name: object) -> str | None:
-    """Why a file name from a plan cannot be used, or None (checked before anything runs)."""
-    if not isinstance(name, str) or not name.strip():
-        return "must be a non-empty file name"
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or re.match(r"^[A-Za-z]:", name):
-        return f"{name!r} is an absolute path; give a file name (it is written in the run folder)"
-    if ".." in path.parts:
-        return f"{name!r} leaves the run folder ('..'); give a plain file name"
-    if len(path.parts) != 1:
-        return f"{name!r} has folders; give a plain file name"
-    return None
 
 
 def confined(run_dir: Path, relative: str) -> Path:

@@ -15,7 +15,6 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,7 +29,6 @@ from workers.aggregate import common
 from workers.aggregate.columns import (
     Column,
     Value,
-    column_problems,
     number_format,
     parse_columns,
     row_schema,
@@ -39,11 +37,10 @@ from workers.aggregate.columns import (
 from workers.aggregate.files import FIXED_TIME, safe_name, stable_zip
 from workers.aggregate.sources import parse
 from workers.base import TaskContext
+from workers.rules import sheet as rules
+from workers.rules.sheet import FORMATS, sheet_title
 
-FORMATS = ("xlsx", "csv")
-TABLE_KEYS = {"name", "columns", "source", "path"}
 MAX_WIDTH = 60
-_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """Cell text a spreadsheet would read as a formula (OWASP's CSV injection list)."""
 PROVENANCE = "provenance"
@@ -68,23 +65,7 @@ class SheetWorker:
     default_steps: ClassVar[int] = 2 * (1 + common.REASKS)
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where, cfg = f"task {spec.id!r}", spec.config
-        problems = common.common_problems(spec, TABLE_KEYS | {"sheets", "formats"})
-        problems += common.choice_problems(spec, "formats", FORMATS)
-        if "sheets" in cfg:
-            if TABLE_KEYS & set(cfg):
-                problems.append(Problem(where, "config", "give either 'sheets' or one table"))
-            raw = cfg["sheets"]
-            if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
-                return [*problems, Problem(where, "config.sheets", "must be a list of tables")]
-            for i, table in enumerate(raw):
-                problems += _table_problems(spec, table, f"config.sheets[{i}].")
-            names = [str(t.get("name") or f"Sheet{i + 1}") for i, t in enumerate(raw)]
-            if len({_sheet_title(n) for n in names}) != len(names):
-                problems.append(Problem(where, "config.sheets", "sheet names must differ"))
-        else:
-            problems += _table_problems(spec, cfg, "config.")
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         formats = ctx.spec.config.get("formats", list(FORMATS))
@@ -106,26 +87,6 @@ class SheetWorker:
                 paths.append(await common.write(ctx, "sheet", f"{name}.csv", data))
         counts = {table.name: len(values) for table, values in filled}
         return common.summary(self.kind, paths, rows=counts)
-
-
-def _table_problems(spec: TaskSpec, raw: dict[str, Any], prefix: str) -> list[Problem]:
-    where = f"task {spec.id!r}"
-    problems = column_problems(where, f"{prefix}columns", raw.get("columns"))
-    if prefix != "config." and (unknown := set(raw) - TABLE_KEYS):
-        problems.append(Problem(where, prefix.rstrip("."), f"unknown keys: {sorted(unknown)}"))
-    source = raw.get("source", [])
-    listed = [source] if isinstance(source, str) else source
-    if not isinstance(listed, list) or not all(isinstance(s, str) for s in listed):
-        problems.append(Problem(where, f"{prefix}source", "must be a dependency id or a list"))
-    elif stray := sorted(set(listed) - set(spec.deps)):
-        problems.append(
-            Problem(where, f"{prefix}source", f"not dependencies of this task: {stray}")
-        )
-    if "path" in raw and not isinstance(raw["path"], str):
-        problems.append(Problem(where, f"{prefix}path", "must be a key (a string)"))
-    if "name" in raw and (not isinstance(raw["name"], str) or not raw["name"].strip()):
-        problems.append(Problem(where, f"{prefix}name", "must be a non-empty string"))
-    return problems
 
 
 def tables(spec: TaskSpec) -> list[Table]:
@@ -210,10 +171,6 @@ def _bad(message: str) -> TaskError:
     return TaskError(message, retryable=False, hint="check the upstream task's output format")
 
 
-def _sheet_title(name: str) -> str:
-    return _BAD_SHEET_CHARS.sub("-", name).strip("'")[:31] or "Sheet"
-
-
 def render_xlsx(
     title: str, filled: list[tuple[Table, list[list[Value]]]], label: str | None = None
 ) -> bytes:
@@ -236,9 +193,9 @@ def render_xlsx(
 
 
 def _sheet(book: Workbook, table: Table, values: list[list[Value]], label: str | None) -> None:
-    name = _sheet_title(table.name)
+    name = sheet_title(table.name)
     if label:
-        name = _sheet_title(f"{name[:19]} (simulated)")
+        name = sheet_title(f"{name[:19]} (simulated)")
     ws = book.create_sheet(name)
     columns = list(table.columns)
     if label:

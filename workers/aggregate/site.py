@@ -22,12 +22,12 @@ from workers.aggregate import common, html_page, landing, markup, sources
 from workers.aggregate.files import safe_name
 from workers.aggregate.images import Picture
 from workers.base import TaskContext
+from workers.rules import site as rules
 
 STYLESHEET = "style.css"
 IMAGE_PREFIX = "image-"
 """Images are copied beside the pages (an artifact is one file name in the task's folder)."""
 EXCERPT_CHARS = 160
-LAYOUTS = ("pages", "landing")
 
 
 class SiteWorker:
@@ -39,14 +39,7 @@ class SiteWorker:
     default_steps: ClassVar[int] = 1
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where = f"task {spec.id!r}"
-        problems = common.common_problems(spec, {"intro", "layout", "tagline"})
-        for key in ("intro", "tagline"):
-            if not isinstance(spec.config.get(key, ""), str):
-                problems.append(Problem(where, f"config.{key}", "must be a string"))
-        if spec.config.get("layout", "pages") not in LAYOUTS:
-            problems.append(Problem(where, "config.layout", f"must be one of {LAYOUTS}"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         spec = ctx.spec

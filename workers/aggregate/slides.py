@@ -23,10 +23,10 @@ from swarm.errors import Problem
 from swarm.plan import TaskSpec
 from workers.aggregate import common, markup, sources
 from workers.aggregate.columns import as_number
-from workers.aggregate.config_rules import positive_int
 from workers.aggregate.files import FIXED_TIME, stable_zip
 from workers.aggregate.images import raster
 from workers.base import TaskContext
+from workers.rules import slides as rules
 
 MAX_BULLET_CHARS = 180
 MAX_TABLE_ROWS, MAX_TABLE_COLS, MAX_CHART_POINTS = 12, 6, 30
@@ -42,14 +42,7 @@ class SlidesWorker:
     default_steps: ClassVar[int] = 1
 
     def check(self, spec: TaskSpec) -> list[Problem]:
-        where, cfg = f"task {spec.id!r}", spec.config
-        problems = common.common_problems(spec, {"subtitle", "max_bullets", "charts"})
-        if not isinstance(cfg.get("subtitle", ""), str):
-            problems.append(Problem(where, "config.subtitle", "must be a string"))
-        problems += positive_int(spec, "max_bullets", 1, 20)
-        if not isinstance(cfg.get("charts", True), bool):
-            problems.append(Problem(where, "config.charts", "must be true or false"))
-        return problems
+        return rules.check(spec)
 
     async def run(self, ctx: TaskContext) -> str:
         spec = ctx.spec
