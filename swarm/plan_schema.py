@@ -171,6 +171,8 @@ class _Compiler:
         properties, required = node["properties"], node.get("required", [])
         if not isinstance(properties, dict) or not isinstance(required, list):
             raise ValueError(f"{where}: properties is not an object or required not a list")
+        if any(type(name) is not str for name in required):
+            raise ValueError(f"{where}: required holds something other than names")
         if not set(required) <= set(properties):
             raise ValueError(f"{where}: required names a property it does not define")
         fields: list[tuple[str, Check, Callable[[], Any] | None]] = []
@@ -179,7 +181,7 @@ class _Compiler:
             if name in required:
                 fields.append((name, check, None))
             elif isinstance(sub, dict) and "default" in sub:
-                fields.append((name, check, _factory(sub["default"])))
+                fields.append((name, check, _factory(sub["default"], check)))
             else:
                 raise ValueError(f"{where}/properties/{name}: neither required nor a default")
         return _fields_check(tuple(fields))
@@ -300,7 +302,10 @@ def _pattern(pattern: object, where: str) -> re.Pattern[str]:
     escapes = re.findall(r"\\(.)", pattern)
     if any(e not in _PATTERN_ESCAPES for e in escapes):
         raise ValueError(f"{where}: pattern {pattern!r} has an escape not supported")
-    return re.compile(pattern)
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{where}: pattern {pattern!r} does not compile: {exc}") from None
 
 
 def _integer(node: dict[str, Any], where: str) -> Check:
@@ -394,14 +399,21 @@ def _choices(node: dict[str, Any], kind: type, where: str) -> frozenset[Any] | N
     return frozenset(values)
 
 
-def _factory(default: Any) -> Callable[[], Any]:
-    """A fresh copy of a property's default for each filled document."""
+def _factory(default: Any, check: Check) -> Callable[[], Any]:
+    """A fresh copy of a property's default for each filled document; an object default in the
+    order of its properties, as the models dump it, if its check reads it as itself (the
+    schema lists a model default's keys sorted)."""
     if default == [] and type(default) is list:
         return list
     if default == {} and type(default) is dict:
         return dict
     if isinstance(default, dict | list):
-        return lambda: _copy(default)
+        try:
+            ordered = check(_copy(default))
+        except _Refused:
+            ordered = default
+        value = ordered if same(ordered, default) else default
+        return lambda: _copy(value)
     return lambda: default
 
 

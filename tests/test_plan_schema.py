@@ -288,6 +288,8 @@ TASK = ["$defs", "TaskSpec"]
             "recursive",
         ),
         ({"type": "object"}, "TaskSpec"),
+        (_with(URL, pattern="^[a"), "does not compile"),
+        (_with(TASK, required=[["id"]]), "names"),
     ],
 )
 def test_a_schema_with_what_the_checker_does_not_interpret_is_refused(
@@ -614,3 +616,18 @@ def test_an_any_of_two_branches_fit_alike_or_not_at_all() -> None:
     assert checker.plan({"x": {"a": 2}}) == {"x": {"a": 2}}  # both, with one reading
     with pytest.raises(swarm.plan_schema._Refused):
         checker.plan({"x": {}})  # both, read as {} and as {"a": 1}: pydantic would choose
+
+
+def _keys(value: Any) -> Any:
+    """Every object's keys in order, throughout."""
+    if isinstance(value, dict):
+        return [(k, _keys(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_keys(v) for v in value]
+    return None
+
+
+def test_the_filled_document_has_the_models_key_order() -> None:
+    for raw in (_plan(), FULL, json.loads((ROOT / "examples/research-swarm.json").read_text())):
+        dumped = Plan.model_validate(raw).model_dump()
+        assert _keys(fill_plan(raw)) == _keys(dumped)
