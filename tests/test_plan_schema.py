@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -459,32 +460,28 @@ SETTINGS = settings(
 )
 
 
-def test_what_the_checker_vouches_for_a_task_the_model_dumps_alike() -> None:
+@pytest.mark.parametrize(
+    ("model", "fill", "data", "share"),
+    [(TaskSpec, fill_task, TASKS | JSON, 20), (Plan, fill_plan, PLANS | JSON, 50)],
+    ids=["task", "plan"],
+)
+def test_what_the_checker_vouches_for_the_models_dump_alike(
+    model: type[BaseModel],
+    fill: Callable[[object], dict[str, Any] | None],
+    data: st.SearchStrategy[dict[str, Any]],
+    share: int,
+) -> None:
     vouched: list[bool] = []
 
     @SETTINGS
-    @given(TASKS | JSON)
-    def check(task: dict[str, Any]) -> None:
-        filled = fill_task(task)
+    @given(data)
+    def check(value: dict[str, Any]) -> None:
+        filled = fill(value)
         vouched.append(filled is not None)
-        _sound(TaskSpec, task, filled)
+        _sound(model, value, filled)
 
     check()
-    assert sum(vouched) >= len(vouched) // 20  # the fast path is taken, not only refused
-
-
-def test_what_the_checker_vouches_for_a_plan_the_models_dump_alike() -> None:
-    vouched: list[bool] = []
-
-    @SETTINGS
-    @given(PLANS | JSON)
-    def check(plan: dict[str, Any]) -> None:
-        filled = fill_plan(plan)
-        vouched.append(filled is not None)
-        _sound(Plan, plan, filled)
-
-    check()
-    assert sum(vouched) >= len(vouched) // 50
+    assert sum(vouched) >= len(vouched) // share  # the fast path is taken, not only refused
 
 
 FULL: dict[str, Any] = {
